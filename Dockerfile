@@ -1,0 +1,20 @@
+# Production image: slim, non-root; migrations run under an advisory lock, then the server starts.
+# Configure with SIGAP_DATABASE_URL (PostgreSQL), SIGAP_SECURITY__SECRET_KEY and
+# SIGAP_SECURITY__ENCRYPTION_KEYS (see docs/operators.md); `sigap secrets` prints fresh values.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md NOTICE ./
+COPY app ./app
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /srv/sigap sigap
+WORKDIR /srv/sigap
+COPY --from=build /install /usr/local
+COPY migrations ./migrations
+COPY app ./app
+USER sigap
+ENV PYTHONUNBUFFERED=1
+EXPOSE 8000
+# `sigap serve` applies pending migrations and loads missing reference data before serving.
+CMD ["sigap", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--forwarded-allow-ips", "*"]

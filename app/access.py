@@ -1,0 +1,73 @@
+"""Who is calling, and what they may see: the one authorization layer every route uses.
+
+Object-level denials answer 404 (not 403) so nobody learns that another post's alert exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from app.errors import Forbidden
+from app.models import Alert, Device
+
+STAFF_ROLES = frozenset({"counselor", "paralegal", "transit_staff", "supervisor", "admin"})
+PROVINCE_WIDE_ROLES = frozenset({"supervisor", "admin"})
+INTEGRATOR_SCOPES = frozenset({"reference:read", "alerts:read", "reports:read", "webhooks:manage"})
+
+
+@dataclass(frozen=True)
+class DevicePrincipal:
+    device: Device
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    user_id: uuid.UUID
+    username: str
+    role: str
+    unit_id: uuid.UUID | None
+    unit_code: str | None
+    family_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class IntegratorPrincipal:
+    client_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+
+
+Principal = DevicePrincipal | StaffPrincipal | IntegratorPrincipal
+
+
+def require_device(principal: Principal) -> DevicePrincipal:
+    if not isinstance(principal, DevicePrincipal):
+        raise Forbidden("This route is for the victim's app (a device credential).")
+    return principal
+
+
+def require_staff(principal: Principal, *roles: str) -> StaffPrincipal:
+    if not isinstance(principal, StaffPrincipal):
+        raise Forbidden("This route is for staff accounts.")
+    if roles and principal.role not in roles:
+        raise Forbidden(f"This route needs one of the roles: {', '.join(roles)}.")
+    return principal
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """Staff pass; integrators need the scope; devices never."""
+    if isinstance(principal, StaffPrincipal):
+        return
+    if isinstance(principal, IntegratorPrincipal) and scope in principal.scopes:
+        return
+    raise Forbidden(f"This route needs the scope {scope}.")
+
+
+def can_view_alert(principal: Principal, alert: Alert) -> bool:
+    """Need-to-know. Post and transit staff gain alerts through dispatch offers and claims."""
+    if isinstance(principal, DevicePrincipal):
+        return alert.device_id == principal.device.id
+    if isinstance(principal, StaffPrincipal):
+        return principal.role in PROVINCE_WIDE_ROLES
+    return False

@@ -1,0 +1,300 @@
+"""Alert routes: the press, location updates, cancel, and per-audience reads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from app.access import DevicePrincipal, can_view_alert, require_device, require_staff
+from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
+from app.audit import record
+from app.errors import (
+    BodyTooLarge,
+    Forbidden,
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    InternalError,
+    MalformedJson,
+    NotFound,
+    PinIncorrect,
+    PinLocked,
+    ServiceUnavailable,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from app.ingestion.follow import add_locations, cancel_alert
+from app.ingestion.payload import decode_json
+from app.ingestion.press import ingest_alert
+from app.ingestion.views import device_view, staff_view
+from app.models import Alert
+from app.pagination import Cursor
+from app.schemas.alerts import (
+    DEVICE_VIEW_EXAMPLE,
+    PRESS_EXAMPLE,
+    AlertDeviceView,
+    AlertStaffView,
+    CancelRequest,
+    LocationBatch,
+    LocationBatchResult,
+)
+from app.schemas.common import Page
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+_PRESS_ERRORS = error_responses(
+    MalformedJson,
+    Unauthenticated,
+    Forbidden,
+    IdempotencyInFlight,
+    BodyTooLarge,
+    IdempotencyKeyReused,
+    InternalError,
+    ServiceUnavailable,
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Press the panic button",
+    description=(
+        "Records an alert and commits it **before** answering. Any authenticated JSON body of at "
+        "most 64 KB is recorded: missing or unusable fields are flagged in `flags`, never refused. "
+        "A retry with the same `Idempotency-Key` returns the original status and body with "
+        "`Idempotent-Replayed: true`. A press while the device's alert is active joins it (200)."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/AlertCreate"},
+                    "examples": {"press": {"value": PRESS_EXAMPLE}},
+                }
+            },
+        }
+    },
+    responses={
+        201: {
+            "description": "A new alert was recorded. `Location` points at it.",
+            "model": AlertDeviceView,
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        200: {
+            "description": "Joined the device's active alert, or a replay of a 200.",
+            "model": AlertDeviceView,
+            "content": {"application/json": {"example": DEVICE_VIEW_EXAMPLE}},
+        },
+        **_PRESS_ERRORS,
+    },
+    response_model=AlertDeviceView,
+)
+async def press(
+    request: Request,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key", description="A new random key per press; reuse it on retry"
+        ),
+    ] = None,
+) -> JSONResponse:
+    device = require_device(principal).device
+    device_id = device.id  # the ORM object expires if the service has to retry its transaction
+    document = decode_json(await request.body())
+    result = await ingest_alert(
+        session,
+        device_id=device_id,
+        document=document,
+        idempotency_key=idempotency_key,
+        received_at=context.clock.now(),
+        settings=context.settings,
+        geo=context.geo,
+        keyring=context.keyring,
+    )
+    context.metrics.alerts_received.labels(
+        result.outcome, "drill" if result.is_drill else "real"
+    ).inc()
+    headers = {"Location": f"/v1/alerts/{result.body['id']}"}
+    if result.outcome == "replayed":
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(result.body, status_code=result.status, headers=headers)
+
+
+@router.get(
+    "",
+    summary="List alerts (supervisors and admins)",
+    response_model=Page[AlertStaffView],
+    responses=error_responses(Unauthenticated, Forbidden, ValidationFailed),
+)
+async def list_alerts(
+    session: Session, context: Context, principal: CurrentPrincipal, paging: Paging
+) -> Page[AlertStaffView]:
+    staff = require_staff(principal, "supervisor", "admin")
+    query = select(Alert).order_by(Alert.received_at.desc(), Alert.id.desc())
+    if paging.cursor is not None:
+        received, _, alert_id = paging.cursor.value.partition("|")
+        from datetime import datetime
+
+        stamp = datetime.fromisoformat(received)
+        query = query.where(
+            (Alert.received_at < stamp)
+            | ((Alert.received_at == stamp) & (Alert.id < uuid.UUID(alert_id)))
+        )
+    alerts = (await session.scalars(query.limit(paging.limit + 1))).all()
+    page = alerts[: paging.limit]
+    now = context.clock.now()
+    items = [staff_view(a, geo=context.geo, keyring=context.keyring) for a in page]
+    for alert in page:
+        record(
+            session,
+            principal=staff,
+            action="alert.read",
+            object_type="alert",
+            object_id=alert.id,
+            at=now,
+            detail={"via": "list"},
+        )
+    await session.commit()
+    next_cursor = None
+    if len(alerts) > paging.limit:
+        last = page[-1]
+        next_cursor = Cursor(f"{last.received_at.isoformat()}|{last.id}").encode()
+    return Page[AlertStaffView](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{alert_id}",
+    summary="Read an alert",
+    description=(
+        "A device gets the reassurance view of its own alert (`AlertDeviceView`); staff get what "
+        "their role allows (`AlertStaffView`). Reads of personal data are audited."
+    ),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/AlertDeviceView"},
+                            {"$ref": "#/components/schemas/AlertStaffView"},
+                        ]
+                    },
+                    "example": DEVICE_VIEW_EXAMPLE,
+                }
+            }
+        },
+        **error_responses(Unauthenticated, NotFound, ValidationFailed),
+    },
+)
+async def read_alert(
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    alert = await session.get(Alert, alert_id)
+    if alert is None or not can_view_alert(principal, alert):
+        raise NotFound()
+    if isinstance(principal, DevicePrincipal):
+        return device_view(alert).model_dump(mode="json")
+    view = staff_view(alert, geo=context.geo, keyring=context.keyring)
+    record(
+        session,
+        principal=principal,
+        action="alert.read",
+        object_type="alert",
+        object_id=alert.id,
+        at=context.clock.now(),
+    )
+    await session.commit()
+    return view.model_dump(mode="json")
+
+
+@router.post(
+    "/{alert_id}/locations",
+    summary="Send location updates",
+    description=(
+        "Points are stored in device fix-time order; a point whose fix time is already stored is "
+        "ignored, and the alert's latest position never goes back in time."
+    ),
+    response_model=LocationBatchResult,
+    responses=error_responses(
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        BodyTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        ServiceUnavailable,
+    ),
+)
+async def post_locations(
+    alert_id: uuid.UUID,
+    batch: LocationBatch,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> LocationBatchResult:
+    device = require_device(principal).device
+    result = await add_locations(
+        session,
+        device=device,
+        alert_id=alert_id,
+        batch=batch,
+        geo=context.geo,
+        settings=context.settings.intake,
+        now=context.clock.now(),
+    )
+    await session.commit()
+    return result
+
+
+@router.post(
+    "/{alert_id}/cancel",
+    summary="Cancel an alert with the PIN",
+    description=(
+        "Naturally idempotent: cancelling a cancelled alert returns it unchanged. A wrong PIN "
+        "changes nothing (`pin-incorrect`); too many pause cancelling (`pin-locked`) while the "
+        "alert stays active."
+    ),
+    response_model=AlertDeviceView,
+    responses=error_responses(
+        Unauthenticated,
+        Forbidden,
+        PinIncorrect,
+        NotFound,
+        UnsupportedMediaType,
+        ValidationFailed,
+        PinLocked,
+        ServiceUnavailable,
+    ),
+)
+async def cancel(
+    alert_id: uuid.UUID,
+    body: CancelRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+    response: Response,
+) -> AlertDeviceView:
+    device = require_device(principal).device
+    try:
+        view = await cancel_alert(
+            session,
+            device=device,
+            alert_id=alert_id,
+            pin=body.pin,
+            hasher=context.hasher,
+            settings=context.settings.intake,
+            now=context.clock.now(),
+        )
+    except PinIncorrect:
+        await session.commit()  # keep the failure count: it is what limits guessing
+        raise
+    await session.commit()
+    return view

@@ -1,0 +1,81 @@
+"""Liveness, readiness, metrics, and the problem-type catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from app.api.deps import Context
+from app.api.problems import problem_catalogue
+from app.errors import NotFound
+from app.loops import heartbeat_ages
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Alerts can be accepted (the database answers)",
+    description=(
+        "200 while the database answers. Background loops are reported in the body; a stalled "
+        "loop never makes this fail, so intake is never taken out of the load balancer for it."
+    ),
+    responses={503: {"description": "The database does not answer"}},
+)
+async def readyz(context: Context) -> JSONResponse:
+    database = "ok"
+    try:
+        async with context.sessions() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
+    except Exception as exc:  # any failure here means "not ready", whatever its kind
+        database = f"unavailable: {type(exc).__name__}"
+    loops: dict[str, Any] = {
+        name: {"heartbeat_age_s": round(age, 1), "stalled": age > _stall_after(name)}
+        for name, age in heartbeat_ages(context).items()
+    }
+    ready = database == "ok"
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "unavailable",
+            "database": database,
+            "reference_version": context.geo.version,
+            "loops": loops,
+        },
+        status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": "2"},
+    )
+
+
+def _stall_after(name: str) -> float:
+    return {"geo-refresh": 120.0, "housekeeping": 7200.0}.get(name, 60.0)
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
+async def metrics(context: Context) -> Response:
+    for name, age in heartbeat_ages(context).items():
+        context.metrics.loop_heartbeat_age.labels(name).set(age)
+    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/problems", summary="Every problem type this API returns", include_in_schema=True)
+async def problems() -> list[dict[str, Any]]:
+    return problem_catalogue()
+
+
+@router.get("/problems/{slug}", summary="One problem type", include_in_schema=False)
+async def problem(slug: str) -> dict[str, Any]:
+    for entry in problem_catalogue():
+        if entry["type"].rsplit("/", 1)[-1] == slug:
+            return entry
+    raise NotFound()

@@ -1,0 +1,129 @@
+"""Admin routes: staff accounts and integrator clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from app.access import require_staff
+from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
+from app.audit import record
+from app.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from app.identity.integrators import create_integrator
+from app.identity.staff import create_user, list_users, read_user, update_user
+from app.schemas.common import Page
+from app.schemas.identity import (
+    IntegratorCreate,
+    IntegratorCredential,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/v1", tags=["administration"])
+_ERRORS = error_responses(Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed)
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Create a staff account (admin)",
+    response_model=UserRead,
+    responses={**_ERRORS, **error_responses(Conflict)},
+)
+async def post_user(
+    data: UserCreate, session: Session, context: Context, principal: CurrentPrincipal
+) -> UserRead:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    user = await create_user(session, data=data, hasher=context.hasher, now=now)
+    record(
+        session,
+        principal=admin,
+        action="user.create",
+        object_type="staff_user",
+        object_id=user.id,
+        at=now,
+        detail={"role": data.role},
+    )
+    read = await read_user(session, user)
+    await session.commit()
+    return read
+
+
+@router.get(
+    "/users",
+    summary="List staff accounts (admin, supervisor)",
+    response_model=Page[UserRead],
+    responses=_ERRORS,
+)
+async def get_users(
+    session: Session, principal: CurrentPrincipal, paging: Paging
+) -> Page[UserRead]:
+    require_staff(principal, "admin", "supervisor")
+    users, cursor = await list_users(session, limit=paging.limit, cursor=paging.cursor)
+    return Page[UserRead](items=users, next_cursor=cursor.encode() if cursor else None)
+
+
+@router.patch(
+    "/users/{user_id}",
+    summary="Change a staff account: role, unit, disable (admin)",
+    response_model=UserRead,
+    responses={**_ERRORS, **error_responses(NotFound)},
+)
+async def patch_user(
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> UserRead:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    user = await update_user(session, user_id=user_id, data=data, now=now)
+    record(
+        session,
+        principal=admin,
+        action="user.update",
+        object_type="staff_user",
+        object_id=user.id,
+        at=now,
+        detail={"fields": sorted(data.model_fields_set)},
+    )
+    read = await read_user(session, user)
+    await session.commit()
+    return read
+
+
+@router.post(
+    "/integrators",
+    status_code=201,
+    summary="Create an integrator client (admin); the secret is shown once",
+    response_model=IntegratorCredential,
+    responses=_ERRORS,
+)
+async def post_integrator(
+    data: IntegratorCreate, session: Session, context: Context, principal: CurrentPrincipal
+) -> IntegratorCredential:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    credential = await create_integrator(session, name=data.name, scopes=data.scopes, now=now)
+    record(
+        session,
+        principal=admin,
+        action="integrator.create",
+        object_type="integrator",
+        object_id=None,
+        at=now,
+        detail={"client_id": credential.client_id},
+    )
+    await session.commit()
+    return credential

@@ -1,0 +1,299 @@
+"""The ``sigap`` command for operators.
+
+sigap serve [--host H] [--port P] [--workers N]   migrate, load reference data if missing, serve
+sigap migrate                                      apply pending migrations (under a lock)
+sigap reference load [--replace-units]             load or refresh every region bundle
+sigap units import FILE --region CODE              upsert posts/desks from an operator's file
+sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
+sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
+sigap secrets                                      prints fresh secrets for a .env file
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import DomainError
+from app.schemas.identity import ROLES, UserCreate
+from app.security.fields import new_key_spec
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def prepare(settings: Settings) -> None:
+    """Migrate, then load reference data when the database has none."""
+    from app.migrate import upgrade
+    from app.reference.loader import is_loaded, load_all
+
+    await upgrade(settings)
+
+    async def load_if_missing(session):  # type: ignore[no-untyped-def]
+        if not await is_loaded(session):
+            for report in await load_all(
+                session, extra_dirs=settings.geo.extra_region_dirs, now=_now()
+            ):
+                print(
+                    f"loaded reference data for {report.region}: {report.areas} areas, "
+                    f"{report.stations} stations, {report.units_added} units"
+                )
+        from app.models import StaffUser
+
+        has_admin = await session.scalar(
+            select(StaffUser.id).where(StaffUser.role == "admin").limit(1)
+        )
+        if has_admin is None:
+            print(
+                "No admin account yet. Create one with:\n"
+                "  .venv/bin/sigap user create admin --role admin --unit central\n"
+                "(it reads the password from standard input)"
+            )
+
+    await _with_session(settings, load_if_missing)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import build_context
+
+    if settings.is_sqlite and args.workers > 1:
+        print(
+            "error: SQLite runs with one worker only; use PostgreSQL (SIGAP_DATABASE_URL) "
+            "for several workers",
+            file=sys.stderr,
+        )
+        return 2
+    build_context(settings)  # refuses unsafe settings before anything is touched
+    asyncio.run(prepare(settings))
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=10,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade
+
+    asyncio.run(upgrade(settings))
+    print("migrations applied")
+    return 0
+
+
+def cmd_reference_load(args: argparse.Namespace, settings: Settings) -> int:
+    from app.migrate import upgrade
+    from app.reference.loader import load_all
+
+    asyncio.run(upgrade(settings))
+    reports = asyncio.run(
+        _with_session(
+            settings,
+            lambda s: load_all(
+                s,
+                extra_dirs=settings.geo.extra_region_dirs + [Path(p) for p in args.region_dir],
+                now=_now(),
+                replace_units=args.replace_units,
+            ),
+        )
+    )
+    for r in reports:
+        print(
+            f"{r.region}: {r.areas} areas, {r.partners} partners, {r.stations} stations, "
+            f"{r.holidays} holidays, units added {r.units_added}, replaced {r.units_updated}"
+        )
+    return 0
+
+
+def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.reference.loader import import_units
+
+    try:
+        added, updated = asyncio.run(
+            _with_session(
+                settings,
+                lambda s: import_units(s, Path(args.file), region_code=args.region, now=_now()),
+            )
+        )
+    except (ValueError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"units added {added}, updated {updated}")
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Again: "):
+            raise SystemExit("error: the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app import audit
+    from app.identity.staff import create_user
+    from app.security.hashing import SecretHasher
+
+    try:
+        data = UserCreate(
+            username=args.username,
+            password=_read_password(),
+            role=args.role,
+            unit_code=args.unit,
+            display_name=args.display_name,
+            sex=args.sex,
+        )
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    hasher = SecretHasher(settings.security)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        user = await create_user(session, data=data, hasher=hasher, now=_now())
+        audit.record(
+            session,
+            principal=None,
+            action="user.create",
+            object_type="staff_user",
+            object_id=user.id,
+            at=_now(),
+            detail={"role": data.role},
+        )
+        return user
+
+    try:
+        user = asyncio.run(_with_session(settings, work))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"created {user.username} ({user.role}) id {user.id}")
+    return 0
+
+
+def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import create_integrator
+
+    try:
+        credential = asyncio.run(
+            _with_session(
+                settings,
+                lambda s: create_integrator(s, name=args.name, scopes=args.scope, now=_now()),
+            )
+        )
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"client_id={credential.client_id}\nclient_secret={credential.client_secret}")
+    return 0
+
+
+def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
+    print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
+    print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigap", description="Sigap operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, load reference data if missing, and serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted for X-Forwarded-For (rate limits use the client address)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    ref = sub.add_parser("reference", help="reference data").add_subparsers(
+        dest="action", required=True
+    )
+    load = ref.add_parser("load", help="load or refresh every region bundle")
+    load.add_argument(
+        "--replace-units",
+        action="store_true",
+        help="overwrite units already in the database with the bundle's",
+    )
+    load.add_argument("--region-dir", action="append", default=[], help="an extra region bundle")
+    load.set_defaults(func=cmd_reference_load)
+
+    units = sub.add_parser("units", help="responding units").add_subparsers(
+        dest="action", required=True
+    )
+    imp = units.add_parser("import", help="upsert units from a JSON file (the units.json format)")
+    imp.add_argument("file")
+    imp.add_argument("--region", required=True)
+    imp.set_defaults(func=cmd_units_import)
+
+    user = sub.add_parser("user", help="staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = user.add_parser("create", help="create a staff account; password from standard input")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--unit", help="post BPS code, transjakarta, mrt, lrt, or central")
+    create.add_argument("--display-name")
+    create.add_argument("--sex", choices=("female", "male"))
+    create.set_defaults(func=cmd_user_create)
+
+    integ = sub.add_parser("integrator", help="integrator clients").add_subparsers(
+        dest="action", required=True
+    )
+    icreate = integ.add_parser("create", help="create a client; prints its secret once")
+    icreate.add_argument("name")
+    icreate.add_argument("--scope", action="append", required=True)
+    icreate.set_defaults(func=cmd_integrator_create)
+
+    sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "secrets":
+        return cmd_secrets(args, None)
+    command: Callable[[argparse.Namespace, Settings], int] = args.func
+    return command(args, Settings())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

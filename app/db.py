@@ -1,0 +1,83 @@
+"""Engine and session factories.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` and opens every
+transaction with ``BEGIN IMMEDIATE``: writers queue on the database lock instead of failing when
+a read transaction later tries to write. PostgreSQL uses asyncpg with a small pool (the shared
+server allows 100 connections in all) and timeouts, so an unreachable database turns into a quick
+503 rather than a hung request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.config import Settings
+
+
+def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    url = make_url(settings.database_url)
+    size = pool_size or settings.db.pool_size
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            pool_size=size,
+            max_overflow=settings.db.max_overflow,
+            pool_timeout=settings.db.pool_timeout_s,
+            connect_args={"timeout": settings.db.sqlite_busy_timeout_ms / 1000},
+        )
+        _configure_sqlite(engine, settings.db.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=size,
+        max_overflow=settings.db.max_overflow,
+        pool_timeout=settings.db.pool_timeout_s,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "command_timeout": settings.db.command_timeout_s,
+            "timeout": settings.db.connect_timeout_s,
+            "server_settings": {
+                "application_name": "sigap",
+                "lock_timeout": str(settings.db.lock_timeout_ms),
+            },
+        },
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so "begin" below decides how to start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def is_postgresql(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"

@@ -1,0 +1,1 @@
+"""Identities: app installs (devices), staff accounts, integrator clients, and their tokens."""

@@ -1,0 +1,123 @@
+"""Device registration, credential lookup and rotation, and the cancel/duress PINs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import PinIncorrect, PinLocked, PinRules, ValidationFailed
+from app.models import Device
+from app.schemas.identity import DeviceCreate, PinsUpdate
+from app.security.credentials import DEVICE_PREFIX, digest, new_secret
+from app.security.fields import KeyRing
+from app.security.hashing import SecretHasher
+
+# A rotated credential keeps working this long, so a rotation whose answer was lost on a flaky
+# network does not lock the app out.
+ROTATION_GRACE = timedelta(minutes=10)
+
+
+async def register_device(
+    session: AsyncSession, *, data: DeviceCreate, keyring: KeyRing, now: datetime
+) -> tuple[Device, str]:
+    credential = new_secret(DEVICE_PREFIX)
+    device = Device(
+        id=uuid.uuid4(),
+        credential_hash=digest(credential),
+        platform=data.platform,
+        app_version=data.app_version,
+        created_at=now,
+        pin_failures=0,
+    )
+    if data.contact and (data.contact.name or data.contact.phone):
+        device.contact_enc = keyring.encrypt_json(
+            data.contact.model_dump(exclude_none=True), aad=f"device.contact:{device.id}"
+        )
+    session.add(device)
+    await session.flush()
+    return device, credential
+
+
+async def find_device(session: AsyncSession, credential: str, *, now: datetime) -> Device | None:
+    """The live device holding this credential (one indexed lookup; no slow hashing)."""
+    hashed = digest(credential)
+    device = await session.scalar(
+        select(Device).where(
+            or_(Device.credential_hash == hashed, Device.previous_credential_hash == hashed)
+        )
+    )
+    if device is None or device.revoked_at is not None:
+        return None
+    if device.credential_hash != hashed and (
+        device.previous_valid_until is None or device.previous_valid_until <= now
+    ):
+        return None
+    return device
+
+
+async def rotate_credential(session: AsyncSession, *, device: Device, now: datetime) -> str:
+    credential = new_secret(DEVICE_PREFIX)
+    if device.previous_valid_until is None or device.previous_valid_until <= now:
+        device.previous_credential_hash = device.credential_hash
+        device.previous_valid_until = now + ROTATION_GRACE
+    device.credential_hash = digest(credential)
+    device.credential_rotated_at = now
+    await session.flush()
+    return credential
+
+
+async def revoke_device(session: AsyncSession, *, device: Device, now: datetime) -> None:
+    """The credential stops working; the device's alerts carry on untouched."""
+    device.revoked_at = now
+    device.previous_valid_until = None
+    await session.flush()
+
+
+def check_not_locked(device: Device, *, now: datetime) -> None:
+    if device.pin_locked_until is not None and device.pin_locked_until > now:
+        seconds = int((device.pin_locked_until - now).total_seconds()) + 1
+        raise PinLocked(
+            f"Too many wrong PINs. Try again in {seconds} seconds.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def record_pin_failure(device: Device, *, now: datetime, max_failures: int, lockout_s: int) -> bool:
+    """Count a wrong PIN; True when this failure starts a lockout."""
+    device.pin_failures += 1
+    if device.pin_failures >= max_failures:
+        device.pin_failures = 0
+        device.pin_locked_until = now + timedelta(seconds=lockout_s)
+        return True
+    return False
+
+
+async def set_pins(
+    session: AsyncSession,
+    *,
+    device: Device,
+    data: PinsUpdate,
+    hasher: SecretHasher,
+    now: datetime,
+    max_failures: int,
+    lockout_s: int,
+) -> None:
+    check_not_locked(device, now=now)
+    if device.cancel_pin_hash is not None:
+        if data.current_pin is None:
+            raise ValidationFailed(
+                "current_pin is required to change PINs.",
+                extra={"errors": [{"loc": ["body", "current_pin"], "msg": "required"}]},
+            )
+        if not hasher.verify(device.cancel_pin_hash, data.current_pin):
+            record_pin_failure(device, now=now, max_failures=max_failures, lockout_s=lockout_s)
+            raise PinIncorrect("current_pin is not correct; nothing changed.")
+    if data.duress_pin is not None and data.duress_pin == data.cancel_pin:
+        raise PinRules("The duress PIN must differ from the cancel PIN.")
+    device.cancel_pin_hash = hasher.hash(data.cancel_pin)
+    device.duress_pin_hash = hasher.hash(data.duress_pin) if data.duress_pin else None
+    device.pin_failures = 0
+    await session.flush()

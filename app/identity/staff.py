@@ -1,0 +1,140 @@
+"""Staff accounts: creation, changes, listing and password checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound, UsernameTaken, ValidationFailed
+from app.models import StaffUser, Unit
+from app.pagination import Cursor
+from app.schemas.identity import UserCreate, UserRead, UserUpdate
+from app.security.hashing import SecretHasher
+
+# Which unit kinds each role may belong to; supervisors and admins may have none (province-wide).
+ROLE_UNIT_KINDS: dict[str, frozenset[str]] = {
+    "counselor": frozenset({"post", "central_desk"}),
+    "paralegal": frozenset({"post", "central_desk"}),
+    "transit_staff": frozenset({"transit_desk"}),
+    "supervisor": frozenset({"central_desk"}),
+    "admin": frozenset({"central_desk"}),
+}
+UNIT_REQUIRED = frozenset({"counselor", "paralegal", "transit_staff"})
+
+
+async def _resolve_unit(session: AsyncSession, role: str, unit_code: str | None) -> Unit | None:
+    if unit_code is None:
+        if role in UNIT_REQUIRED:
+            raise _unit_error(f"A {role} must belong to a unit (a post, partner or central).")
+        return None
+    unit = await session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise _unit_error(f"No unit with code {unit_code!r}.")
+    if unit.kind not in ROLE_UNIT_KINDS[role]:
+        raise _unit_error(f"A {role} cannot belong to a {unit.kind.replace('_', ' ')}.")
+    return unit
+
+
+def _unit_error(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, extra={"errors": [{"loc": ["body", "unit_code"], "msg": message}]}
+    )
+
+
+async def create_user(
+    session: AsyncSession, *, data: UserCreate, hasher: SecretHasher, now: datetime
+) -> StaffUser:
+    unit = await _resolve_unit(session, data.role, data.unit_code)
+    user = StaffUser(
+        id=uuid.uuid4(),
+        username=data.username,
+        password_hash=hasher.hash(data.password),
+        role=data.role,
+        unit_id=unit.id if unit else None,
+        display_name=data.display_name,
+        sex=data.sex,
+        created_at=now,
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise UsernameTaken(f"The username {data.username!r} is taken.") from exc
+    return user
+
+
+async def update_user(
+    session: AsyncSession, *, user_id: uuid.UUID, data: UserUpdate, now: datetime
+) -> StaffUser:
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound()
+    role = data.role or user.role
+    if data.role is not None or "unit_code" in data.model_fields_set:
+        code = (
+            data.unit_code
+            if "unit_code" in data.model_fields_set
+            else await _unit_code(session, user.unit_id)
+        )
+        unit = await _resolve_unit(session, role, code)
+        user.role, user.unit_id = role, unit.id if unit else None
+    if "display_name" in data.model_fields_set:
+        user.display_name = data.display_name
+    if "sex" in data.model_fields_set:
+        user.sex = data.sex
+    if data.disabled is not None:
+        user.disabled_at = (user.disabled_at or now) if data.disabled else None
+    await session.flush()
+    return user
+
+
+async def _unit_code(session: AsyncSession, unit_id: uuid.UUID | None) -> str | None:
+    if unit_id is None:
+        return None
+    code: str | None = await session.scalar(select(Unit.code).where(Unit.id == unit_id))
+    return code
+
+
+async def authenticate_password(
+    session: AsyncSession, *, username: str, password: str, hasher: SecretHasher
+) -> StaffUser | None:
+    user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    # Verify even for unknown users so response time does not reveal which usernames exist.
+    ok = hasher.verify(user.password_hash if user else None, password)
+    if user is None or not ok or user.disabled_at is not None:
+        return None
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, cursor: Cursor | None
+) -> tuple[list[UserRead], Cursor | None]:
+    query = select(StaffUser, Unit.code).outerjoin(Unit, Unit.id == StaffUser.unit_id)
+    if cursor is not None:
+        query = query.where(StaffUser.username > cursor.value)
+    rows = (await session.execute(query.order_by(StaffUser.username).limit(limit + 1))).all()
+    users = [to_read(user, code) for user, code in rows[:limit]]
+    next_cursor = Cursor(users[-1].username) if len(rows) > limit else None
+    return users, next_cursor
+
+
+async def read_user(session: AsyncSession, user: StaffUser) -> UserRead:
+    return to_read(user, await _unit_code(session, user.unit_id))
+
+
+def to_read(user: StaffUser, unit_code: str | None) -> UserRead:
+    return UserRead(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        unit_code=unit_code,
+        display_name=user.display_name,
+        sex=user.sex,
+        created_at=user.created_at,
+        disabled=user.disabled_at is not None,
+    )

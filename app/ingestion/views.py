@@ -1,0 +1,94 @@
+"""Views of an alert per audience. The device's view hides a duress cancel completely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.geo.runtime import GeoService
+from app.models import Alert
+from app.schemas.alerts import (
+    AlertDeviceView,
+    AlertStaffView,
+    DeviceStatus,
+    LocationRead,
+    StationCandidateRead,
+)
+from app.security.fields import KeyRing
+
+_DEVICE_STATUS_BY_STATE: dict[str, DeviceStatus] = {
+    "received": "received",
+    "routed": "received",
+    "acknowledged": "acknowledged",
+    "contacted": "acknowledged",
+    "on_scene": "help_on_scene",
+    "handed_over": "help_on_scene",
+    "resolved": "resolved",
+    "cancelled": "cancelled",
+}
+
+
+def device_view(alert: Alert) -> AlertDeviceView:
+    """Built only from what a genuine and a duress cancel set alike (``device_status``).
+
+    ``state``, ``duress`` and ``do_not_call_back`` are never read here: whoever holds the phone
+    must not be able to tell a duress cancel from a real one, now or later.
+    """
+    if alert.device_status == "active":
+        status = _DEVICE_STATUS_BY_STATE[alert.state]
+    else:
+        status = "cancelled" if alert.device_status == "cancelled" else "resolved"
+    return AlertDeviceView(
+        id=alert.id,
+        case_code=alert.case_code,
+        status=status,
+        is_drill=alert.is_drill,
+        received_at=alert.received_at,
+        closed_at=alert.device_closed_at,
+        flags=list(alert.flags),
+    )
+
+
+def private_aad(alert_id: object) -> str:
+    return f"alert.private:{alert_id}"
+
+
+def staff_view(alert: Alert, *, geo: GeoService, keyring: KeyRing) -> AlertStaffView:
+    private: dict[str, Any] = {}
+    if alert.private_enc is not None:
+        private = keyring.decrypt_json(alert.private_enc, aad=private_aad(alert.id))
+    last = None
+    if alert.last_fix_at is not None:
+        last = LocationRead(
+            lat=alert.last_lat,
+            lon=alert.last_lon,
+            accuracy_m=alert.last_accuracy_m,
+            fix_at=alert.last_fix_at,
+            source=alert.last_location_source,
+        )
+    return AlertStaffView(
+        id=alert.id,
+        case_code=alert.case_code,
+        state=alert.state,
+        region_code=alert.region_code,
+        is_drill=alert.is_drill,
+        silent=alert.silent,
+        reporter=alert.reporter,
+        victim_is_child=alert.victim_is_child,
+        pressed_at=alert.pressed_at,
+        received_at=alert.received_at,
+        flags=list(alert.flags),
+        area_code=alert.area_code,
+        area_name=geo.area_names.get(alert.area_code or ""),
+        area_method=alert.area_method,
+        station_candidates=[StationCandidateRead(**c) for c in alert.station_candidates],
+        transit_context=alert.transit_context,
+        last_location=last,
+        press_count=alert.press_count,
+        duress=alert.duress,
+        do_not_call_back=alert.do_not_call_back,
+        linked_alert_id=alert.linked_alert_id,
+        cancelled_at=alert.cancelled_at,
+        contact=private.get("contact"),
+        message=private.get("message"),
+        companion_preference=alert.companion_preference,
+    )

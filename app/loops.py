@@ -1,0 +1,38 @@
+"""Periodic background loops with heartbeats.
+
+A loop never dies of an error: it logs, beats only on success, and tries again next period, so
+``/readyz`` and ``/metrics`` show a stalled loop (its heartbeat ages) without taking intake down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from app.context import AppContext
+
+log = logging.getLogger("sigap.loops")
+
+LoopBody = Callable[[AppContext], Awaitable[None]]
+
+
+async def run_periodic(
+    context: AppContext, *, name: str, interval_s: float, body: LoopBody
+) -> None:
+    context.loop_heartbeats.setdefault(name, time.monotonic())
+    while True:
+        try:
+            await body(context)
+            context.loop_heartbeats[name] = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop %s failed; retrying in %.0f s", name, interval_s)
+        await asyncio.sleep(interval_s)
+
+
+def heartbeat_ages(context: AppContext) -> dict[str, float]:
+    now = time.monotonic()
+    return {name: now - beat for name, beat in context.loop_heartbeats.items()}

@@ -1,0 +1,155 @@
+"""Application factory: settings → context (engine, sessions, keys, geo) → routes and loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import text
+
+from app import __doc__ as package_doc
+from app.api import alerts, auth, devices, health, reference, staff
+from app.api.middleware import EdgeMiddleware
+from app.api.problems import Problem, install
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.context import AppContext
+from app.db import create_engine, create_sessionmaker, is_postgresql
+from app.geo.runtime import GeoService
+from app.ingestion.housekeeping import purge_expired, refresh_geo
+from app.loops import run_periodic
+from app.observability import Metrics
+from app.schemas.alerts import AlertCreate
+from app.security.fields import KeyRing
+from app.security.hashing import SecretHasher
+from app.security.tokens import TokenSigner
+
+log = logging.getLogger("sigap")
+API_VERSION = "1.0.0"
+
+
+class UnsafeSettings(RuntimeError):
+    """Settings that must not run in production (refused unless SIGAP_DEV=1)."""
+
+
+def build_context(settings: Settings, *, clock: Clock | None = None) -> AppContext:
+    if not settings.dev:
+        reasons = settings.unsafe_reasons()
+        if reasons:
+            raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
+    engine = create_engine(settings)
+    return AppContext(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        keyring=KeyRing(settings.effective_encryption_keys),
+        hasher=SecretHasher(settings.security),
+        signer=TokenSigner(settings),
+        geo=GeoService(settings.geo),
+        metrics=Metrics(),
+    )
+
+
+async def start(context: AppContext) -> None:
+    """Startup checks and warm-up, shared by the server's lifespan and the tests."""
+    async with context.engine.connect() as connection:
+        if is_postgresql(context.engine):
+            unsafe = []
+            for name in ("fsync", "synchronous_commit"):
+                value = (await connection.execute(text(f"SHOW {name}"))).scalar_one()
+                if value == "off":
+                    unsafe.append(f"PostgreSQL {name}=off")
+            if unsafe and not context.settings.dev:
+                raise UnsafeSettings(
+                    ", ".join(unsafe) + ": acknowledged alerts could be lost in a crash"
+                )
+    async with context.sessions() as session:
+        await context.geo.refresh(session, force=True)
+    if context.geo.version < 0:
+        log.warning("no reference data loaded: run `sigap reference load`")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    context: AppContext | None = None,
+    run_loops: bool = True,
+) -> FastAPI:
+    settings = context.settings if context else (settings or Settings())
+    ctx = context or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start(ctx)
+        tasks: list[asyncio.Task[None]] = []
+        if run_loops:
+            tasks = [
+                asyncio.create_task(
+                    run_periodic(ctx, name="geo-refresh", interval_s=30, body=refresh_geo)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
+                ),
+            ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if context is None:
+                await ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Sigap API",
+        version=API_VERSION,
+        summary="Panic-button emergency response for women and children at risk",
+        description=package_doc or "",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = ctx
+    install(app)
+    for module in (alerts, devices, auth, staff, reference, health):
+        app.include_router(module.router)
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=settings.intake.max_body_bytes, metrics=ctx.metrics
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, AlertCreate):
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in definition.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = definition
+    schema["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A device credential (sgd_…) or an access token from /v1/auth/token",
+        }
+    }
+    schema["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,31 @@
+"""An app install. Its credential is stored only as a SHA-256 digest (looked up on every press)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class Device(Base):
+    __tablename__ = "device"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str | None] = mapped_column(String(32))
+    app_version: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    credential_rotated_at: Mapped[datetime | None]
+    previous_credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_valid_until: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    cancel_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    pin_locked_until: Mapped[datetime | None]
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Optional contact the victim chose to give (name, phone), AEAD-encrypted."""

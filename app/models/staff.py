@@ -1,0 +1,54 @@
+"""Staff accounts, their refresh-token families, and integrator clients."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    """counselor | paralegal | transit_staff | supervisor | admin"""
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    """female | male, for the victim's same-sex companion preference (UU TPKS Art. 26(4))."""
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """A refresh token of one sign-in session ("family"); reusing a used one revokes the family."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IntegratorClient(Base):
+    __tablename__ = "integrator_client"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]

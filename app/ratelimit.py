@@ -1,0 +1,61 @@
+"""Fixed-window rate limits kept in the database, so every server process shares one count."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import RateLimited
+from app.models import RateLimitCounter
+from app.upsert import dialect_insert
+
+
+def network_key(client_host: str | None) -> str:
+    """IPv4 per address (carrier-grade NAT already groups many phones), IPv6 per /64."""
+    if not client_host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(client_host)
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return (
+        str(address.ipv4_mapped or address)
+        if isinstance(address, ipaddress.IPv6Address)
+        else str(address)
+    )
+
+
+async def enforce(
+    session: AsyncSession, *, key: str, limit: int, window: timedelta, now: datetime
+) -> None:
+    """Count one hit against ``key``; raise RateLimited past ``limit`` in the current window."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start = epoch + window * ((now - epoch) // window)
+    statement = (
+        dialect_insert(session, RateLimitCounter)
+        .values(key=key, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"],
+            set_={"count": RateLimitCounter.count + 1},
+        )
+        .returning(RateLimitCounter.count)
+    )
+    count = (await session.execute(statement)).scalar_one()
+    if count > limit:
+        retry_after = int((start + window - now).total_seconds()) + 1
+        raise RateLimited(
+            f"Too many requests from this network; retry in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+async def purge(session: AsyncSession, *, before: datetime) -> int:
+    result = await session.execute(
+        delete(RateLimitCounter).where(RateLimitCounter.window_start < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

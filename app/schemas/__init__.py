@@ -1,0 +1,1 @@
+"""Request and response schemas: the public contract, shared by the API and the services."""

@@ -1,0 +1,174 @@
+"""Alert schemas: the press (documented, read leniently), views per audience, location updates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.schemas.common import StrictInput
+
+PRESS_EXAMPLE: dict[str, Any] = {
+    "pressed_at": "2026-11-23T14:03:07+07:00",
+    "location": {
+        "lat": -6.2441,
+        "lon": 106.8007,
+        "accuracy_m": 12,
+        "fix_at": "2026-11-23T07:03:05Z",
+        "source": "gps",
+    },
+    "transit": {"operator": "transjakarta", "station": "Blok M", "route": "1"},
+    "reporter": "victim",
+    "victim_is_child": False,
+    "silent": True,
+    "is_drill": False,
+}
+
+
+class LocationIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    lat: float = Field(..., ge=-90, le=90, description="WGS 84 latitude")
+    lon: float = Field(..., ge=-180, le=180, description="WGS 84 longitude")
+    accuracy_m: float | None = Field(None, ge=0, description="Radius of 68% confidence, metres")
+    fix_at: datetime | None = Field(None, description="When the phone took the fix (RFC 3339)")
+    source: Literal["gps", "network", "fused", "wifi", "cell", "manual"] | None = None
+
+
+class TransitContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    operator: str | None = Field(None, description="transjakarta, mrt or lrt")
+    station: str | None = Field(None, description="Station or halte name or code")
+    vehicle: str | None = None
+    route: str | None = None
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    phone: str | None = None
+
+
+class AlertCreate(BaseModel):
+    """A press. Read leniently: a bad or missing field is flagged, never refused (see `flags`)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [PRESS_EXAMPLE]})
+
+    pressed_at: datetime | None = Field(None, description="The phone's clock at the press")
+    location: LocationIn | None = None
+    transit: TransitContext | None = None
+    reporter: Literal["victim", "witness"] | None = Field(
+        None, description="Who is pressing: the victim, or a witness (UU TPKS Art. 39)"
+    )
+    victim_is_child: bool | None = None
+    silent: bool = Field(False, description="Nobody may ring or call the phone")
+    is_drill: bool = False
+    companion_preference: Literal["female", "male"] | None = Field(
+        None, description="Preferred sex of the companion (UU TPKS Art. 26(4))"
+    )
+    contact: ContactIn | None = Field(None, description="Stored encrypted")
+    message: str | None = Field(None, description="Free text, stored encrypted")
+
+
+DeviceStatus = Literal["received", "acknowledged", "help_on_scene", "resolved", "cancelled"]
+
+
+DEVICE_VIEW_EXAMPLE: dict[str, Any] = {
+    "id": "1b7c5a8e-3f0e-4d38-9a55-1c2f0d7b9e21",
+    "case_code": "SGP-7K3Q9MXA",
+    "status": "received",
+    "is_drill": False,
+    "received_at": "2026-11-23T07:03:07.412000Z",
+    "closed_at": None,
+    "flags": [],
+}
+
+
+class AlertDeviceView(BaseModel):
+    """What the phone may see. A duress cancel looks exactly like a genuine one, forever."""
+
+    id: uuid.UUID
+    case_code: str
+    status: DeviceStatus
+    is_drill: bool
+    received_at: datetime
+    closed_at: datetime | None
+    flags: list[str] = Field(description="Problems found in what the phone sent")
+    model_config = ConfigDict(json_schema_extra={"examples": [DEVICE_VIEW_EXAMPLE]})
+
+
+class StationCandidateRead(BaseModel):
+    uid: str
+    partner_code: str
+    name: str
+    kind: str
+    distance_m: float
+    at_station: bool
+
+
+class LocationRead(BaseModel):
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    fix_at: datetime
+    source: str | None
+
+
+class AlertStaffView(BaseModel):
+    """The full alert, for staff whose role and unit may see it."""
+
+    id: uuid.UUID
+    case_code: str
+    state: str
+    region_code: str
+    is_drill: bool
+    silent: bool
+    reporter: str
+    victim_is_child: bool | None
+    pressed_at: datetime | None
+    received_at: datetime
+    flags: list[str]
+    area_code: str | None
+    area_name: str | None
+    area_method: str
+    station_candidates: list[StationCandidateRead]
+    transit_context: dict[str, str] | None
+    last_location: LocationRead | None
+    press_count: int
+    duress: bool
+    do_not_call_back: bool
+    linked_alert_id: uuid.UUID | None
+    cancelled_at: datetime | None
+    contact: dict[str, str] | None = Field(None, description="Decrypted; every read is audited")
+    message: str | None = None
+    companion_preference: str | None = None
+
+
+class LocationBatch(StrictInput):
+    points: list[LocationPoint] = Field(..., min_length=1, max_length=100)
+
+
+class LocationPoint(StrictInput):
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    accuracy_m: float | None = Field(None, ge=0, le=1_000_000)
+    fix_at: AwareDatetime
+    source: Literal["gps", "network", "fused", "wifi", "cell", "manual"] | None = None
+
+
+LocationBatch.model_rebuild()
+
+
+class LocationBatchResult(BaseModel):
+    accepted: int = Field(description="New points stored")
+    duplicates: int = Field(description="Points whose fix time was already stored")
+    stale: int = Field(description="Points stored but too old to route on")
+    latest_fix_at: datetime | None
+
+
+class CancelRequest(StrictInput):
+    pin: str | None = Field(None, max_length=32, description="The cancel PIN, if one is set")

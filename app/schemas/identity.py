@@ -1,0 +1,114 @@
+"""Device, staff, integrator and token schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import StrictInput
+
+Role = Literal["counselor", "paralegal", "transit_staff", "supervisor", "admin"]
+ROLES: tuple[Role, ...] = ("counselor", "paralegal", "transit_staff", "supervisor", "admin")
+PinStr = str
+
+
+class DeviceContact(StrictInput):
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+
+
+class DeviceCreate(StrictInput):
+    platform: Literal["android", "ios", "web", "other"] | None = None
+    app_version: str | None = Field(None, max_length=32)
+    contact: DeviceContact | None = Field(None, description="Optional; stored encrypted")
+
+
+class DeviceCredential(BaseModel):
+    device_id: uuid.UUID
+    credential: str = Field(description="Shown once. Send as `Authorization: Bearer <credential>`.")
+    created_at: datetime
+
+
+class DeviceRead(BaseModel):
+    device_id: uuid.UUID
+    created_at: datetime
+    cancel_pin_set: bool
+    cancel_paused_until: datetime | None
+
+
+class PinsUpdate(StrictInput):
+    current_pin: str | None = Field(None, max_length=32, description="Required once a PIN is set")
+    cancel_pin: str = Field(..., pattern=r"^\d{4,12}$")
+    duress_pin: str | None = Field(None, pattern=r"^\d{4,12}$")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+class OAuthError(BaseModel):
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    ]
+    error_description: str | None = None
+
+
+class UserCreate(StrictInput):
+    username: str = Field(..., pattern=r"^[a-z0-9._-]{3,64}$")
+    password: str = Field(..., min_length=12, max_length=256)
+    role: Role
+    unit_code: str | None = Field(None, max_length=40)
+    display_name: str | None = Field(None, max_length=120)
+    sex: Literal["female", "male"] | None = None
+
+
+class UserUpdate(StrictInput):
+    role: Role | None = None
+    unit_code: str | None = Field(None, max_length=40)
+    display_name: str | None = Field(None, max_length=120)
+    sex: Literal["female", "male"] | None = None
+    disabled: bool | None = None
+
+
+class UserRead(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: Role
+    unit_code: str | None
+    display_name: str | None
+    sex: str | None
+    created_at: datetime
+    disabled: bool
+
+
+class IntegratorCreate(StrictInput):
+    name: str = Field(..., min_length=2, max_length=120)
+    scopes: list[str] = Field(..., min_length=1)
+
+
+class IntegratorCredential(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown once")
+    name: str
+    scopes: list[str]
+
+
+class PrincipalRead(BaseModel):
+    kind: Literal["staff", "integrator"]
+    id: uuid.UUID
+    name: str
+    role: Role | None = None
+    unit_code: str | None = None
+    scopes: list[str] = Field(default_factory=list)

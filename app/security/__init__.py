@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: credentials, password/PIN hashing, tokens, field encryption."""

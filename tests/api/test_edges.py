@@ -1,0 +1,59 @@
+"""Health, readiness, metrics, OpenAPI, and the error format at the edges."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.context import AppContext
+from app.errors import PROBLEM_TYPES
+from tests.helpers import press, press_body, register
+
+
+async def test_health_ready_and_metrics(client: httpx.AsyncClient, context: AppContext) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok" and ready.json()["reference_version"] >= 1
+    _, credential = await register(client)
+    await press(client, credential, press_body(context))
+    text = (await client.get("/metrics")).text
+    assert 'sigap_alerts_received_total{kind="real",outcome="created"} 1.0' in text
+    assert "sigap_intake_latency_seconds_bucket" in text
+    assert 'sigap_http_requests_total{method="POST",route="/v1/alerts",status="201"} 1.0' in text
+
+
+async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["type"] == "/problems/not-found"
+    wrong = await client.delete("/v1/alerts")
+    assert wrong.status_code == 405 and wrong.json()["type"] == "/problems/method-not-allowed"
+
+
+async def test_oversized_bodies_are_refused_everywhere(client: httpx.AsyncClient) -> None:
+    big = b"{" + b" " * 70_000 + b"}"
+    for path in ("/v1/devices", "/v1/auth/token", "/v1/users"):
+        response = await client.post(
+            path, content=big, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, path
+        assert response.json()["type"] == "/problems/body-too-large"
+
+
+async def test_openapi_documents_every_route_and_its_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert {"AlertCreate", "AlertDeviceView", "Problem"} <= set(spec["components"]["schemas"])
+    press_op = spec["paths"]["/v1/alerts"]["post"]
+    assert press_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/AlertCreate"
+    )
+    assert {"201", "200", "400", "401", "413", "422", "409", "503"} <= set(press_op["responses"])
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/v1/") and path != "/v1/auth/token" and path != "/v1/auth/revoke":
+                errors = [code for code in operation["responses"] if code.startswith(("4", "5"))]
+                assert errors, f"{method} {path} documents no errors"
+    catalogue = (await client.get("/problems")).json()
+    assert {p["type"] for p in catalogue} == {e.type_uri() for e in PROBLEM_TYPES}
+    one = await client.get("/problems/idempotency-key-reused")
+    assert one.json()["status"] == 422 and one.json()["retryable"] is False

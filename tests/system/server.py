@@ -1,0 +1,61 @@
+"""Running real ``sigap serve`` processes against a test database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGAP_")}
+    env.update(
+        {
+            "SIGAP_DATABASE_URL": database_url,
+            "SIGAP_SECURITY__SECRET_KEY": "system-test-secret-" + "s" * 40,
+            "SIGAP_SECURITY__ENCRYPTION_KEYS": "k1:" + "B" * 43,
+            "SIGAP_INTAKE__REGISTRATIONS_PER_NETWORK_PER_HOUR": "100000",
+            "SIGAP_DB__POOL_SIZE": "4",
+            "SIGAP_DB__MAX_OVERFLOW": "2",
+            "SIGAP_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def start_server(
+    database_url: str, *, port: int, workers: int = 1, log: Path
+) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=REPO,
+        env=server_env(database_url),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")

@@ -1,0 +1,68 @@
+"""A database outage answers 503 with Retry-After, quickly, and the service recovers by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.clock import FrozenClock
+from app.main import build_context, create_app, start
+from tests.conftest import BACKEND, make_settings
+from tests.faults import TcpProxy
+from tests.helpers import press, press_body, register
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "postgresql",
+    reason="an outage of a database server needs a server: the embedded SQLite file cannot go away",
+)
+
+
+@pytest.fixture
+async def proxied(
+    database_url: str, clock: FrozenClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    settings = make_settings(
+        str(url.set(port=proxy.port)),
+        db={"pool_size": 2, "max_overflow": 0, "pool_timeout_s": 2.0, "connect_timeout_s": 1.0},
+    )
+    context = build_context(settings, clock=clock)
+    await start(context)
+    app = create_app(context=context, run_loops=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        yield client, proxy
+    await proxy.stop()
+    await context.engine.dispose()
+
+
+async def test_outage_gives_quick_503_and_recovery_needs_no_restart(
+    proxied: tuple[httpx.AsyncClient, TcpProxy], clock: FrozenClock
+) -> None:
+    client, proxy = proxied
+    _, credential = await register(client)
+    assert (await press(client, credential, press_body(clock))).status_code == 201
+
+    await proxy.stop()
+    started = time.monotonic()
+    during = await press(client, credential, press_body(clock), key="during-outage")
+    elapsed = time.monotonic() - started
+    assert during.status_code == 503
+    assert during.json()["type"] == "/problems/service-unavailable"
+    assert during.json()["retryable"] is True
+    assert during.headers["retry-after"] == "2"
+    assert elapsed < 5
+    assert (await client.get("/readyz")).status_code == 503
+    assert (await client.get("/healthz")).status_code == 200
+
+    await proxy.start()
+    after = await press(client, credential, press_body(clock), key="during-outage")
+    assert after.status_code == 200  # joins the alert recorded before the outage
+    assert (await client.get("/readyz")).status_code == 200
