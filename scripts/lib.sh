@@ -13,7 +13,9 @@ find_python() {
 }
 
 ensure_venv() {
-  local extras="$1" stamp=".venv/.installed${extras}"
+  # Two statements: `local a=1 b=$a` expands $a before either is assigned (fatal under set -u).
+  local extras="${1:-}"
+  local stamp=".venv/.installed${extras}"
   if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
   fi

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from app.access import DevicePrincipal, can_view_alert, require_device, require_staff
@@ -105,7 +104,7 @@ async def press(
             alias="Idempotency-Key", description="A new random key per press; reuse it on retry"
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     device = require_device(principal).device
     device_id = device.id  # the ORM object expires if the service has to retry its transaction
     document = decode_json(await request.body())
@@ -122,10 +121,12 @@ async def press(
     context.metrics.alerts_received.labels(
         result.outcome, "drill" if result.is_drill else "real"
     ).inc()
-    headers = {"Location": f"/v1/alerts/{result.body['id']}"}
+    headers = {"Location": f"/v1/alerts/{result.alert_id}"}
     if result.outcome == "replayed":
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(result.body, status_code=result.status, headers=headers)
+    return Response(
+        result.body, status_code=result.status, headers=headers, media_type="application/json"
+    )
 
 
 @router.get(

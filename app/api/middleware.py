@@ -41,7 +41,12 @@ class EdgeMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = list(message.get("headers", [])) + _SECURITY_HEADERS
+                existing = list(message.get("headers", []))
+                present = {name.lower() for name, _ in existing}
+                # A route that set one of these (the token endpoint's no-store) keeps its own.
+                message["headers"] = existing + [
+                    h for h in _SECURITY_HEADERS if h[0] not in present
+                ]
             await send(message)
 
         try:

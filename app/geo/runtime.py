@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.geo.areas import Area as GeoArea
-from app.geo.areas import AreaIndex, AreaMatch
-from app.geo.stations import Station as GeoStation
-from app.geo.stations import StationCandidate, StationIndex
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import GeoSettings
+from app.geo.areas import Area as GeoArea
+from app.geo.areas import AreaIndex, AreaMatch
+from app.geo.stations import Station as GeoStation
+from app.geo.stations import StationCandidate, StationIndex
 from app.models import Area, ReferenceState, Region, Station
 
 

@@ -11,6 +11,7 @@ a unique index, so concurrent presses collapse into one alert.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ LOCK_NOT_AVAILABLE = "55P03"
 @dataclass(frozen=True)
 class PressResult:
     status: int
-    body: dict[str, Any]
+    body: str
+    """The exact JSON text answered, stored and replayed byte for byte."""
     alert_id: uuid.UUID
     outcome: Literal["created", "joined", "replayed"]
     is_drill: bool
@@ -135,7 +137,7 @@ async def _ingest_once(
                 body=record.response_body,
                 alert_id=record.alert_id or uuid.UUID(int=0),
                 outcome="replayed",
-                is_drill=bool(record.response_body.get("is_drill")),
+                is_drill=bool(json.loads(record.response_body).get("is_drill")),
             )
 
     joinable = await session.scalar(
@@ -166,7 +168,7 @@ async def _ingest_once(
             "created",
         )
 
-    body = device_view(alert).model_dump(mode="json")
+    body = device_view(alert).model_dump_json()
     if key_hash is not None:
         session.add(
             IdempotencyRecord(

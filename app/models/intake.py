@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, JSONType
+from app.models.base import Base
 
 
 class IdempotencyRecord(Base):
@@ -21,7 +20,8 @@ class IdempotencyRecord(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    response_body: Mapped[str] = mapped_column(Text)
+    """Text, not JSON: JSONB would reorder keys and a replay must be the same bytes."""
     alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alert.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from app.reference.bundle import RegionBundle, read_bundle, shipped_regions_dir
 from pydantic import TypeAdapter
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Area, Holiday, Partner, ReferenceState, Region, Station, Unit
+from app.reference.bundle import RegionBundle, read_bundle, shipped_regions_dir
 from app.reference.schema import UnitFile
 
 

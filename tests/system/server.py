@@ -39,14 +39,17 @@ def server_env(database_url: str) -> dict[str, str]:
 def start_server(
     database_url: str, *, port: int, workers: int = 1, log: Path
 ) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=REPO,
-        env=server_env(database_url),
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as handle:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "app.cli", "serve",
+                "--port", str(port), "--workers", str(workers),
+            ],
+            cwd=REPO,
+            env=server_env(database_url),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
