@@ -30,6 +30,11 @@ class StaffPrincipal:
     unit_code: str | None
     family_id: uuid.UUID | None
 
+    @property
+    def is_transit(self) -> bool:
+        """Transit staff see alerts pseudonymised: case code and location, no contact data."""
+        return self.role == "transit_staff"
+
 
 @dataclass(frozen=True)
 class IntegratorPrincipal:
@@ -65,7 +70,8 @@ def require_scope(principal: Principal, scope: str) -> None:
 
 
 def can_view_alert(principal: Principal, alert: Alert) -> bool:
-    """Need-to-know. Post and transit staff gain alerts through dispatch offers and claims."""
+    """Need-to-know without the database: a device its own alerts, supervisors and admins all.
+    Post and transit staff gain alerts through offers and claims (``app.dispatch.views``)."""
     if isinstance(principal, DevicePrincipal):
         return alert.device_id == principal.device.id
     if isinstance(principal, StaffPrincipal):

@@ -73,6 +73,39 @@ class GeoSettings(BaseModel):
     """Region bundles loaded in addition to the shipped ones (another province, a test region)."""
 
 
+class DispatchSettings(BaseModel):
+    policy: Literal["nearest", "jurisdiction"] = "nearest"
+    road_factor: float = Field(1.4, ge=1.0, le=4.0)
+    """Straight-line distance times this is the road distance, until a travel-time source exists."""
+    speed_kmh: float = Field(20.0, gt=0, le=120)
+    """Average urban speed of a responder (Jakarta traffic)."""
+    uncertainty_accuracy_m: float = Field(250.0, gt=0)
+    """Accuracy circles up to this size are never ambiguous between posts."""
+    max_plausible_posts: int = Field(3, ge=1, le=10)
+    max_post_attempts: int = Field(3, ge=1, le=20)
+    """Posts tried on the ladder before the central desk."""
+    companion_max_extra_s: float = Field(600.0, ge=0)
+    ack_timeout_s: dict[str, float] = Field(
+        default_factory=lambda: {"post": 60.0, "transit": 60.0, "central": 120.0}
+    )
+    """Per leg kind: an offer not accepted within this moves the ladder on."""
+    lease_s: float = Field(600.0, ge=30)
+    """A claim lapses (and is re-offered) after this long without activity from its holder."""
+    poll_interval_s: float = Field(0.5, gt=0, le=30)
+    """The dispatcher's polling fallback; new local alerts wake it at once."""
+    batch_size: int = Field(20, ge=1, le=500)
+    task_timeout_s: float = Field(30.0, ge=1)
+    """PostgreSQL ends a dispatcher transaction idle this long, releasing its row locks."""
+    notify_per_alert_person: int = Field(3, ge=1)
+    """Messages at most per alert and person per notify_window_s (a phone must not be flooded)."""
+    notify_window_s: float = Field(600.0, gt=0)
+    notify_daily_cap: int = Field(2000, ge=0)
+    """Spending cap: messages sent per day across the deployment; beyond it they are suppressed
+    (the console still shows everything)."""
+    notify_providers: list[str] = Field(default_factory=lambda: ["log"])
+    """Providers tried in order: "log" (default). SMS/WhatsApp/push/voice plug in here."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SIGAP_",
@@ -91,6 +124,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     intake: IntakeSettings = IntakeSettings()
     geo: GeoSettings = GeoSettings()
+    dispatch: DispatchSettings = DispatchSettings()
 
     @field_validator("database_url")
     @classmethod

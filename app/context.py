@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
+from app.dispatch.availability import PresenceSource, RosterOnly
+from app.dispatch.notify import NotificationProvider
 from app.geo.runtime import GeoService
 from app.observability import Metrics
 from app.security.fields import KeyRing
@@ -26,5 +29,10 @@ class AppContext:
     signer: TokenSigner
     geo: GeoService
     metrics: Metrics
+    notifiers: list[NotificationProvider] = field(default_factory=list)
+    presence: PresenceSource = field(default_factory=RosterOnly)
+    """Live console presence; rosters alone until the realtime hub provides it."""
+    dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set after a local commit that queued dispatch work, so routing starts at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)
     """Background loop name -> monotonic time of its last beat (shown by /readyz)."""

@@ -80,6 +80,23 @@ class IllegalTransition(Conflict):
     description = "The alert is not in a state that allows this change; reload it."
 
 
+class ClaimHeld(Conflict):
+    slug, title = "claim-held", "Someone else already holds this alert"
+    description = (
+        "Another responder accepted first; `holder` names them. Nothing changed for you."
+    )
+
+
+class OfferClosed(Conflict):
+    slug, title = "offer-closed", "This offer is no longer open"
+    description = "It was withdrawn, declined, re-offered elsewhere or the alert ended; reload."
+
+
+class AlertClosed(Conflict):
+    slug, title = "alert-closed", "The alert is already resolved or cancelled"
+    description = "Nothing changed. Resolved and cancelled alerts take no further updates."
+
+
 class IdempotencyInFlight(DomainError):
     status, slug, title = 409, "idempotency-request-in-flight", "The same request is in progress"
     retryable = True
@@ -156,6 +173,9 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     Conflict,
     UsernameTaken,
     IllegalTransition,
+    ClaimHeld,
+    OfferClosed,
+    AlertClosed,
     IdempotencyInFlight,
     BodyTooLarge,
     UnsupportedMediaType,

@@ -13,13 +13,25 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 
 from app import __doc__ as package_doc
-from app.api import alerts, auth, devices, health, reference, staff
+from app.api import (
+    alert_work,
+    alerts,
+    assignments,
+    auth,
+    devices,
+    health,
+    reference,
+    rosters,
+    staff,
+)
 from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
+from app.dispatch.notify import build_providers
+from app.dispatch.worker import deliver_notifications, run_dispatcher
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
@@ -53,6 +65,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
         metrics=Metrics(),
+        notifiers=build_providers(settings.dispatch.notify_providers),
     )
 
 
@@ -96,6 +109,12 @@ def create_app(
                 asyncio.create_task(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
                 ),
+                asyncio.create_task(run_dispatcher(ctx)),
+                asyncio.create_task(
+                    run_periodic(
+                        ctx, name="notifier", interval_s=1, body=deliver_notifications
+                    )
+                ),
             ]
         try:
             yield
@@ -118,7 +137,9 @@ def create_app(
     )
     app.state.context = ctx
     install(app)
-    for module in (alerts, devices, auth, staff, reference, health):
+    for module in (
+        alerts, alert_work, assignments, rosters, devices, auth, staff, reference, health
+    ):
         app.include_router(module.router)
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.intake.max_body_bytes, metrics=ctx.metrics

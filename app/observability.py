@@ -37,3 +37,8 @@ class Metrics:
             "Requests answered 503 because the database could not be reached.",
             registry=self.registry,
         )
+        self.dispatch_tasks = Counter(
+            "sigap_dispatch_tasks",
+            "Dispatcher work items done (routing, offer deadlines, lease expiries).",
+            registry=self.registry,
+        )

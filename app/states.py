@@ -58,6 +58,19 @@ def is_open(state: str) -> bool:
     return AlertState(state) in _OPEN
 
 
+_STAMP = {
+    AlertState.ROUTED: "routed_at",
+    AlertState.ACKNOWLEDGED: "acknowledged_at",
+    AlertState.CONTACTED: "contacted_at",
+    AlertState.ON_SCENE: "on_scene_at",
+    AlertState.HANDED_OVER: "handed_over_at",
+    AlertState.RESOLVED: "resolved_at",
+    AlertState.CANCELLED: "cancelled_at",
+}
+MILESTONES = (AlertState.CONTACTED, AlertState.ON_SCENE, AlertState.HANDED_OVER)
+_RANK = {state: rank for rank, state in enumerate(AlertState)}
+
+
 def transition(alert: Alert, to: AlertState, *, at: datetime) -> None:
     """Move ``alert`` to ``to`` at server time ``at``, or raise IllegalTransition."""
     current = AlertState(alert.state)
@@ -65,5 +78,31 @@ def transition(alert: Alert, to: AlertState, *, at: datetime) -> None:
         raise IllegalTransition(f"An alert cannot go from {current} to {to}.")
     alert.state = to.value
     alert.updated_at = at
-    if to is AlertState.CANCELLED:
-        alert.cancelled_at = at
+    _stamp(alert, to, at)
+
+
+def record_milestone(alert: Alert, milestone: AlertState, *, at: datetime) -> bool:
+    """Stamp a responder's milestone (contacted, on scene, handed over) once.
+
+    Milestones are not strictly ordered in real life (transit staff may be on scene before the
+    counselor reaches the victim by phone), so each is stamped when it first happens and the
+    state only ever moves forward. Returns False when it was already recorded.
+    """
+    if milestone not in MILESTONES:
+        raise IllegalTransition(f"{milestone} is not a responder milestone.")
+    current = AlertState(alert.state)
+    if current in TERMINAL or current in (AlertState.RECEIVED, AlertState.ROUTED):
+        raise IllegalTransition(f"An alert that is {current} takes no milestone; accept it first.")
+    if getattr(alert, _STAMP[milestone]) is not None:
+        return False
+    _stamp(alert, milestone, at)
+    alert.updated_at = at
+    if _RANK[milestone] > _RANK[current]:
+        alert.state = milestone.value
+    return True
+
+
+def _stamp(alert: Alert, state: AlertState, at: datetime) -> None:
+    name = _STAMP.get(state)
+    if name is not None and getattr(alert, name) is None:
+        setattr(alert, name, at)

@@ -7,6 +7,7 @@ Choose the backend with SIGAP_TEST_BACKEND=sqlite|postgresql (``./test`` runs bo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from app.clock import FrozenClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker
+from app.dispatch.notify import RecordingProvider
 from app.main import build_context, create_app, start
 from app.migrate import upgrade
 from app.reference.loader import load_all
@@ -36,6 +38,12 @@ PG_ADMIN_URL = os.environ.get("SIGAP_TEST_PG_URL", "postgresql://root@127.0.0.1:
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
 
 OPERATIONAL_TABLES = (
+    "notification",
+    "alert_note",
+    "dispatch_task",
+    "assignment",
+    "routing_decision",
+    "shift",
     "audit_entry",
     "outbox_event",
     "idempotency_record",
@@ -131,7 +139,13 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 async def context(base_context: AppContext, clock: FrozenClock) -> AsyncIterator[AppContext]:
-    context = replace(base_context, clock=clock, loop_heartbeats={})
+    context = replace(
+        base_context,
+        clock=clock,
+        loop_heartbeats={},
+        notifiers=[RecordingProvider()],
+        dispatch_wakeup=asyncio.Event(),
+    )
     yield context
     await truncate(context)
 

@@ -8,9 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import select
 
-from app.access import DevicePrincipal, can_view_alert, require_device, require_staff
+from app.access import (
+    DevicePrincipal,
+    StaffPrincipal,
+    can_view_alert,
+    require_device,
+    require_staff,
+)
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
 from app.audit import record
+from app.dispatch.claims import renew
+from app.dispatch.views import can_see
 from app.errors import (
     BodyTooLarge,
     Forbidden,
@@ -121,6 +129,7 @@ async def press(
     context.metrics.alerts_received.labels(
         result.outcome, "drill" if result.is_drill else "real"
     ).inc()
+    context.dispatch_wakeup.set()  # committed: route it now rather than at the next poll
     headers = {"Location": f"/v1/alerts/{result.alert_id}"}
     if result.outcome == "replayed":
         headers["Idempotent-Replayed"] = "true"
@@ -199,11 +208,23 @@ async def read_alert(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     alert = await session.get(Alert, alert_id)
-    if alert is None or not can_view_alert(principal, alert):
+    if alert is None or not (
+        can_view_alert(principal, alert) or await can_see(session, principal, alert.id)
+    ):
         raise NotFound()
     if isinstance(principal, DevicePrincipal):
         return device_view(alert).model_dump(mode="json")
-    view = staff_view(alert, geo=context.geo, keyring=context.keyring)
+    pseudonymous = isinstance(principal, StaffPrincipal) and principal.is_transit
+    view = staff_view(alert, geo=context.geo, keyring=context.keyring, pseudonymous=pseudonymous)
+    if isinstance(principal, StaffPrincipal):
+        # Looking at the alert is working on it: it keeps the holder's claim alive.
+        await renew(
+            session,
+            alert_id=alert.id,
+            staff_id=principal.user_id,
+            lease_s=context.settings.dispatch.lease_s,
+            now=context.clock.now(),
+        )
     record(
         session,
         principal=principal,
@@ -252,6 +273,7 @@ async def post_locations(
         now=context.clock.now(),
     )
     await session.commit()
+    context.dispatch_wakeup.set()
     return result
 
 
@@ -298,4 +320,5 @@ async def cancel(
         await session.commit()  # keep the failure count: it is what limits guessing
         raise
     await session.commit()
+    context.dispatch_wakeup.set()
     return view

@@ -20,6 +20,7 @@ from app.models import Alert, Device
 from app.schemas.alerts import AlertDeviceView, LocationBatch, LocationBatchResult
 from app.security.hashing import SecretHasher
 from app.states import AlertState, transition
+from app.tasks import schedule
 
 
 async def own_alert(session: AsyncSession, *, device: Device, alert_id: uuid.UUID) -> Alert:
@@ -61,6 +62,8 @@ async def add_locations(
     trail = await append_fixes(session, alert=alert, fixes=fixes, geo=geo, received_at=now)
     if trail.moved:
         emit_location_updated(session, alert, at=now)
+        # The dispatcher decides whether the move changes who should get the offer.
+        await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
     return LocationBatchResult(
         accepted=trail.accepted,
@@ -132,5 +135,6 @@ async def cancel_alert(
     else:
         transition(alert, AlertState.CANCELLED, at=now)
         emit(session, "alert.cancelled", at=now, alert_id=alert.id, data={"by": "device"})
+        await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
     return device_view(alert)

@@ -32,6 +32,7 @@ from app.ingestion.views import device_view, private_aad
 from app.models import Alert, IdempotencyRecord
 from app.security.fields import KeyRing
 from app.states import AlertState
+from app.tasks import schedule, schedule_new
 
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _MAX_ATTEMPTS = 4
@@ -231,6 +232,8 @@ async def _create(
         last_pressed_at=received_at,
         joinable=True,
         device_status="active",
+        dispatch_step=0,
+        escalations=0,
         duress=False,
         do_not_call_back=False,
         linked_alert_id=linked,
@@ -246,6 +249,7 @@ async def _create(
         )
     if alert.last_fix_at is None:
         apply_placement(alert, None)
+    schedule_new(session, alert_id=alert.id, due_at=received_at)
     emit(
         session,
         "alert.received",
@@ -287,6 +291,10 @@ async def _join(
             session, alert=alert, fixes=[payload.location], geo=geo, received_at=received_at
         )
         moved = trail.moved
+    if moved:
+        await schedule(
+            session, alert_id=alert.id, kind="route", due_at=received_at, now=received_at
+        )
     emit(
         session,
         "alert.pressed_again",

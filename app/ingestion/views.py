@@ -52,9 +52,12 @@ def private_aad(alert_id: object) -> str:
     return f"alert.private:{alert_id}"
 
 
-def staff_view(alert: Alert, *, geo: GeoService, keyring: KeyRing) -> AlertStaffView:
+def staff_view(
+    alert: Alert, *, geo: GeoService, keyring: KeyRing, pseudonymous: bool = False
+) -> AlertStaffView:
+    """``pseudonymous`` (transit staff): no contact or free text, never even decrypted."""
     private: dict[str, Any] = {}
-    if alert.private_enc is not None:
+    if alert.private_enc is not None and not pseudonymous:
         private = keyring.decrypt_json(alert.private_enc, aad=private_aad(alert.id))
     last = None
     if alert.last_fix_at is not None:

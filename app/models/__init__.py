@@ -4,6 +4,14 @@ from app.models.alert import Alert, AlertLocation
 from app.models.audit import AuditEntry
 from app.models.base import Base
 from app.models.device import Device
+from app.models.dispatch import (
+    AlertNote,
+    Assignment,
+    DispatchTask,
+    Notification,
+    RoutingDecision,
+    Shift,
+)
 from app.models.intake import IdempotencyRecord, RateLimitCounter
 from app.models.outbox import OutboxEvent
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
@@ -13,19 +21,25 @@ from app.models.unit import Unit
 __all__ = [
     "Alert",
     "AlertLocation",
+    "AlertNote",
     "Area",
+    "Assignment",
     "AuditEntry",
     "Base",
     "Device",
+    "DispatchTask",
     "Holiday",
     "IdempotencyRecord",
     "IntegratorClient",
+    "Notification",
     "OutboxEvent",
     "Partner",
     "RateLimitCounter",
     "ReferenceState",
     "RefreshToken",
     "Region",
+    "RoutingDecision",
+    "Shift",
     "StaffUser",
     "Station",
     "Unit",

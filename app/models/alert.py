@@ -78,6 +78,20 @@ class Alert(Base):
     linked_alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alert.id"))
     """A press after a duress cancel opens a new alert linked to the one still running."""
     cancelled_at: Mapped[datetime | None]
+    # Dispatch and progress, stamped by the state machine (app/states.py) at server time.
+    dispatch_step: Mapped[int] = mapped_column(Integer, default=0)
+    """The latest routing step (0 = first decision); each escalation or re-route adds one."""
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    routed_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    on_scene_at: Mapped[datetime | None]
+    handed_over_at: Mapped[datetime | None]
+    handed_over_to: Mapped[str | None] = mapped_column(String(16))
+    transferred_at: Mapped[datetime | None]
+    """When the alert was handed off to Jakarta Siaga 112 (the ladder's last step)."""
+    resolved_at: Mapped[datetime | None]
+    disposition: Mapped[str | None] = mapped_column(String(32))
     private_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     """AEAD-encrypted contact, free-text message and unknown fields from the press."""
     updated_at: Mapped[datetime]

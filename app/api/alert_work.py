@@ -1,0 +1,230 @@
+"""Working an alert: progress, resolution, notes, the routing explanation, the timeline, and the
+supervisor's reassignment."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import Principal, require_staff
+from app.api.deps import Context, CurrentPrincipal, Session, error_responses
+from app.audit import record
+from app.dispatch import claims, progress
+from app.dispatch.views import can_see, notes_of, routing_of, timeline_of
+from app.dispatch.worker import dispatch_of
+from app.errors import (
+    AlertClosed,
+    ClaimHeld,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    OfferClosed,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from app.ingestion.views import staff_view
+from app.models import Alert
+from app.schemas.alerts import AlertStaffView
+from app.schemas.dispatch import (
+    NoteCreate,
+    NoteRead,
+    ProgressRequest,
+    ReassignRequest,
+    ResolveRequest,
+    RoutingRead,
+    TimelineEntry,
+)
+
+router = APIRouter(prefix="/v1/alerts", tags=["dispatch"])
+_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed)
+_WRITE_ERRORS = {
+    **_ERRORS,
+    **error_responses(AlertClosed, IllegalTransition, UnsupportedMediaType),
+}
+_WORKERS = ("counselor", "paralegal", "transit_staff", "supervisor", "admin")
+
+
+async def _visible(session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> Alert:
+    alert = await session.get(Alert, alert_id)
+    if alert is None or not await can_see(session, principal, alert_id):
+        raise NotFound()
+    return alert
+
+
+@router.post(
+    "/{alert_id}/progress",
+    summary="Record a milestone: contacted, on scene, handed over",
+    description=(
+        "For whoever holds a claim on the alert (or a supervisor). Each milestone is stamped "
+        "once with the server's time; recording it again changes nothing. Renews the lease."
+    ),
+    response_model=AlertStaffView,
+    responses=_WRITE_ERRORS,
+)
+async def post_progress(
+    alert_id: uuid.UUID,
+    body: ProgressRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> AlertStaffView:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await progress.record_progress(
+        session,
+        alert_id=alert_id,
+        staff=staff,
+        milestone=body.milestone,
+        handed_over_to=body.handed_over_to,
+        dispatch=dispatch_of(context),
+        now=context.clock.now(),
+    )
+    view = staff_view(
+        alert, geo=context.geo, keyring=context.keyring, pseudonymous=staff.is_transit
+    )
+    await session.commit()
+    return view
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    summary="Close the alert with a disposition",
+    description=(
+        "For the complaint post or central desk holding the alert, or a supervisor. Open offers "
+        "are withdrawn; the phone shows the alert as ended (a duress-cancelled one stays "
+        "'cancelled')."
+    ),
+    response_model=AlertStaffView,
+    responses=_WRITE_ERRORS,
+)
+async def post_resolve(
+    alert_id: uuid.UUID,
+    body: ResolveRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> AlertStaffView:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await progress.resolve(
+        session,
+        alert_id=alert_id,
+        staff=staff,
+        disposition=body.disposition,
+        now=context.clock.now(),
+    )
+    view = staff_view(alert, geo=context.geo, keyring=context.keyring)
+    await session.commit()
+    return view
+
+
+@router.post(
+    "/{alert_id}/notes",
+    status_code=201,
+    summary="Add a note (encrypted at rest)",
+    response_model=NoteRead,
+    responses=_WRITE_ERRORS,
+)
+async def post_note(
+    alert_id: uuid.UUID,
+    body: NoteCreate,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> NoteRead:
+    staff = require_staff(principal, *_WORKERS)
+    note = await progress.add_note(
+        session,
+        alert_id=alert_id,
+        staff=staff,
+        text=body.text,
+        keyring=context.keyring,
+        dispatch=dispatch_of(context),
+        now=context.clock.now(),
+    )
+    await session.commit()
+    return NoteRead(
+        id=note.id, author_id=note.author_id, text=body.text, created_at=note.created_at
+    )
+
+
+@router.get(
+    "/{alert_id}/notes",
+    summary="The alert's notes (reads are audited)",
+    response_model=list[NoteRead],
+    responses=_ERRORS,
+)
+async def get_notes(
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> list[NoteRead]:
+    staff = require_staff(principal, "counselor", "paralegal", "supervisor", "admin")
+    alert = await _visible(session, staff, alert_id)
+    notes = await notes_of(session, alert, context.keyring)
+    record(
+        session,
+        principal=staff,
+        action="alert.notes_read",
+        object_type="alert",
+        object_id=alert.id,
+        at=context.clock.now(),
+    )
+    await session.commit()
+    return notes
+
+
+@router.get(
+    "/{alert_id}/routing",
+    summary="Why this unit: every routing decision with candidates, ETAs and skipped units",
+    response_model=RoutingRead,
+    responses=_ERRORS,
+)
+async def get_routing(
+    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> RoutingRead:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await _visible(session, staff, alert_id)
+    return await routing_of(session, alert)
+
+
+@router.get(
+    "/{alert_id}/timeline",
+    summary="Every event of the alert in order, with server times",
+    response_model=list[TimelineEntry],
+    responses=_ERRORS,
+)
+async def get_timeline(
+    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> list[TimelineEntry]:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await _visible(session, staff, alert_id)
+    return await timeline_of(session, alert)
+
+
+@router.post(
+    "/{alert_id}/reassign",
+    summary="Send the alert to another unit (supervisor), with a reason; audited",
+    response_model=RoutingRead,
+    responses={**_WRITE_ERRORS, **error_responses(ClaimHeld, OfferClosed)},
+)
+async def post_reassign(
+    alert_id: uuid.UUID,
+    body: ReassignRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> RoutingRead:
+    staff = require_staff(principal, "supervisor", "admin")
+    await claims.reassign(
+        session,
+        alert_id=alert_id,
+        unit_code=body.unit_code,
+        staff=staff,
+        reason=body.reason,
+        dispatch=dispatch_of(context),
+        now=context.clock.now(),
+    )
+    await session.commit()
+    alert = await session.get(Alert, alert_id)
+    assert alert is not None
+    return await routing_of(session, alert)

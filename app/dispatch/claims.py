@@ -1,0 +1,289 @@
+"""Staff answering offers: accept (a claim with a lease), decline, keep the claim alive, and the
+supervisor's tools to break a claim or reassign an alert.
+
+Every function locks the alert row first, so two people accepting at once are serialised: the
+first wins, the second gets ``ClaimHeld`` naming the holder. A partial unique index on
+``assignment`` refuses a second claimed ladder leg even if this logic were bypassed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import StaffPrincipal
+from app.audit import record
+from app.dispatch.ladder import LADDER_KINDS, OPEN, Dispatch, advance, legs_of, withdraw
+from app.dispatch.service import lock_alert, reoffer
+from app.errors import AlertClosed, ClaimHeld, NotFound, OfferClosed, ValidationFailed
+from app.events import emit
+from app.models import Alert, Assignment, StaffUser, Unit
+from app.states import AlertState, transition
+from app.tasks import schedule
+
+CLOSED_STATES = (AlertState.RESOLVED, AlertState.CANCELLED)
+
+
+async def _locked(
+    session: AsyncSession, assignment_id: uuid.UUID, staff: StaffPrincipal, *, any_unit: bool
+) -> tuple[Alert, Assignment]:
+    """The leg and its alert (locked). Staff of other units get 404, as if it did not exist."""
+    leg = await session.get(Assignment, assignment_id)
+    if leg is None or not (any_unit or leg.unit_id == staff.unit_id):
+        raise NotFound()
+    alert = await lock_alert(session, leg.alert_id)
+    assert alert is not None  # legs reference alerts by foreign key
+    await session.refresh(leg)
+    return alert, leg
+
+
+async def _holder_name(session: AsyncSession, leg: Assignment) -> dict[str, str | None]:
+    user = await session.get(StaffUser, leg.accepted_by) if leg.accepted_by else None
+    return {
+        "assignment_id": str(leg.id),
+        "unit_code": leg.unit_code,
+        "username": user.username if user else None,
+        "display_name": user.display_name if user else None,
+    }
+
+
+async def accept(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    staff: StaffPrincipal,
+    dispatch: Dispatch,
+    now: datetime,
+) -> Assignment:
+    alert, leg = await _locked(session, assignment_id, staff, any_unit=False)
+    if AlertState(alert.state) in CLOSED_STATES:
+        raise AlertClosed()
+    if leg.status == "accepted":
+        if leg.accepted_by == staff.user_id:
+            return leg  # accepting twice is harmless
+        raise ClaimHeld(
+            "Someone in your unit already accepted this alert.",
+            extra={"holder": await _holder_name(session, leg)},
+        )
+    legs = await legs_of(session, alert.id)
+    if leg.leg_kind in LADDER_KINDS:
+        holder = next(
+            (g for g in legs if g.leg_kind in LADDER_KINDS and g.status == "accepted"), None
+        )
+        if holder is not None:
+            raise ClaimHeld(
+                f"{holder.unit_code} already holds this alert.",
+                extra={"holder": await _holder_name(session, holder)},
+            )
+    # A late acceptance of an offer that just timed out is still welcome while nobody holds it.
+    if leg.status not in ("offered", "expired"):
+        raise OfferClosed(f"This offer was {leg.status}.")
+    leg.status, leg.accepted_by, leg.accepted_at = "accepted", staff.user_id, now
+    leg.closed_at, leg.close_reason = None, None
+    leg.lease_expires_at = now + timedelta(seconds=dispatch.settings.lease_s)
+    await schedule(
+        session,
+        alert_id=alert.id,
+        kind="lease_expiry",
+        ref=str(leg.id),
+        due_at=leg.lease_expires_at,
+        now=now,
+        replace_due=True,
+    )
+    if leg.leg_kind in LADDER_KINDS:
+        others = [g for g in legs if g.id != leg.id and g.leg_kind in LADDER_KINDS]
+        await withdraw(session, legs=others, reason=f"accepted by {leg.unit_code}", now=now)
+    if AlertState(alert.state) in (AlertState.RECEIVED, AlertState.ROUTED):
+        if alert.state == AlertState.RECEIVED.value:
+            transition(alert, AlertState.ROUTED, at=now)
+        transition(alert, AlertState.ACKNOWLEDGED, at=now)
+    emit(
+        session,
+        "assignment.accepted",
+        at=now,
+        alert_id=alert.id,
+        data={
+            "assignment_id": str(leg.id),
+            "unit_code": leg.unit_code,
+            "leg_kind": leg.leg_kind,
+            "staff_id": str(staff.user_id),
+            "lease_expires_at": leg.lease_expires_at.isoformat(),
+        },
+    )
+    return leg
+
+
+async def decline(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    staff: StaffPrincipal,
+    reason: str,
+    dispatch: Dispatch,
+    now: datetime,
+) -> Assignment:
+    alert, leg = await _locked(session, assignment_id, staff, any_unit=False)
+    if leg.status != "offered":
+        raise OfferClosed(f"This offer was {leg.status}.")
+    leg.status, leg.closed_at, leg.close_reason = "declined", now, reason
+    emit(
+        session,
+        "assignment.declined",
+        at=now,
+        alert_id=alert.id,
+        data={"assignment_id": str(leg.id), "unit_code": leg.unit_code, "reason": reason},
+    )
+    if leg.leg_kind in LADDER_KINDS and AlertState(alert.state) not in CLOSED_STATES:
+        await advance(session, alert=alert, trigger="declined", dispatch=dispatch, now=now)
+    return leg
+
+
+async def renew(
+    session: AsyncSession,
+    *,
+    alert_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    lease_s: float,
+    now: datetime,
+) -> list[Assignment]:
+    """Extend the holder's claims on this alert: any action, or the console's heartbeat."""
+    held = (
+        await session.scalars(
+            select(Assignment).where(
+                Assignment.alert_id == alert_id,
+                Assignment.accepted_by == staff_id,
+                Assignment.status == "accepted",
+            )
+        )
+    ).all()
+    for leg in held:
+        leg.lease_expires_at = now + timedelta(seconds=lease_s)
+        await schedule(
+            session,
+            alert_id=alert_id,
+            kind="lease_expiry",
+            ref=str(leg.id),
+            due_at=leg.lease_expires_at,
+            now=now,
+            replace_due=True,
+        )
+    return list(held)
+
+
+async def heartbeat(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    staff: StaffPrincipal,
+    dispatch: Dispatch,
+    now: datetime,
+) -> Assignment:
+    alert, leg = await _locked(session, assignment_id, staff, any_unit=False)
+    if leg.status != "accepted" or leg.accepted_by != staff.user_id:
+        raise OfferClosed("You do not hold this alert any more.")
+    if AlertState(alert.state) in CLOSED_STATES:
+        raise AlertClosed()
+    await renew(
+        session,
+        alert_id=alert.id,
+        staff_id=staff.user_id,
+        lease_s=dispatch.settings.lease_s,
+        now=now,
+    )
+    return leg
+
+
+async def break_claim(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    staff: StaffPrincipal,
+    reason: str,
+    dispatch: Dispatch,
+    now: datetime,
+) -> None:
+    """A supervisor frees a claim; the same unit is offered the alert again."""
+    alert, leg = await _locked(session, assignment_id, staff, any_unit=True)
+    if AlertState(alert.state) in CLOSED_STATES:
+        raise AlertClosed()
+    if leg.status != "accepted":
+        raise OfferClosed(f"This leg is {leg.status}, not claimed.")
+    record(
+        session,
+        principal=staff,
+        action="assignment.claim_broken",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"assignment_id": str(leg.id), "reason": reason},
+    )
+    await withdraw(session, legs=[leg], reason=f"claim broken by supervisor: {reason}", now=now)
+    await reoffer(
+        session,
+        alert=alert,
+        unit_code=leg.unit_code,
+        leg_kind=leg.leg_kind,
+        trigger="claim_broken",
+        dispatch=dispatch,
+        now=now,
+        note=reason,
+    )
+
+
+async def reassign(
+    session: AsyncSession,
+    *,
+    alert_id: uuid.UUID,
+    unit_code: str,
+    staff: StaffPrincipal,
+    reason: str,
+    dispatch: Dispatch,
+    now: datetime,
+) -> None:
+    """A supervisor sends the alert to a named unit: open ladder offers and claims end."""
+    alert = await lock_alert(session, alert_id)
+    if alert is None:
+        raise NotFound()
+    if AlertState(alert.state) in CLOSED_STATES:
+        raise AlertClosed()
+    unit = await session.scalar(select(Unit).where(Unit.code == unit_code, Unit.active))
+    if unit is None or unit.region_code != alert.region_code:
+        raise ValidationFailed(
+            f"No active unit {unit_code!r} in this alert's region.",
+            extra={"errors": [{"loc": ["body", "unit_code"], "msg": "unknown unit"}]},
+        )
+    kind = (
+        "transit"
+        if unit.kind == "transit_desk"
+        else ("central" if unit.kind == "central_desk" else "post")
+    )
+    record(
+        session,
+        principal=staff,
+        action="alert.reassigned",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"unit_code": unit_code, "reason": reason},
+    )
+    legs = await legs_of(session, alert.id)
+    if kind == "transit":
+        await withdraw(
+            session,
+            legs=[g for g in legs if g.leg_kind == "transit" and g.status in OPEN],
+            reason=f"reassigned by supervisor: {reason}",
+            now=now,
+        )
+    await reoffer(
+        session,
+        alert=alert,
+        unit_code=unit_code,
+        leg_kind=kind,
+        trigger="reassigned",
+        dispatch=dispatch,
+        now=now,
+        note=reason,
+    )

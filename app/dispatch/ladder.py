@@ -1,0 +1,459 @@
+"""The escalation ladder: turning routing decisions into offers, and moving on when nobody answers.
+
+Every function here runs inside a transaction that holds the alert's row lock, so decisions for
+one alert are serialised; the unique (alert, step) key on ``routing_decision`` makes a second
+decision for the same step impossible even if two workers got this far.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import DispatchSettings
+from app.dispatch import notify
+from app.dispatch.availability import PresenceSource, RegionSnapshot, region_snapshot
+from app.dispatch.routing import (
+    AlertFacts,
+    Decision,
+    RoutingInput,
+    RoutingPolicy,
+    StationNear,
+    decide,
+)
+from app.events import emit
+from app.models import Alert, Assignment, RoutingDecision, Station
+from app.states import AlertState, transition
+from app.tasks import schedule
+
+OPEN = ("offered", "accepted")
+LADDER_KINDS = ("post", "central")
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """What the ladder needs besides the session: settings and live presence."""
+
+    settings: DispatchSettings
+    presence: PresenceSource
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        s = self.settings
+        return RoutingPolicy(
+            mode=s.policy,
+            road_factor=s.road_factor,
+            speed_kmh=s.speed_kmh,
+            uncertainty_accuracy_m=s.uncertainty_accuracy_m,
+            max_plausible_posts=s.max_plausible_posts,
+            max_post_attempts=s.max_post_attempts,
+            companion_max_extra_s=s.companion_max_extra_s,
+        )
+
+
+async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> list[Assignment]:
+    return list(
+        (
+            await session.scalars(
+                select(Assignment)
+                .where(Assignment.alert_id == alert_id)
+                .order_by(Assignment.step, Assignment.offered_at, Assignment.unit_code)
+            )
+        ).all()
+    )
+
+
+async def build_input(
+    session: AsyncSession,
+    alert: Alert,
+    snapshot: RegionSnapshot,
+    *,
+    policy: RoutingPolicy,
+    now: datetime,
+    attempted: frozenset[str],
+    include_transit: bool,
+) -> RoutingInput:
+    partner, station = await _transit_hint(session, alert, snapshot)
+    located = alert.area_method != "none" and alert.last_lat is not None
+    facts = AlertFacts(
+        lat=alert.last_lat if located else None,
+        lon=alert.last_lon if located else None,
+        accuracy_m=alert.last_accuracy_m if located else None,
+        area_code=alert.area_code,
+        area_method=alert.area_method if located else "none",
+        stations=tuple(
+            StationNear(
+                uid=c["uid"],
+                partner_code=c["partner_code"],
+                distance_m=float(c["distance_m"]),
+                at_station=bool(c["at_station"]),
+            )
+            for c in alert.station_candidates
+        ),
+        transit_partner=partner,
+        transit_station=station,
+        is_drill=alert.is_drill,
+        companion_preference=alert.companion_preference,
+    )
+    return RoutingInput(
+        alert=facts,
+        units=snapshot.units,
+        partners=snapshot.partners,
+        central_code=snapshot.region.central_desk_code,
+        now_local=snapshot.local(now),
+        holidays=snapshot.holidays,
+        policy=policy,
+        attempted=attempted,
+        include_transit=include_transit,
+    )
+
+
+def _norm(value: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", value.casefold())
+
+
+async def _transit_hint(
+    session: AsyncSession, alert: Alert, snapshot: RegionSnapshot
+) -> tuple[str | None, str | None]:
+    """Match the phone's free-text transit context to a partner and, if possible, a station."""
+    context = alert.transit_context or {}
+    operator = _norm(context.get("operator", ""))
+    if not operator:
+        return None, None
+    partner = next(
+        (
+            code
+            for code in sorted(snapshot.partners)
+            if operator in (_norm(code), _norm(code) + "jakarta")
+            or (code == "transjakarta" and operator in ("tj", "busway"))
+        ),
+        None,
+    )
+    if partner is None:
+        return None, None
+    station_text = context.get("station", "").strip()
+    if not station_text:
+        return partner, None
+    stations = (
+        await session.execute(
+            select(Station.uid, Station.name).where(Station.partner_code == partner)
+        )
+    ).all()
+    wanted = _norm(station_text)
+    for uid, name in stations:
+        if station_text == uid or _norm(name) == wanted:
+            return partner, uid
+    return partner, None
+
+
+async def snapshot_for(
+    session: AsyncSession, alert: Alert, dispatch: Dispatch, now: datetime
+) -> RegionSnapshot:
+    return await region_snapshot(
+        session, region_code=alert.region_code, at=now, presence=dispatch.presence
+    )
+
+
+async def offer(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    decision: Decision | None,
+    explanation: dict[str, Any],
+    legs: list[tuple[str, str, str, str | None]],
+    trigger: str,
+    snapshot: RegionSnapshot,
+    dispatch: Dispatch,
+    now: datetime,
+) -> RoutingDecision:
+    """Record decision ``alert.dispatch_step + 1`` (or 0 for the first) and offer its legs.
+
+    ``legs`` are (unit code, leg kind, reason, preferred sex).
+    """
+    first = AlertState(alert.state) is AlertState.RECEIVED
+    step = 0 if first else alert.dispatch_step + 1
+    record = RoutingDecision(
+        id=uuid.uuid4(),
+        alert_id=alert.id,
+        step=step,
+        trigger=trigger,
+        policy=decision.policy if decision else dispatch.settings.policy,
+        decision=explanation,
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()  # the unique (alert, step) key refuses a second decision here
+    alert.dispatch_step = step
+    if first:
+        transition(alert, AlertState.ROUTED, at=now)
+    offered: list[Assignment] = []
+    for code, kind, reason, preferred in legs:
+        timeout = dispatch.settings.ack_timeout_s.get(kind, 60.0)
+        leg = Assignment(
+            id=uuid.uuid4(),
+            alert_id=alert.id,
+            decision_id=record.id,
+            step=step,
+            unit_id=snapshot.unit_ids[code],
+            unit_code=code,
+            leg_kind=kind,
+            reason=reason,
+            status="offered",
+            preferred_sex=preferred,
+            offered_at=now,
+            deadline_at=now + timedelta(seconds=timeout),
+        )
+        session.add(leg)
+        offered.append(leg)
+    await session.flush()
+    emit(
+        session,
+        "alert.routed",
+        at=now,
+        alert_id=alert.id,
+        data={
+            "step": step,
+            "trigger": trigger,
+            "policy": record.policy,
+            "units": [leg.unit_code for leg in offered],
+            "fallback": explanation.get("fallback"),
+            "uncertain": explanation.get("uncertain", False),
+            "is_drill": alert.is_drill,
+        },
+    )
+    for leg in offered:
+        await schedule(
+            session,
+            alert_id=alert.id,
+            kind="offer_deadline",
+            ref=str(leg.id),
+            due_at=leg.deadline_at,
+            now=now,
+        )
+        emit(
+            session,
+            "assignment.offered",
+            at=now,
+            alert_id=alert.id,
+            data={
+                "assignment_id": str(leg.id),
+                "unit_code": leg.unit_code,
+                "leg_kind": leg.leg_kind,
+                "reason": leg.reason,
+                "step": step,
+                "deadline_at": leg.deadline_at.isoformat(),
+                "case_code": alert.case_code,
+                "is_drill": alert.is_drill,
+            },
+        )
+        await notify.queue(
+            session,
+            recipients=snapshot.members.get(leg.unit_code, []),
+            kind="offer",
+            text=_text(alert, f"new alert for {leg.unit_code}; open the Sigap console now."),
+            alert_id=alert.id,
+            ref=str(leg.id),
+            now=now,
+            settings=dispatch.settings,
+        )
+    ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
+    central = snapshot.region.central_desk_code
+    if not ladder or any(
+        leg.unit_code == central and not snapshot.members.get(central) for leg in ladder
+    ):
+        # Nobody to take it on the ladder, or an empty central desk: hand off to 112 now
+        # rather than wait out a timeout nobody can beat.
+        await transfer(
+            session,
+            alert=alert,
+            reason="central desk unavailable",
+            snapshot=snapshot,
+            dispatch=dispatch,
+            now=now,
+        )
+    return record
+
+
+def decision_legs(decision: Decision) -> list[tuple[str, str, str, str | None]]:
+    return [(leg.unit_code, leg.kind, leg.reason, leg.preferred_sex) for leg in decision.legs]
+
+
+async def withdraw(
+    session: AsyncSession, *, legs: list[Assignment], reason: str, now: datetime
+) -> None:
+    for leg in legs:
+        if leg.status not in OPEN:
+            continue
+        leg.status = "withdrawn" if leg.status == "offered" else "released"
+        leg.closed_at, leg.close_reason = now, reason
+        emit(
+            session,
+            "assignment.withdrawn",
+            at=now,
+            alert_id=leg.alert_id,
+            data={"assignment_id": str(leg.id), "unit_code": leg.unit_code, "reason": reason},
+        )
+
+
+async def advance(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    trigger: str,
+    dispatch: Dispatch,
+    now: datetime,
+) -> None:
+    """Move the post ladder on after an offer timed out or was declined — at once, skipping any
+    step that resolves to nobody."""
+    if AlertState(alert.state) in (AlertState.RESOLVED, AlertState.CANCELLED):
+        return
+    legs = await legs_of(session, alert.id)
+    ladder = [leg for leg in legs if leg.leg_kind in LADDER_KINDS]
+    if any(leg.status in OPEN for leg in ladder):
+        return  # another post of this step may still accept, or someone holds the alert
+    snapshot = await snapshot_for(session, alert, dispatch, now)
+    central = snapshot.region.central_desk_code
+    attempted = frozenset(leg.unit_code for leg in ladder)
+    if central in attempted:
+        await transfer(
+            session,
+            alert=alert,
+            reason="central desk did not acknowledge",
+            snapshot=snapshot,
+            dispatch=dispatch,
+            now=now,
+        )
+        return
+    routing_input = await build_input(
+        session,
+        alert,
+        snapshot,
+        policy=dispatch.policy,
+        now=now,
+        attempted=attempted,
+        include_transit=False,
+    )
+    decision = decide(routing_input)
+    previous = [leg.unit_code for leg in ladder if leg.step == alert.dispatch_step]
+    alert.escalations += 1
+    record = await offer(
+        session,
+        alert=alert,
+        decision=decision,
+        explanation=decision.to_json(),
+        legs=decision_legs(decision),
+        trigger=trigger,
+        snapshot=snapshot,
+        dispatch=dispatch,
+        now=now,
+    )
+    emit(
+        session,
+        "alert.escalated",
+        at=now,
+        alert_id=alert.id,
+        data={
+            "step": record.step,
+            "trigger": trigger,
+            "from_units": previous,
+            "to_units": [code for code, *_ in decision_legs(decision)],
+            "escalations": alert.escalations,
+        },
+    )
+    await tell_supervisors(
+        session,
+        alert=alert,
+        snapshot=snapshot,
+        dispatch=dispatch,
+        now=now,
+        kind="escalation",
+        ref=str(record.step),
+        what=f"escalated ({trigger}) to {', '.join(c for c, *_ in decision_legs(decision))}.",
+    )
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    reason: str,
+    snapshot: RegionSnapshot,
+    dispatch: Dispatch,
+    now: datetime,
+) -> None:
+    """Hand the alert to Jakarta Siaga 112 (once); it stays open for the central desk too.
+    A drill never leaves Sigap: the supervisor is told instead."""
+    if alert.is_drill:
+        await tell_supervisors(
+            session,
+            alert=alert,
+            snapshot=snapshot,
+            dispatch=dispatch,
+            now=now,
+            kind="drill_unanswered",
+            ref="drill",
+            what=f"drill not taken: {reason}.",
+        )
+        return
+    if alert.transferred_at is not None:
+        return
+    alert.transferred_at = now
+    alert.updated_at = now
+    emit(
+        session,
+        "alert.transferred",
+        at=now,
+        alert_id=alert.id,
+        data={"to": "112", "reason": reason, "case_code": alert.case_code},
+    )
+    await tell_supervisors(
+        session,
+        alert=alert,
+        snapshot=snapshot,
+        dispatch=dispatch,
+        now=now,
+        kind="transfer",
+        ref="112",
+        what=f"handed off to 112: {reason}. Follow up now.",
+    )
+
+
+async def tell_supervisors(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    snapshot: RegionSnapshot,
+    dispatch: Dispatch,
+    now: datetime,
+    kind: str,
+    ref: str,
+    what: str,
+) -> None:
+    recipients = await notify.supervisors_on_duty(
+        session,
+        region_code=alert.region_code,
+        central_code=snapshot.region.central_desk_code,
+        at=now,
+    )
+    await notify.queue(
+        session,
+        recipients=recipients,
+        kind=kind,
+        text=_text(alert, what),
+        alert_id=alert.id,
+        ref=ref,
+        now=now,
+        settings=dispatch.settings,
+    )
+
+
+def _text(alert: Alert, what: str) -> str:
+    # The case code only: never a name, phone, or whether the victim is a child.
+    drill = "[LATIHAN/DRILL] " if alert.is_drill else ""
+    return f"{drill}Sigap {alert.case_code}: {what}"

@@ -1,0 +1,222 @@
+"""Reaching people who are not watching a screen: the on-call counselor at night, the supervisor.
+
+Messages are rows queued in the transaction of the change they announce (never sent before it
+commits), then delivered at least once by ``deliver_due`` through the configured providers. Each
+row has a stable id and a de-duplication key, so a provider can drop repeats. Limits: a few
+messages per alert and person per window (a phone must not be flooded) and a daily spending cap.
+Texts carry the case code and what to do, never a victim's identity (UU SPPA Art. 19, UU PDP).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import DispatchSettings
+from app.models import Notification, Shift, StaffUser, Unit
+from app.upsert import dialect_insert
+
+log = logging.getLogger("sigap.notify")
+_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    id: uuid.UUID
+    recipient_id: uuid.UUID
+    recipient_username: str
+    kind: str
+    text: str
+
+
+class NotificationProvider(Protocol):
+    """SMS, WhatsApp, push or voice. ``send`` raises on failure; the message is retried."""
+
+    name: str
+
+    async def send(self, message: OutboundMessage) -> None: ...
+
+
+class LogProvider:
+    """The default: writes the message to the log (texts hold no personal data)."""
+
+    name = "log"
+
+    async def send(self, message: OutboundMessage) -> None:
+        log.info(
+            "notify %s -> %s [%s]: %s",
+            message.id,
+            message.recipient_username,
+            message.kind,
+            message.text,
+        )
+
+
+@dataclass
+class RecordingProvider:
+    """Keeps what it was asked to send (tests, and a dry run of a new deployment)."""
+
+    name: str = "recording"
+    sent: list[OutboundMessage] = field(default_factory=list)
+
+    async def send(self, message: OutboundMessage) -> None:
+        self.sent.append(message)
+
+
+PROVIDERS: dict[str, type[LogProvider]] = {"log": LogProvider}
+
+
+def build_providers(names: list[str]) -> list[NotificationProvider]:
+    unknown = [n for n in names if n not in PROVIDERS]
+    if unknown:
+        raise ValueError(f"unknown notification providers: {', '.join(unknown)}")
+    return [PROVIDERS[n]() for n in names]
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    recipients: list[uuid.UUID],
+    kind: str,
+    text: str,
+    alert_id: uuid.UUID | None,
+    ref: str,
+    now: datetime,
+    settings: DispatchSettings,
+) -> None:
+    """Queue one message per recipient; over the per-alert limit it is kept as ``suppressed``."""
+    for recipient in dict.fromkeys(recipients):
+        status = "queued"
+        if alert_id is not None:
+            recent = await session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(
+                    Notification.alert_id == alert_id,
+                    Notification.recipient_id == recipient,
+                    Notification.status != "suppressed",
+                    Notification.created_at > now - timedelta(seconds=settings.notify_window_s),
+                )
+            )
+            if (recent or 0) >= settings.notify_per_alert_person:
+                status = "suppressed"
+        await session.execute(
+            dialect_insert(session, Notification)
+            .values(
+                id=uuid.uuid4(),
+                dedupe_key=f"{kind}:{alert_id}:{ref}:{recipient}",
+                alert_id=alert_id,
+                recipient_id=recipient,
+                kind=kind,
+                text=text,
+                status=status,
+                created_at=now,
+                due_at=now,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+
+
+async def supervisors_on_duty(
+    session: AsyncSession, *, region_code: str, central_code: str, at: datetime
+) -> list[uuid.UUID]:
+    """Supervisors rostered at the central desk now; if none is rostered, every supervisor, so
+    an escalation always reaches someone."""
+    rostered = (
+        await session.scalars(
+            select(StaffUser.id)
+            .join(Shift, Shift.staff_id == StaffUser.id)
+            .join(Unit, Unit.id == Shift.unit_id)
+            .where(
+                StaffUser.role == "supervisor",
+                StaffUser.disabled_at.is_(None),
+                Unit.code == central_code,
+                Shift.starts_at <= at,
+                Shift.ends_at > at,
+            )
+        )
+    ).all()
+    if rostered:
+        return list(dict.fromkeys(rostered))
+    return list(
+        (
+            await session.scalars(
+                select(StaffUser.id)
+                .where(StaffUser.role == "supervisor", StaffUser.disabled_at.is_(None))
+                .order_by(StaffUser.username)
+            )
+        ).all()
+    )
+
+
+async def deliver_due(
+    session: AsyncSession,
+    *,
+    providers: list[NotificationProvider],
+    settings: DispatchSettings,
+    now: datetime,
+    limit: int = 50,
+) -> int:
+    """Send queued messages that are due; the caller commits. Returns how many were sent."""
+    query = (
+        select(Notification, StaffUser.username)
+        .join(StaffUser, StaffUser.id == Notification.recipient_id)
+        .where(Notification.status == "queued", Notification.due_at <= now)
+        .order_by(Notification.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Notification)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return 0
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sent_today = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.status == "sent", Notification.sent_at >= day_start)
+        )
+        or 0
+    )
+    sent = 0
+    for notification, username in rows:
+        if sent_today >= settings.notify_daily_cap:
+            notification.status = "suppressed"
+            notification.last_error = "daily spending cap reached"
+            continue
+        message = OutboundMessage(
+            id=notification.id,
+            recipient_id=notification.recipient_id,
+            recipient_username=username,
+            kind=notification.kind,
+            text=notification.text,
+        )
+        notification.attempts += 1
+        for provider in providers:
+            try:
+                await provider.send(message)
+            except Exception as exc:  # a provider's failure must not stop the others
+                notification.last_error = f"{provider.name}: {exc}"[:300]
+                log.warning(
+                    "notification %s via %s failed: %s", notification.id, provider.name, exc
+                )
+                continue
+            notification.status, notification.channel = "sent", provider.name
+            notification.sent_at = now
+            sent += 1
+            sent_today += 1
+            break
+        else:
+            if notification.attempts >= _MAX_ATTEMPTS:
+                notification.status = "failed"
+            else:
+                notification.due_at = now + timedelta(seconds=5 * 2**notification.attempts)
+    return sent

@@ -1,0 +1,130 @@
+"""The dispatcher loop that runs in every server process.
+
+Each due task is taken in its own transaction with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), done,
+and deleted in that transaction: several processes share the work and none does a task twice. A
+process killed mid-task leaves only an uncommitted transaction, which PostgreSQL rolls back when
+the connection drops, so the task is due again at once; a *hung* process loses its lock after
+``task_timeout_s`` (``idle_in_transaction_session_timeout``). The loop sleeps until the next due
+task, the poll interval, or a wake-up from a local press, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+
+from app.context import AppContext
+from app.dispatch.ladder import Dispatch
+from app.dispatch.notify import deliver_due
+from app.dispatch.service import run_task
+from app.models import DispatchTask
+
+log = logging.getLogger("sigap.dispatch")
+LOOP_NAME = "dispatcher"
+
+
+def dispatch_of(context: AppContext) -> Dispatch:
+    return Dispatch(settings=context.settings.dispatch, presence=context.presence)
+
+
+async def run_due(context: AppContext, *, limit: int | None = None) -> int:
+    """Run every task due now (up to ``limit``), one transaction each. Returns how many ran."""
+    dispatch = dispatch_of(context)
+    budget = limit or context.settings.dispatch.batch_size
+    done = 0
+    while done < budget:
+        now = context.clock.now()
+        task_id: int | None = None
+        try:
+            async with context.sessions() as session, session.begin():
+                if session.get_bind().dialect.name == "postgresql":
+                    timeout_ms = int(context.settings.dispatch.task_timeout_s * 1000)
+                    await session.execute(
+                        text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+                    )
+                task = await session.scalar(
+                    select(DispatchTask)
+                    .where(DispatchTask.due_at <= now)
+                    .order_by(DispatchTask.due_at, DispatchTask.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                if task is None:
+                    return done
+                task_id = task.id
+                await run_task(session, task=task, dispatch=dispatch, now=now)
+        except Exception:
+            if task_id is None:
+                raise
+            log.exception("dispatch task %s failed; it will be retried", task_id)
+            await _postpone(context, task_id)
+        done += 1
+        context.metrics.dispatch_tasks.inc()
+    return done
+
+
+async def _postpone(context: AppContext, task_id: int) -> None:
+    """Back off a failing task (never drop it: it may be a victim's only routing)."""
+    async with context.sessions() as session, session.begin():
+        task = await session.get(DispatchTask, task_id)
+        if task is None:
+            return
+        task.attempts += 1
+        task.due_at = context.clock.now() + timedelta(seconds=min(60, 2**task.attempts))
+
+
+async def next_due_in(context: AppContext) -> float | None:
+    async with context.sessions() as session:
+        due = await session.scalar(select(func.min(DispatchTask.due_at)))
+    if due is None:
+        return None
+    return max(0.0, (due - context.clock.now()).total_seconds())
+
+
+async def queue_depth(context: AppContext) -> int:
+    async with context.sessions() as session:
+        now = context.clock.now()
+        count = await session.scalar(
+            select(func.count()).select_from(DispatchTask).where(DispatchTask.due_at <= now)
+        )
+    return int(count or 0)
+
+
+async def run_dispatcher(context: AppContext) -> None:
+    """Forever: run due tasks, then sleep until woken, the next due time or the poll interval."""
+    settings = context.settings.dispatch
+    wake = context.dispatch_wakeup
+    context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
+    while True:
+        wake.clear()  # before the run: a press committed during it wakes the next wait
+        try:
+            ran = await run_due(context)
+            context.loop_heartbeats[LOOP_NAME] = time.monotonic()
+            if ran >= settings.batch_size:
+                continue
+            pause = settings.poll_interval_s
+            due_in = await next_due_in(context)
+            if due_in is not None:
+                pause = min(pause, due_in)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("dispatcher cycle failed; retrying")
+            pause = settings.poll_interval_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=pause)
+
+
+async def deliver_notifications(context: AppContext) -> None:
+    async with context.sessions() as session, session.begin():
+        await deliver_due(
+            session,
+            providers=context.notifiers,
+            settings=context.settings.dispatch,
+            now=context.clock.now(),
+        )

@@ -1,0 +1,159 @@
+"""Dispatch schemas: offers and claims, routing explanations, progress, notes, rosters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from app.schemas.common import StrictInput
+
+Milestone = Literal["contacted", "on_scene", "handed_over"]
+HandOver = Literal["police", "health", "shelter", "counselor", "other"]
+Disposition = Literal[
+    "assisted",
+    "referred_police",
+    "referred_health",
+    "referred_shelter",
+    "false_alarm",
+    "accidental",
+    "duplicate",
+    "unreachable",
+    "cancelled_by_victim",
+    "cancelled_under_duress",
+]
+
+
+class AssignmentRead(BaseModel):
+    """One leg: a unit offered an alert, and who (if anyone) holds the claim."""
+
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    case_code: str | None = Field(None, description="Pseudonymous case code of the alert")
+    step: int
+    unit_code: str
+    leg_kind: Literal["post", "central", "transit"]
+    reason: str = Field(description="Why this unit: nearest, jurisdiction, uncertain, ...")
+    status: Literal[
+        "offered",
+        "accepted",
+        "declined",
+        "expired",
+        "withdrawn",
+        "lapsed",
+        "released",
+        "completed",
+    ]
+    preferred_sex: str | None = Field(
+        None, description="The victim asked for a companion of this sex (UU TPKS Art. 26(4))"
+    )
+    is_drill: bool | None = None
+    offered_at: datetime
+    deadline_at: datetime
+    accepted_at: datetime | None
+    accepted_by: uuid.UUID | None
+    lease_expires_at: datetime | None
+    closed_at: datetime | None
+    close_reason: str | None
+
+
+class DeclineRequest(StrictInput):
+    reason: str = Field(..., min_length=2, max_length=200, examples=["counselor on another case"])
+
+
+class BreakRequest(StrictInput):
+    reason: str = Field(..., min_length=2, max_length=200, examples=["holder unreachable"])
+
+
+class ReassignRequest(StrictInput):
+    unit_code: str = Field(..., min_length=1, max_length=40, examples=["3171060"])
+    reason: str = Field(..., min_length=2, max_length=200)
+
+
+class ProgressRequest(StrictInput):
+    milestone: Milestone
+    handed_over_to: HandOver | None = Field(
+        None, description="With `handed_over`: to whom the victim was handed"
+    )
+
+    @model_validator(mode="after")
+    def _hand_over_target(self) -> ProgressRequest:
+        if self.handed_over_to is not None and self.milestone != "handed_over":
+            raise ValueError("handed_over_to goes with milestone handed_over only")
+        return self
+
+
+class ResolveRequest(StrictInput):
+    disposition: Disposition
+
+
+class NoteCreate(StrictInput):
+    text: str = Field(..., min_length=1, max_length=4000)
+
+
+class NoteRead(BaseModel):
+    id: uuid.UUID
+    author_id: uuid.UUID
+    text: str
+    created_at: datetime
+
+
+class DecisionRead(BaseModel):
+    step: int
+    trigger: str
+    policy: str
+    created_at: datetime
+    decision: dict[str, Any] = Field(
+        description=(
+            "Candidates with distances and ETAs, skipped units with reasons, the nearest and "
+            "the jurisdiction post, the transit outcome and any fallback"
+        )
+    )
+    legs: list[AssignmentRead]
+
+
+class RoutingRead(BaseModel):
+    alert_id: uuid.UUID
+    state: str
+    dispatch_step: int
+    escalations: int
+    transferred_at: datetime | None
+    decisions: list[DecisionRead]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    data: dict[str, Any]
+
+
+class ShiftCreate(StrictInput):
+    username: str = Field(..., min_length=1, max_length=64)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _order(self) -> ShiftCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if (self.ends_at - self.starts_at).total_seconds() > 7 * 24 * 3600:
+            raise ValueError("a shift lasts at most 7 days")
+        return self
+
+
+class ShiftRead(BaseModel):
+    id: uuid.UUID
+    unit_code: str
+    staff_id: uuid.UUID
+    username: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class OnDutyRead(BaseModel):
+    unit_code: str
+    at: datetime
+    open: bool
+    members: list[str] = Field(description="Usernames of the staff on duty now")

@@ -1,0 +1,56 @@
+"""Durable work for the dispatcher: rows written in the caller's transaction.
+
+Any stage may ask for an alert to be (re)considered; only the dispatcher acts on it. A task is a
+row, so it survives restarts, and a unique key per (alert, kind, ref) means asking twice queues
+it once (the earlier due time wins).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import DispatchTask
+from app.upsert import dialect_insert
+
+TaskKind = Literal["route", "offer_deadline", "lease_expiry"]
+
+
+def schedule_new(session: AsyncSession, *, alert_id: uuid.UUID, due_at: datetime) -> None:
+    """Route a brand-new alert: no task can exist for it yet, so a plain insert in the same
+    flush as the alert (the press path's cheapest write)."""
+    session.add(
+        DispatchTask(
+            alert_id=alert_id, kind="route", ref="", due_at=due_at, attempts=0, created_at=due_at
+        )
+    )
+
+
+async def schedule(
+    session: AsyncSession,
+    *,
+    alert_id: uuid.UUID,
+    kind: TaskKind,
+    due_at: datetime,
+    now: datetime,
+    ref: str = "",
+    replace_due: bool = False,
+) -> None:
+    """Queue a task, or move an existing one: earlier wins, unless ``replace_due`` (a renewed
+    lease moves its timer later)."""
+    statement = dialect_insert(session, DispatchTask).values(
+        alert_id=alert_id, kind=kind, ref=ref, due_at=due_at, attempts=0, created_at=now
+    )
+    excluded = statement.excluded.due_at
+    new_due = excluded if replace_due else func.min(DispatchTask.due_at, excluded)
+    if session.get_bind().dialect.name == "postgresql":
+        new_due = excluded if replace_due else func.least(DispatchTask.due_at, excluded)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["alert_id", "kind", "ref"], set_={"due_at": new_due}
+        )
+    )
