@@ -57,3 +57,14 @@ async def test_openapi_documents_every_route_and_its_errors(client: httpx.AsyncC
     assert {p["type"] for p in catalogue} == {e.type_uri() for e in PROBLEM_TYPES}
     one = await client.get("/problems/idempotency-key-reused")
     assert one.json()["status"] == 422 and one.json()["retryable"] is False
+
+
+def test_the_problem_types_page_lists_every_problem() -> None:
+    """docs/problems.md is generated from app.errors: a new problem type must reach the docs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_problem_docs.py"
+    check = subprocess.run([sys.executable, str(script), "--check"], check=False)
+    assert check.returncode == 0, "run: python scripts/gen_problem_docs.py"

@@ -37,7 +37,12 @@ def server_env(database_url: str) -> dict[str, str]:
 
 
 def start_server(
-    database_url: str, *, port: int, workers: int = 1, log: Path
+    database_url: str,
+    *,
+    port: int,
+    workers: int = 1,
+    log: Path,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
@@ -46,7 +51,7 @@ def start_server(
                 "--port", str(port), "--workers", str(workers),
             ],
             cwd=REPO,
-            env=server_env(database_url),
+            env={**server_env(database_url), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
