@@ -32,6 +32,9 @@ class DatabaseSettings(BaseModel):
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
+    idle_transaction_timeout_s: float = Field(30.0, ge=1)
+    """PostgreSQL ends a transaction left idle this long (a hung worker), releasing its locks,
+    so a claimed dispatch task is free again."""
     lock_timeout_ms: int = Field(3000, ge=100)
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
     sqlite_busy_timeout_ms: int = Field(10000, ge=100)
@@ -94,8 +97,8 @@ class DispatchSettings(BaseModel):
     poll_interval_s: float = Field(0.5, gt=0, le=30)
     """The dispatcher's polling fallback; new local alerts wake it at once."""
     batch_size: int = Field(20, ge=1, le=500)
-    task_timeout_s: float = Field(30.0, ge=1)
-    """PostgreSQL ends a dispatcher transaction idle this long, releasing its row locks."""
+    concurrency: int = Field(2, ge=1, le=8)
+    """Tasks a process works on at once (PostgreSQL; SQLite takes one at a time)."""
     notify_per_alert_person: int = Field(3, ge=1)
     """Messages at most per alert and person per notify_window_s (a phone must not be flooded)."""
     notify_window_s: float = Field(600.0, gt=0)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
-from app.dispatch.availability import PresenceSource, RosterOnly
+from app.dispatch.availability import PresenceSource, RosterOnly, SnapshotCache
 from app.dispatch.notify import NotificationProvider
 from app.geo.runtime import GeoService
 from app.observability import Metrics
@@ -32,6 +32,7 @@ class AppContext:
     notifiers: list[NotificationProvider] = field(default_factory=list)
     presence: PresenceSource = field(default_factory=RosterOnly)
     """Live console presence; rosters alone until the realtime hub provides it."""
+    dispatch_cache: SnapshotCache = field(default_factory=SnapshotCache)
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)

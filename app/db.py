@@ -53,6 +53,9 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             "server_settings": {
                 "application_name": "sigap",
                 "lock_timeout": str(settings.db.lock_timeout_ms),
+                "idle_in_transaction_session_timeout": str(
+                    int(settings.db.idle_transaction_timeout_s * 1000)
+                ),
             },
         },
     )

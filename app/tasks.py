@@ -20,12 +20,19 @@ from app.upsert import dialect_insert
 TaskKind = Literal["route", "offer_deadline", "lease_expiry"]
 
 
-def schedule_new(session: AsyncSession, *, alert_id: uuid.UUID, due_at: datetime) -> None:
-    """Route a brand-new alert: no task can exist for it yet, so a plain insert in the same
-    flush as the alert (the press path's cheapest write)."""
+def schedule_new(
+    session: AsyncSession,
+    *,
+    alert_id: uuid.UUID,
+    due_at: datetime,
+    kind: TaskKind = "route",
+    ref: str = "",
+) -> None:
+    """A task that cannot exist yet (a new alert's routing, a new offer's deadline): a plain
+    insert in the caller's next flush, cheaper than an upsert on the hot paths."""
     session.add(
         DispatchTask(
-            alert_id=alert_id, kind="route", ref="", due_at=due_at, attempts=0, created_at=due_at
+            alert_id=alert_id, kind=kind, ref=ref, due_at=due_at, attempts=0, created_at=due_at
         )
     )
 

@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings
 from app.dispatch import notify
-from app.dispatch.availability import PresenceSource, RegionSnapshot, region_snapshot
+from app.dispatch.availability import (
+    PresenceSource,
+    RegionSnapshot,
+    SnapshotCache,
+    region_snapshot,
+)
 from app.dispatch.routing import (
     AlertFacts,
     Decision,
@@ -30,7 +35,7 @@ from app.dispatch.routing import (
 from app.events import emit
 from app.models import Alert, Assignment, RoutingDecision, Station
 from app.states import AlertState, transition
-from app.tasks import schedule
+from app.tasks import schedule_new
 
 OPEN = ("offered", "accepted")
 LADDER_KINDS = ("post", "central")
@@ -42,6 +47,7 @@ class Dispatch:
 
     settings: DispatchSettings
     presence: PresenceSource
+    cache: SnapshotCache
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -105,7 +111,7 @@ async def build_input(
         alert=facts,
         units=snapshot.units,
         partners=snapshot.partners,
-        central_code=snapshot.region.central_desk_code,
+        central_code=snapshot.central_code,
         now_local=snapshot.local(now),
         holidays=snapshot.holidays,
         policy=policy,
@@ -156,7 +162,11 @@ async def snapshot_for(
     session: AsyncSession, alert: Alert, dispatch: Dispatch, now: datetime
 ) -> RegionSnapshot:
     return await region_snapshot(
-        session, region_code=alert.region_code, at=now, presence=dispatch.presence
+        session,
+        region_code=alert.region_code,
+        at=now,
+        presence=dispatch.presence,
+        cache=dispatch.cache,
     )
 
 
@@ -188,7 +198,8 @@ async def offer(
         created_at=now,
     )
     session.add(record)
-    await session.flush()  # the unique (alert, step) key refuses a second decision here
+    await session.flush()  # before its legs (they reference it); the unique (alert, step) key
+    # refuses a second decision for this step here
     alert.dispatch_step = step
     if first:
         transition(alert, AlertState.ROUTED, at=now)
@@ -211,7 +222,6 @@ async def offer(
         )
         session.add(leg)
         offered.append(leg)
-    await session.flush()
     emit(
         session,
         "alert.routed",
@@ -228,13 +238,12 @@ async def offer(
         },
     )
     for leg in offered:
-        await schedule(
+        schedule_new(
             session,
             alert_id=alert.id,
             kind="offer_deadline",
             ref=str(leg.id),
             due_at=leg.deadline_at,
-            now=now,
         )
         emit(
             session,
@@ -263,7 +272,7 @@ async def offer(
             settings=dispatch.settings,
         )
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
-    central = snapshot.region.central_desk_code
+    central = snapshot.central_code
     if not ladder or any(
         leg.unit_code == central and not snapshot.members.get(central) for leg in ladder
     ):
@@ -318,7 +327,7 @@ async def advance(
     if any(leg.status in OPEN for leg in ladder):
         return  # another post of this step may still accept, or someone holds the alert
     snapshot = await snapshot_for(session, alert, dispatch, now)
-    central = snapshot.region.central_desk_code
+    central = snapshot.central_code
     attempted = frozenset(leg.unit_code for leg in ladder)
     if central in attempted:
         await transfer(
@@ -438,7 +447,7 @@ async def tell_supervisors(
     recipients = await notify.supervisors_on_duty(
         session,
         region_code=alert.region_code,
-        central_code=snapshot.region.central_desk_code,
+        central_code=snapshot.central_code,
         at=now,
     )
     await notify.queue(

@@ -13,7 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,37 +91,53 @@ async def queue(
     settings: DispatchSettings,
 ) -> None:
     """Queue one message per recipient; over the per-alert limit it is kept as ``suppressed``."""
-    for recipient in dict.fromkeys(recipients):
-        status = "queued"
-        if alert_id is not None:
-            recent = await session.scalar(
-                select(func.count())
-                .select_from(Notification)
-                .where(
-                    Notification.alert_id == alert_id,
-                    Notification.recipient_id == recipient,
-                    Notification.status != "suppressed",
-                    Notification.created_at > now - timedelta(seconds=settings.notify_window_s),
-                )
+    people = list(dict.fromkeys(recipients))
+    if not people:
+        return
+    recent: dict[uuid.UUID, int] = {}
+    if alert_id is not None:
+        counted = await session.execute(
+            select(Notification.recipient_id, func.count())
+            .where(
+                Notification.alert_id == alert_id,
+                Notification.recipient_id.in_(people),
+                Notification.status != "suppressed",
+                Notification.created_at > now - timedelta(seconds=settings.notify_window_s),
             )
-            if (recent or 0) >= settings.notify_per_alert_person:
-                status = "suppressed"
-        await session.execute(
-            dialect_insert(session, Notification)
-            .values(
-                id=uuid.uuid4(),
-                dedupe_key=f"{kind}:{alert_id}:{ref}:{recipient}",
-                alert_id=alert_id,
-                recipient_id=recipient,
-                kind=kind,
-                text=text,
-                status=status,
-                created_at=now,
-                due_at=now,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .group_by(Notification.recipient_id)
         )
+        recent = {recipient: int(count) for recipient, count in counted.all()}
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "dedupe_key": f"{kind}:{alert_id}:{ref}:{person}",
+            "alert_id": alert_id,
+            "recipient_id": person,
+            "kind": kind,
+            "text": text,
+            "status": "suppressed"
+            if recent.get(person, 0) >= settings.notify_per_alert_person
+            else "queued",
+            "created_at": now,
+            "due_at": now,
+            "attempts": 0,
+        }
+        for person in people
+    ]
+    # One statement object per dialect, executed with many rows: compiled once, cached.
+    await session.execute(_insert_ignoring_duplicates(session), rows)
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    if name not in _INSERTS:
+        _INSERTS[name] = dialect_insert(session, Notification).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
+    return _INSERTS[name]
 
 
 async def supervisors_on_duty(

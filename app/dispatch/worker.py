@@ -4,8 +4,9 @@ Each due task is taken in its own transaction with ``FOR UPDATE SKIP LOCKED`` (P
 and deleted in that transaction: several processes share the work and none does a task twice. A
 process killed mid-task leaves only an uncommitted transaction, which PostgreSQL rolls back when
 the connection drops, so the task is due again at once; a *hung* process loses its lock after
-``task_timeout_s`` (``idle_in_transaction_session_timeout``). The loop sleeps until the next due
-task, the poll interval, or a wake-up from a local press, whichever comes first.
+``db.idle_transaction_timeout_s`` (PostgreSQL's ``idle_in_transaction_session_timeout``). The
+loop sleeps until the next due task, the poll interval, or a wake-up from a local press,
+whichever comes first.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.context import AppContext
 from app.dispatch.ladder import Dispatch
@@ -29,7 +30,11 @@ LOOP_NAME = "dispatcher"
 
 
 def dispatch_of(context: AppContext) -> Dispatch:
-    return Dispatch(settings=context.settings.dispatch, presence=context.presence)
+    return Dispatch(
+        settings=context.settings.dispatch,
+        presence=context.presence,
+        cache=context.dispatch_cache,
+    )
 
 
 async def run_due(context: AppContext, *, limit: int | None = None) -> int:
@@ -42,11 +47,6 @@ async def run_due(context: AppContext, *, limit: int | None = None) -> int:
         task_id: int | None = None
         try:
             async with context.sessions() as session, session.begin():
-                if session.get_bind().dialect.name == "postgresql":
-                    timeout_ms = int(context.settings.dispatch.task_timeout_s * 1000)
-                    await session.execute(
-                        text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
-                    )
                 task = await session.scalar(
                     select(DispatchTask)
                     .where(DispatchTask.due_at <= now)
@@ -103,9 +103,12 @@ async def run_dispatcher(context: AppContext) -> None:
     while True:
         wake.clear()  # before the run: a press committed during it wakes the next wait
         try:
-            ran = await run_due(context)
+            # Several consumers overlap their database round trips; SQLite serialises writers
+            # anyway, so it gets one.
+            consumers = 1 if context.settings.is_sqlite else settings.concurrency
+            ran = sum(await asyncio.gather(*(run_due(context) for _ in range(consumers))))
             context.loop_heartbeats[LOOP_NAME] = time.monotonic()
-            if ran >= settings.batch_size:
+            if ran >= settings.batch_size * consumers:
                 continue
             pause = settings.poll_interval_s
             due_in = await next_due_in(context)

@@ -4,6 +4,7 @@ skip-ahead, timeouts, the central desk, the 112 hand-off, leases and re-routing.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -181,6 +182,7 @@ async def test_drills_reach_only_units_that_take_part(
         unit = await session.scalar(select(Unit).where(Unit.code == KEBAYORAN_BARU))
         assert unit is not None
         unit.takes_drills = False
+        unit.updated_at = context.clock.now() + timedelta(seconds=1)  # as an operator's edit
         await session.commit()
     try:
         alert_id = await press_at_blok_m(client, context, is_drill=True)
@@ -190,6 +192,7 @@ async def test_drills_reach_only_units_that_take_part(
             unit = await session.scalar(select(Unit).where(Unit.code == KEBAYORAN_BARU))
             assert unit is not None
             unit.takes_drills = True
+            unit.updated_at = context.clock.now() + timedelta(seconds=2)
             await session.commit()
     assert next(g.unit_code for g in await legs(context, alert_id)) == KEBAYORAN_LAMA
     async with context.sessions() as session:
