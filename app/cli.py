@@ -99,6 +99,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
+        ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
+        ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
         log_level=settings.log_level.lower(),
         access_log=False,
     )

@@ -109,6 +109,34 @@ class DispatchSettings(BaseModel):
     """Providers tried in order: "log" (default). SMS/WhatsApp/push/voice plug in here."""
 
 
+class RealtimeSettings(BaseModel):
+    auth_timeout_s: float = Field(5.0, gt=0, le=60)
+    """A socket that has not authenticated within this is closed (4001)."""
+    backlog_events: int = Field(4096, ge=16, le=1_000_000)
+    """Recent events each process keeps for its sockets; a socket further behind is closed
+    (4009) and resumes from the database."""
+    burst_grace_s: float = Field(0.5, gt=0, le=10)
+    """In a burst, how long the hub waits for a lagging socket before dropping it (4009)."""
+    send_timeout_s: float = Field(10.0, gt=0, le=120)
+    """A single send that takes longer marks the client too slow (4009)."""
+    replay_window_h: float = Field(72.0, gt=0)
+    """How far back ``after`` may resume; older positions get ``resync_required``."""
+    replay_batch: int = Field(500, ge=10, le=10_000)
+    relay_poll_s: float = Field(1.0, gt=0, le=60)
+    """The relay's polling fallback; local commits wake it at once."""
+    hub_poll_s: float = Field(2.0, gt=0, le=60)
+    """The hub's polling fallback behind LISTEN/NOTIFY."""
+    listener_heartbeat_s: float = Field(5.0, gt=0, le=60)
+    """How often the dedicated LISTEN connection is checked (a dead one is replaced)."""
+    revalidate_s: float = Field(30.0, gt=0, le=600)
+    """How often an open socket's account is checked again (disabled accounts, revoked devices)."""
+    presence_required: bool = True
+    """Staff count as on duty only while rostered *and* their console is connected (or was,
+    within ``presence_grace_s``). False: rosters alone decide."""
+    presence_grace_s: float = Field(120.0, ge=5)
+    presence_flush_s: float = Field(10.0, gt=0, le=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SIGAP_",
@@ -128,6 +156,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     geo: GeoSettings = GeoSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    realtime: RealtimeSettings = RealtimeSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -13,6 +13,8 @@ from app.dispatch.availability import PresenceSource, RosterOnly, SnapshotCache
 from app.dispatch.notify import NotificationProvider
 from app.geo.runtime import GeoService
 from app.observability import Metrics
+from app.realtime.broker import Broker, LocalBroker
+from app.realtime.presence import PresenceTracker
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
@@ -33,7 +35,11 @@ class AppContext:
     presence: PresenceSource = field(default_factory=RosterOnly)
     """Live console presence; rosters alone until the realtime hub provides it."""
     dispatch_cache: SnapshotCache = field(default_factory=SnapshotCache)
+    broker: Broker = field(default_factory=LocalBroker)
+    presence_tracker: PresenceTracker = field(default_factory=PresenceTracker)
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set after a local commit that wrote events, so the relay numbers them at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)
     """Background loop name -> monotonic time of its last beat (shown by /readyz)."""

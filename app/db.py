@@ -9,6 +9,7 @@ server allows 100 connections in all) and timeouts, so an unreachable database t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
@@ -78,8 +80,45 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+WRITTEN = "sigap_written_tables"
+"""``session.info`` key: the tables a transaction inserted into (for ``after_commit``)."""
+
+
+def note_written(session: Session, table: str) -> None:
+    """For Core inserts, which the ORM does not see: count them in the commit hook too."""
+    session.info.setdefault(WRITTEN, set()).add(table)
+
+
+def create_sessionmaker(
+    engine: AsyncEngine, *, after_commit: Callable[[set[str]], None] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that, after each commit, tell ``after_commit`` which tables got new rows: a
+    committed outbox event wakes the relay, a committed dispatch task the dispatcher, at once."""
+
+    class HookedSession(Session):
+        pass
+
+    if after_commit is not None:
+
+        @event.listens_for(HookedSession, "after_flush")
+        def _after_flush(session: Session, _context: Any) -> None:
+            written = session.info.setdefault(WRITTEN, set())
+            for instance in session.new:
+                written.add(instance.__table__.name)
+
+        @event.listens_for(HookedSession, "after_commit")
+        def _after_commit(session: Session) -> None:
+            written = session.info.pop(WRITTEN, None)
+            if written:
+                after_commit(written)
+
+        @event.listens_for(HookedSession, "after_rollback")
+        def _after_rollback(session: Session) -> None:
+            session.info.pop(WRITTEN, None)
+
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=HookedSession
+    )
 
 
 def is_postgresql(engine: AsyncEngine) -> bool:

@@ -23,6 +23,7 @@ from app.api import (
     reference,
     rosters,
     staff,
+    stream,
 )
 from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
@@ -30,12 +31,17 @@ from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
+from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.notify import build_providers
 from app.dispatch.worker import deliver_notifications, run_dispatcher
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
 from app.observability import Metrics
+from app.realtime.broker import Broker, LocalBroker, PostgresBroker
+from app.realtime.hub import Hub
+from app.realtime.presence import DatabasePresence, run_presence_flush
+from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
@@ -55,17 +61,38 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         if reasons:
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
     engine = create_engine(settings)
+    dispatch_wakeup, outbox_wakeup = asyncio.Event(), asyncio.Event()
+
+    def committed(tables: set[str]) -> None:
+        if "outbox_event" in tables:
+            outbox_wakeup.set()
+        if "dispatch_task" in tables:
+            dispatch_wakeup.set()
+
+    broker: Broker = LocalBroker()
+    if is_postgresql(engine):
+        broker = PostgresBroker(
+            engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            heartbeat_s=settings.realtime.listener_heartbeat_s,
+        )
+    presence: PresenceSource = RosterOnly()
+    if settings.realtime.presence_required:
+        presence = DatabasePresence(settings.realtime.presence_grace_s)
     return AppContext(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
-        sessions=create_sessionmaker(engine),
+        sessions=create_sessionmaker(engine, after_commit=committed),
         keyring=KeyRing(settings.effective_encryption_keys),
         hasher=SecretHasher(settings.security),
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
         metrics=Metrics(),
         notifiers=build_providers(settings.dispatch.notify_providers),
+        presence=presence,
+        broker=broker,
+        dispatch_wakeup=dispatch_wakeup,
+        outbox_wakeup=outbox_wakeup,
     )
 
 
@@ -93,16 +120,34 @@ def create_app(
     *,
     context: AppContext | None = None,
     run_loops: bool = True,
+    realtime: bool | None = None,
 ) -> FastAPI:
+    """``run_loops``: the background loops (dispatcher, notifier, housekeeping); ``realtime``
+    (default: the same): the relay, the hub and presence, which websockets need."""
     settings = context.settings if context else (settings or Settings())
     ctx = context or build_context(settings)
+    hub = Hub(ctx)
+    with_realtime = run_loops if realtime is None else realtime
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start(ctx)
         tasks: list[asyncio.Task[None]] = []
+        if with_realtime:
+            await hub.start()
+            tasks += [
+                asyncio.create_task(run_relay(ctx)),
+                asyncio.create_task(
+                    run_presence_flush(
+                        ctx.sessions,
+                        ctx.presence_tracker,
+                        ctx.clock,
+                        ctx.settings.realtime.presence_flush_s,
+                    )
+                ),
+            ]
         if run_loops:
-            tasks = [
+            tasks += [
                 asyncio.create_task(
                     run_periodic(ctx, name="geo-refresh", interval_s=30, body=refresh_geo)
                 ),
@@ -122,6 +167,8 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if with_realtime:
+                await hub.stop()
             if context is None:
                 await ctx.engine.dispose()
 
@@ -136,9 +183,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = ctx
+    app.state.hub = hub
     install(app)
     for module in (
-        alerts, alert_work, assignments, rosters, devices, auth, staff, reference, health
+        alerts, alert_work, assignments, rosters, devices, auth, staff, reference, health, stream
     ):
         app.include_router(module.router)
     app.add_middleware(

@@ -42,3 +42,8 @@ class Metrics:
             "Dispatcher work items done (routing, offer deadlines, lease expiries).",
             registry=self.registry,
         )
+        self.stream_connections = Gauge(
+            "sigap_stream_connections",
+            "Authenticated /v1/stream websockets open in this process.",
+            registry=self.registry,
+        )

@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import note_written
 from app.models import DispatchTask
 from app.upsert import dialect_insert
 
@@ -56,6 +57,7 @@ async def schedule(
     new_due = excluded if replace_due else func.min(DispatchTask.due_at, excluded)
     if session.get_bind().dialect.name == "postgresql":
         new_due = excluded if replace_due else func.least(DispatchTask.due_at, excluded)
+    note_written(session.sync_session, "dispatch_task")
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["alert_id", "kind", "ref"], set_={"due_at": new_due}

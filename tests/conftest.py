@@ -7,7 +7,6 @@ Choose the backend with SIGAP_TEST_BACKEND=sqlite|postgresql (``./test`` runs bo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -38,6 +37,7 @@ PG_ADMIN_URL = os.environ.get("SIGAP_TEST_PG_URL", "postgresql://root@127.0.0.1:
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
 
 OPERATIONAL_TABLES = (
+    "staff_presence",
     "notification",
     "alert_note",
     "dispatch_task",
@@ -97,6 +97,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "intake": {"registrations_per_network_per_hour": 10_000},
         "geo": {"extra_region_dirs": [str(TEST_REGION)]},
         "db": {"pool_size": 5, "max_overflow": 5},
+        # Rosters alone put people on duty, unless a test is about live console presence.
+        "realtime": {"presence_required": False},
     }
     for key, value in overrides.items():
         if isinstance(value, dict):
@@ -144,7 +146,6 @@ async def context(base_context: AppContext, clock: FrozenClock) -> AsyncIterator
         clock=clock,
         loop_heartbeats={},
         notifiers=[RecordingProvider()],
-        dispatch_wakeup=asyncio.Event(),
     )
     yield context
     await truncate(context)

@@ -129,7 +129,6 @@ async def press(
     context.metrics.alerts_received.labels(
         result.outcome, "drill" if result.is_drill else "real"
     ).inc()
-    context.dispatch_wakeup.set()  # committed: route it now rather than at the next poll
     headers = {"Location": f"/v1/alerts/{result.alert_id}"}
     if result.outcome == "replayed":
         headers["Idempotent-Replayed"] = "true"
@@ -273,7 +272,6 @@ async def post_locations(
         now=context.clock.now(),
     )
     await session.commit()
-    context.dispatch_wakeup.set()
     return result
 
 
@@ -320,5 +318,4 @@ async def cancel(
         await session.commit()  # keep the failure count: it is what limits guessing
         raise
     await session.commit()
-    context.dispatch_wakeup.set()
     return view

@@ -122,7 +122,6 @@ async def post_decline(
         now=context.clock.now(),
     )
     await session.commit()
-    context.dispatch_wakeup.set()
     return await _read(session, leg.id)
 
 

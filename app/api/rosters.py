@@ -14,6 +14,7 @@ from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.audit import record
 from app.dispatch.rosters import add_shift, delete_shift, list_shifts, unit_for, who_is_on_duty
 from app.errors import Forbidden, NotFound, Unauthenticated, UnsupportedMediaType, ValidationFailed
+from app.realtime.presence import DatabasePresence
 from app.schemas.dispatch import OnDutyRead, ShiftCreate, ShiftRead
 
 router = APIRouter(prefix="/v1", tags=["rosters"])
@@ -113,5 +114,9 @@ async def get_on_duty(
     staff = require_staff(principal, *_STAFF)
     unit = await unit_for(session, code, staff)
     return await who_is_on_duty(
-        session, unit=unit, at=context.clock.now(), presence=context.presence
+        session,
+        unit=unit,
+        at=context.clock.now(),
+        presence=context.presence,
+        live=DatabasePresence(context.settings.realtime.presence_grace_s),
     )

@@ -24,13 +24,17 @@ from app.models import Holiday, Partner, ReferenceState, Region, Shift, StaffUse
 class PresenceSource(Protocol):
     """Live console presence. ``None`` means "not known": rosters alone decide."""
 
-    async def present(self, staff_ids: set[uuid.UUID]) -> set[uuid.UUID] | None: ...
+    async def present(
+        self, session: AsyncSession, staff_ids: set[uuid.UUID], at: datetime
+    ) -> set[uuid.UUID] | None: ...
 
 
 class RosterOnly:
     """No live presence yet: everyone rostered counts as on duty."""
 
-    async def present(self, staff_ids: set[uuid.UUID]) -> set[uuid.UUID] | None:
+    async def present(
+        self, session: AsyncSession, staff_ids: set[uuid.UUID], at: datetime
+    ) -> set[uuid.UUID] | None:
         return None
 
 
@@ -125,7 +129,7 @@ async def on_duty(
             .order_by(StaffUser.username)
         )
     ).all()
-    present = await presence.present({row.id for row in rows})
+    present = await presence.present(session, {row.id for row in rows}, at)
     result: dict[uuid.UUID, list[OnDutyMember]] = {}
     for unit_id, staff_id, username, sex in rows:
         if present is not None and staff_id not in present:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import PROVINCE_WIDE_ROLES, StaffPrincipal
-from app.dispatch.availability import PresenceSource, on_duty
+from app.dispatch.availability import PresenceSource, RosterOnly, on_duty
 from app.dispatch.hours import OpeningHours
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.models import Holiday, Partner, Region, Shift, StaffUser, Unit
@@ -94,11 +94,21 @@ async def delete_shift(session: AsyncSession, *, shift_id: uuid.UUID, by: StaffP
 
 
 async def who_is_on_duty(
-    session: AsyncSession, *, unit: Unit, at: datetime, presence: PresenceSource
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    at: datetime,
+    presence: PresenceSource,
+    live: PresenceSource,
 ) -> OnDutyRead:
+    """``presence`` is what routing uses; ``live`` always reads consoles (to show who is on)."""
     members = (await on_duty(session, unit_ids=[unit.id], at=at, presence=presence)).get(
         unit.id, []
     )
+    rostered = (await on_duty(session, unit_ids=[unit.id], at=at, presence=RosterOnly())).get(
+        unit.id, []
+    )
+    seen = await live.present(session, {m.id for m in rostered}, at)
     region = await session.get(Region, unit.region_code)
     assert region is not None
     hours = await _hours(session, unit, region)
@@ -116,6 +126,8 @@ async def who_is_on_duty(
         unit_code=unit.code,
         at=at,
         open=hours.is_open(local, holidays),
+        rostered=[m.username for m in rostered],
+        present=[m.username for m in rostered if seen is not None and m.id in seen],
         members=[m.username for m in members],
     )
 

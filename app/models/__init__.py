@@ -13,7 +13,7 @@ from app.models.dispatch import (
     Shift,
 )
 from app.models.intake import IdempotencyRecord, RateLimitCounter
-from app.models.outbox import OutboxEvent
+from app.models.outbox import OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
 from app.models.staff import IntegratorClient, RefreshToken, StaffUser
 from app.models.unit import Unit
@@ -40,7 +40,9 @@ __all__ = [
     "Region",
     "RoutingDecision",
     "Shift",
+    "StaffPresence",
     "StaffUser",
     "Station",
+    "StreamState",
     "Unit",
 ]

@@ -156,4 +156,13 @@ class OnDutyRead(BaseModel):
     unit_code: str
     at: datetime
     open: bool
-    members: list[str] = Field(description="Usernames of the staff on duty now")
+    rostered: list[str] = Field(description="Usernames with a shift covering now")
+    present: list[str] = Field(
+        description="Of those, who has a live console (seen within the presence grace)"
+    )
+    members: list[str] = Field(
+        description=(
+            "Who counts as on duty for routing: the rostered, and present when the deployment "
+            "requires live presence"
+        )
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -83,3 +83,18 @@ class TokenSigner:
             scopes=tuple(str(claims.get("scope", "")).split()),
             expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
         )
+
+    def expiry(self, token: str) -> datetime | None:
+        """When a correctly signed token expires (expired or not); None if it is not ours."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[_ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
+            return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            return None

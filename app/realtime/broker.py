@@ -1,0 +1,140 @@
+"""Brokers wake the hub when the stream's head moves. They carry only the new head (a number),
+never an event: the database is the record, a wake-up may be lost, and the hub's polling and
+catch-up reads make up for it.
+
+- ``LocalBroker`` (SQLite, one process): the relay's announcement goes straight to the hub.
+- ``PostgresBroker`` (several processes): a dedicated connection LISTENs on the relay's channel,
+  is checked every ``listener_heartbeat_s`` and replaced when dead; after every (re)connect the
+  hub is told to catch up from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import asyncpg
+
+log = logging.getLogger("sigap.broker")
+CHANNEL = "sigap_events"
+"""The relay's NOTIFY channel; the payload is the new head, a number."""
+LISTENER_NAME = "sigap-listener"
+"""``application_name`` of the LISTEN connections (to find them in pg_stat_activity)."""
+HeadCallback = Callable[[int | None], None]
+"""Called with the new head, or None for "read the database, something may have been missed"."""
+
+
+class Broker(Protocol):
+    async def start(self, on_head: HeadCallback) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def published(self, head: int) -> None:
+        """The local relay committed up to ``head``."""
+        ...
+
+    @property
+    def heartbeat_age_s(self) -> float | None:
+        """Seconds since the broker last proved it is listening (None: nothing to listen to)."""
+        ...
+
+
+class LocalBroker:
+    def __init__(self) -> None:
+        self._on_head: HeadCallback | None = None
+
+    async def start(self, on_head: HeadCallback) -> None:
+        self._on_head = on_head
+
+    async def stop(self) -> None:
+        self._on_head = None
+
+    def published(self, head: int) -> None:
+        if self._on_head is not None:
+            self._on_head(head)
+
+    @property
+    def heartbeat_age_s(self) -> float | None:
+        return None
+
+
+class PostgresBroker:
+    def __init__(self, dsn: str, *, heartbeat_s: float) -> None:
+        self._dsn = dsn
+        self._heartbeat_s = heartbeat_s
+        self._on_head: HeadCallback | None = None
+        self._connection: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_ok = time.monotonic()
+        self.reconnects = 0
+
+    async def start(self, on_head: HeadCallback) -> None:
+        self._on_head = on_head
+        self._task = asyncio.create_task(self._supervise())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    def published(self, head: int) -> None:
+        if self._on_head is not None:
+            self._on_head(head)
+
+    @property
+    def heartbeat_age_s(self) -> float | None:
+        return time.monotonic() - self._last_ok
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The listener's PostgreSQL backend (tests terminate it to prove recovery)."""
+        return None if self._connection is None else int(self._connection.get_server_pid())
+
+    def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_head is not None:
+            try:
+                self._on_head(int(payload))
+            except ValueError:
+                self._on_head(None)
+
+    async def _connect(self) -> None:
+        connection = await asyncpg.connect(
+            self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+        )
+        await connection.add_listener(CHANNEL, self._notified)
+        self._connection = connection
+        self._last_ok = time.monotonic()
+        if self._on_head is not None:
+            self._on_head(None)  # catch up on whatever was announced while we were not listening
+
+    async def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+
+    async def _supervise(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                if self._connection is None or self._connection.is_closed():
+                    await self._close()
+                    await self._connect()
+                    backoff = 0.2
+                await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
+                self._last_ok = time.monotonic()
+                await asyncio.sleep(self._heartbeat_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a dead listener is replaced, never fatal
+                log.warning("event listener lost (%s); reconnecting", exc)
+                self.reconnects += 1
+                await self._close()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,295 @@
+"""One ``/v1/stream`` websocket, from its first message to its close code (PRODUCT.md §6).
+
+1. The first message must be ``{"type": "auth", "token": ..., "after"?, "epoch"?}`` within
+   ``auth_timeout_s`` (4001 otherwise); nothing is sent before it succeeds. A token in the URL, a
+   foreign browser origin or a refused token: 4003; an expired token: 4008; a malformed message:
+   4400.
+2. ``ready`` with the head and epoch; then, with ``after``, every later event the client may see,
+   in order — or ``resync_required`` when that position is in another epoch or beyond the replay
+   window — then live events.
+3. ``ping`` -> ``pong`` (and a staff member's sign of life); a fresh ``auth`` extends the session;
+   the token's expiry closes it (4008), a disabled account or revoked device within
+   ``revalidate_s`` (4003); a client that falls behind the hub's backlog, or whose single send
+   stalls, is closed (4009).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
+from app.context import AppContext
+from app.identity.principal import authenticate_bearer
+from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
+from app.realtime.scopes import Audience
+from app.security.credentials import DEVICE_PREFIX
+
+log = logging.getLogger("sigap.stream")
+CLOSE_NO_AUTH = 4001
+CLOSE_REFUSED = 4003
+CLOSE_EXPIRED = 4008
+CLOSE_MALFORMED = 4400
+_URL_SECRETS = ("token", "access_token", "credential", "auth", "authorization", "jwt")
+
+
+class Closing(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass
+class Session:
+    token: str
+    principal: Principal
+    expires_at: datetime | None
+
+
+def audience_of(principal: Principal) -> Audience:
+    if isinstance(principal, DevicePrincipal):
+        return Audience(kind="device", device_id=principal.device.id)
+    if isinstance(principal, IntegratorPrincipal):
+        return Audience(kind="integrator", scopes=principal.scopes)
+    return Audience(
+        kind="staff", role=principal.role, unit_id=principal.unit_id, unit_code=principal.unit_code
+    )
+
+
+def subject_of(principal: Principal) -> str:
+    if isinstance(principal, DevicePrincipal):
+        return f"device:{principal.device.id}"
+    if isinstance(principal, IntegratorPrincipal):
+        return f"client:{principal.client_id}"
+    return f"staff:{principal.user_id}"
+
+
+class StreamConnection:
+    def __init__(self, websocket: WebSocket, context: AppContext, hub: Hub) -> None:
+        self.ws, self.context, self.hub = websocket, context, hub
+        self.settings = context.settings.realtime
+        self.session: Session | None = None
+        self.reader: Reader | None = None
+        """This socket's cursor: the last sequence number it has dealt with."""
+        self._send_lock = asyncio.Lock()
+        self._left = False
+        self._reauthenticated = asyncio.Event()
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        try:
+            self._check_handshake()
+            first = await self._first_message()
+            self.session = await self._authenticate(first["token"])
+            await self._run(first)
+        except Closing as closing:
+            self._leave()  # at once: a close frame to a stuck client may never get out
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.ws.close(code=closing.code, reason=closing.reason), timeout=2
+                )
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._leave()
+
+    def _check_handshake(self) -> None:
+        if any(name in self.ws.query_params for name in _URL_SECRETS):
+            raise Closing(CLOSE_REFUSED, "credentials go in the first message, never the URL")
+        origin = self.ws.headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin):
+            raise Closing(CLOSE_REFUSED, "origin not allowed")
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if origin in self.context.settings.security.allowed_origins:
+            return True
+        return urlsplit(origin).netloc == self.ws.headers.get("host")  # the same site
+
+    async def _first_message(self) -> dict[str, Any]:
+        try:
+            raw = await asyncio.wait_for(
+                self.ws.receive_text(), timeout=self.settings.auth_timeout_s
+            )
+        except TimeoutError as exc:
+            raise Closing(CLOSE_NO_AUTH, "no auth message in time") from exc
+        message = _parse(raw)
+        if message.get("type") != "auth" or not isinstance(message.get("token"), str):
+            raise Closing(CLOSE_MALFORMED, 'the first message must be {"type": "auth", ...}')
+        after, epoch = message.get("after"), message.get("epoch")
+        if after is not None and (
+            not isinstance(after, int) or isinstance(after, bool) or after < 0
+        ):
+            raise Closing(CLOSE_MALFORMED, "after must be a non-negative integer")
+        if epoch is not None and not isinstance(epoch, str):
+            raise Closing(CLOSE_MALFORMED, "epoch must be a string")
+        return message
+
+    async def _authenticate(self, token: str) -> Session:
+        now = self.context.clock.now()
+        async with self.context.sessions() as db:
+            principal = await authenticate_bearer(
+                db, token=token, signer=self.context.signer, now=now
+            )
+        expires_at = None if token.startswith(DEVICE_PREFIX) else self.context.signer.expiry(token)
+        if principal is None:
+            if expires_at is not None and expires_at <= now:
+                raise Closing(CLOSE_EXPIRED, "token expired")
+            raise Closing(CLOSE_REFUSED, "authentication refused")
+        return Session(token=token, principal=principal, expires_at=expires_at)
+
+    async def _run(self, first: dict[str, Any]) -> None:
+        assert self.session is not None
+        principal = self.session.principal
+        after, epoch = first.get("after"), first.get("epoch")
+        await self.hub.pump()  # this process may lag the stream by a poll: catch up first
+        resync = False
+        if after is not None:
+            async with self.context.sessions() as db:
+                oldest = await self.hub.oldest_replayable(db)
+            resync = (
+                (epoch is not None and epoch != self.hub.epoch)
+                or after > self.hub.head
+                or after + 1 < oldest
+            )
+        # No await between reading the head and fixing the cursor: "ready" names exactly the
+        # point where replay ends and live delivery begins.
+        head = self.hub.head
+        replay_from = after if after is not None and not resync else None
+        self.reader = self.hub.join(head)
+        if isinstance(principal, StaffPrincipal):
+            self.context.presence_tracker.connected(principal.user_id, self.context.clock.now())
+        self.context.metrics.stream_connections.inc()
+        tasks = [
+            asyncio.create_task(self._send(head, resync, replay_from)),
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(self._watch()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises Closing / WebSocketDisconnect
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _emit(self, text: str) -> None:
+        async with self._send_lock:
+            try:
+                await asyncio.wait_for(
+                    self.ws.send_text(text), timeout=self.settings.send_timeout_s
+                )
+            except TimeoutError as exc:
+                raise Closing(CLOSE_TOO_SLOW, "too slow: resume from your last seq") from exc
+
+    async def _send(self, head: int, resync: bool, replay_from: int | None) -> None:
+        assert self.session is not None
+        audience = audience_of(self.session.principal)
+        await self._emit(encode({"type": "ready", "head_seq": head, "epoch": self.hub.epoch}))
+        if resync:
+            await self._emit(encode({"type": "resync_required", "head_seq": head}))
+        if replay_from is not None:
+            async for _seq, message in self.hub.replay(audience, after=replay_from, upto=head):
+                if message is not None:
+                    await self._emit(message)
+        reader = self.reader
+        assert reader is not None
+        while True:
+            batch = self.hub.since(reader)
+            if batch is None:
+                raise Closing(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
+            if not batch:
+                await self.hub.wait_beyond(reader.cursor)
+                continue
+            for delivered in batch:
+                message = render(audience, delivered)
+                if message is not None:
+                    await self._emit(message)
+                reader.cursor = delivered.event.seq
+
+    async def _receive(self) -> None:
+        while True:
+            message = _parse(await self.ws.receive_text())
+            kind = message.get("type")
+            if kind == "ping":
+                self._alive()
+                await self._emit(encode({"type": "pong"}))
+            elif kind == "auth" and isinstance(message.get("token"), str):
+                await self._reauthenticate(message["token"])
+            else:
+                raise Closing(CLOSE_MALFORMED, "unknown message")
+
+    async def _reauthenticate(self, token: str) -> None:
+        assert self.session is not None
+        fresh = await self._authenticate(token)
+        if subject_of(fresh.principal) != subject_of(self.session.principal):
+            raise Closing(CLOSE_REFUSED, "a session cannot change who it belongs to")
+        self.session = fresh
+        self._alive()
+        self._reauthenticated.set()
+
+    def _alive(self) -> None:
+        assert self.session is not None
+        if isinstance(self.session.principal, StaffPrincipal):
+            self.context.presence_tracker.alive(
+                self.session.principal.user_id, self.context.clock.now()
+            )
+
+    async def _watch(self) -> None:
+        """Close on token expiry, or on revocation found by periodic revalidation."""
+        assert self.session is not None
+        while True:
+            wait_s = self.settings.revalidate_s
+            if self.session.expires_at is not None:
+                left = (self.session.expires_at - self.context.clock.now()).total_seconds()
+                if left <= 0:
+                    raise Closing(CLOSE_EXPIRED, "token expired: send a fresh auth message")
+                wait_s = min(wait_s, left)
+            self._reauthenticated.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reauthenticated.wait(), timeout=wait_s)
+                continue  # a fresh token: recompute the deadline
+            await self._revalidate()
+
+    async def _revalidate(self) -> None:
+        assert self.session is not None
+        now = self.context.clock.now()
+        if self.session.expires_at is not None and self.session.expires_at <= now:
+            raise Closing(CLOSE_EXPIRED, "token expired: send a fresh auth message")
+        async with self.context.sessions() as db:
+            principal = await authenticate_bearer(
+                db, token=self.session.token, signer=self.context.signer, now=now
+            )
+        if principal is None:
+            raise Closing(CLOSE_REFUSED, "access revoked")
+
+    def _leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        if self.reader is not None:
+            self.hub.leave(self.reader)
+            self.context.metrics.stream_connections.dec()
+            if isinstance(self.session.principal if self.session else None, StaffPrincipal):
+                assert self.session is not None
+                principal = self.session.principal
+                assert isinstance(principal, StaffPrincipal)
+                self.context.presence_tracker.disconnected(principal.user_id)
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise Closing(CLOSE_MALFORMED, "messages are JSON objects") from exc
+    if not isinstance(message, dict):
+        raise Closing(CLOSE_MALFORMED, "messages are JSON objects")
+    return message

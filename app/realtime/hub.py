@@ -1,0 +1,311 @@
+"""The hub: one per process. It reads newly numbered events from the database and hands each
+socket what its audience may see, through that socket's bounded queue.
+
+The hub never awaits a socket. It keeps one bounded backlog of recent events for the whole
+process; every socket sends from it at its own pace, by its own cursor, so memory does not grow
+with slow sockets: a client that falls behind the backlog (or whose single send stalls) is closed
+(4009) and resumes from its last sequence number, from the database. Resume and live delivery
+share that one cursor, so the hand-over from replay to live has neither a gap nor a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.context import AppContext
+from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.realtime.scopes import (
+    DEVICE_CLOSING_EVENTS,
+    AlertFacts,
+    Audience,
+    LegSight,
+    StreamEvent,
+    message_for,
+)
+
+log = logging.getLogger("sigap.hub")
+LOOP_NAME = "hub"
+CLOSE_TOO_SLOW = 4009
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
+    return encode({"type": "event", "seq": seq, "event": name, "at": at, "data": data})
+
+
+async def load_events(
+    session: AsyncSession, *, after: int, upto: int | None, limit: int
+) -> list[StreamEvent]:
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    )
+    if upto is not None:
+        query = query.where(OutboxEvent.seq <= upto)
+    rows = (await session.scalars(query)).all()
+    return [
+        StreamEvent(
+            seq=int(r.seq or 0),
+            event=r.event_type,
+            at=r.created_at,
+            alert_id=r.alert_id,
+            data=r.payload,
+        )
+        for r in rows
+    ]
+
+
+async def load_facts(
+    session: AsyncSession, alert_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, AlertFacts]:
+    if not alert_ids:
+        return {}
+    alerts = (
+        await session.execute(select(Alert.id, Alert.device_id).where(Alert.id.in_(alert_ids)))
+    ).all()
+    closed: dict[uuid.UUID, int] = {
+        alert_id: int(seq)
+        for alert_id, seq in (
+            await session.execute(
+                select(OutboxEvent.alert_id, func.min(OutboxEvent.seq))
+                .where(
+                    OutboxEvent.alert_id.in_(alert_ids),
+                    OutboxEvent.event_type.in_(DEVICE_CLOSING_EVENTS),
+                    OutboxEvent.seq.is_not(None),
+                )
+                .group_by(OutboxEvent.alert_id)
+            )
+        ).all()
+    }
+    legs = (
+        await session.execute(
+            select(
+                Assignment.alert_id,
+                Assignment.unit_id,
+                Assignment.offered_at,
+                Assignment.closed_at,
+                Assignment.status,
+            ).where(Assignment.alert_id.in_(alert_ids))
+        )
+    ).all()
+    sights: dict[uuid.UUID, list[LegSight]] = {}
+    for alert_id, unit_id, offered_at, closed_at, status in legs:
+        sights.setdefault(alert_id, []).append(LegSight(unit_id, offered_at, closed_at, status))
+    return {
+        alert_id: AlertFacts(
+            device_id=device_id,
+            device_closed_seq=closed.get(alert_id),
+            legs=tuple(sights.get(alert_id, ())),
+        )
+        for alert_id, device_id in alerts
+    }
+
+
+@dataclass(eq=False)
+class Reader:
+    """A socket's place in the stream, as the hub sees it."""
+
+    cursor: int
+    dropped: bool = False
+    """Fell out of the backlog: its socket is closed (4009) and resumes from the database."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event in the hub's backlog, with the facts about its alert at the time it was read."""
+
+    event: StreamEvent
+    facts: AlertFacts | None
+
+
+def render(audience: Audience, delivered: Delivered) -> str | None:
+    visible = message_for(audience, delivered.event, delivered.facts)
+    if visible is None:
+        return None
+    name, data = visible
+    event = delivered.event
+    return event_message(event.seq, name, event.at.isoformat().replace("+00:00", "Z"), data)
+
+
+class Hub:
+    """The process's window on the stream: a bounded backlog of recent events that every socket
+    reads at its own pace, by its own cursor."""
+
+    def __init__(self, context: AppContext) -> None:
+        self._context = context
+        self.head = 0
+        self.epoch = ""
+        self.readers: set[Reader] = set()
+        self._backlog: deque[Delivered] = deque(maxlen=context.settings.realtime.backlog_events)
+        self._moved = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._pumping = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self._context.sessions() as session:
+            state = await session.get(StreamState, 1)
+        if state is None:
+            raise RuntimeError("stream_state is missing: run the migrations")
+        self.head, self.epoch = state.last_seq, state.epoch
+        await self._context.broker.start(self.announce)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        await self._context.broker.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def announce(self, head: int | None) -> None:
+        """The broker's wake-up: the head moved (or may have)."""
+        if head is None or head > self.head:
+            self._wake.set()
+
+    @property
+    def sockets(self) -> int:
+        return len(self.readers)
+
+    def join(self, cursor: int) -> Reader:
+        reader = Reader(cursor=cursor)
+        self.readers.add(reader)
+        return reader
+
+    def leave(self, reader: Reader) -> None:
+        self.readers.discard(reader)
+
+    def since(self, reader: Reader) -> list[Delivered] | None:
+        """Backlog events after the reader's cursor, oldest first; None if it was dropped or some
+        of them already left the backlog (the socket fell too far behind)."""
+        cursor = reader.cursor
+        if reader.dropped:
+            return None
+        if cursor >= self.head:
+            return []
+        newer: list[Delivered] = []
+        for delivered in reversed(self._backlog):
+            if delivered.event.seq <= cursor:
+                break
+            newer.append(delivered)
+        newer.reverse()
+        if not newer or newer[0].event.seq != cursor + 1:
+            return None
+        return newer
+
+    async def wait_beyond(self, cursor: int) -> None:
+        while self.head <= cursor:
+            moved = self._moved
+            await moved.wait()
+
+    async def replay(
+        self, audience: Audience, *, after: int, upto: int
+    ) -> AsyncIterator[tuple[int, str | None]]:
+        """What a resuming socket missed, read from the database: (seq, message or None)."""
+        batch = self._context.settings.realtime.replay_batch
+        cursor = after
+        while cursor < upto:
+            async with self._context.sessions() as session:
+                events = await load_events(session, after=cursor, upto=upto, limit=batch)
+                if not events:
+                    return
+                facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
+            for event in events:
+                yield (
+                    event.seq,
+                    render(
+                        audience,
+                        Delivered(event, facts.get(event.alert_id) if event.alert_id else None),
+                    ),
+                )
+            cursor = events[-1].seq
+
+    async def oldest_replayable(self, session: AsyncSession) -> int:
+        """The first sequence number still inside the replay window (head + 1 if none)."""
+        since = self._context.clock.now() - timedelta(
+            hours=self._context.settings.realtime.replay_window_h
+        )
+        oldest = await session.scalar(
+            select(func.min(OutboxEvent.seq)).where(
+                OutboxEvent.seq.is_not(None), OutboxEvent.created_at >= since
+            )
+        )
+        return int(oldest) if oldest is not None else self.head + 1
+
+    async def _run(self) -> None:
+        poll = self._context.settings.realtime.hub_poll_s
+        self._context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            self._wake.clear()
+            try:
+                await self.pump()
+                self._context.loop_heartbeats[LOOP_NAME] = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub cycle failed; retrying")
+
+    async def pump(self) -> int:
+        """Read every event after the head into the backlog and wake the sockets. Also called
+        before a socket starts, so the head it is told is the database's, not a stale one."""
+        async with self._pumping:
+            return await self._pump()
+
+    async def _pump(self) -> int:
+        total = 0
+        settings = self._context.settings.realtime
+        batch = max(1, min(settings.replay_batch, settings.backlog_events // 2))
+        while True:
+            async with self._context.sessions() as session:
+                events = await load_events(session, after=self.head, upto=None, limit=batch)
+                if not events:
+                    return total
+                facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
+            await self._make_room(len(events))
+            for event in events:
+                self._backlog.append(
+                    Delivered(event, facts.get(event.alert_id) if event.alert_id else None)
+                )
+            self.head = events[-1].seq
+            total += len(events)
+            moved, self._moved = self._moved, asyncio.Event()
+            moved.set()
+
+    async def _make_room(self, incoming: int) -> None:
+        """Before evicting events some socket still needs, give it ``burst_grace_s`` to catch
+        up; then drop it. A stuck socket costs the others one grace, once."""
+        overflow = len(self._backlog) + incoming - (self._backlog.maxlen or 0)
+        if overflow <= 0:
+            return
+        evicted_upto = self._backlog[min(overflow, len(self._backlog)) - 1].event.seq
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._context.settings.realtime.burst_grace_s
+        while True:
+            laggards = [r for r in self.readers if not r.dropped and r.cursor < evicted_upto]
+            if not laggards:
+                return
+            if loop.time() >= deadline:
+                for reader in laggards:
+                    reader.dropped = True
+                return
+            await asyncio.sleep(0.005)

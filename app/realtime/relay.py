@@ -1,0 +1,91 @@
+"""The relay: gives committed outbox events their place in the deployment-wide stream.
+
+Why not the outbox ``id``: it comes from a sequence *before* commit, so a transaction that commits
+late can become visible after a larger id, and a reader resuming "after id N" would skip it. The
+relay only ever sees committed rows; it numbers them (``seq``) in one transaction under a lock
+(an advisory lock on PostgreSQL: one relay at a time across processes; SQLite has one writer), so
+sequence numbers become visible in increasing batches and "after seq N" can never miss one.
+
+After each batch it announces the new head: ``pg_notify`` (ids only, delivered at commit) to
+every process, and the local broker at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy import select, text, update
+
+from app.context import AppContext
+from app.models import OutboxEvent, StreamState
+from app.realtime.broker import CHANNEL
+
+log = logging.getLogger("sigap.relay")
+RELAY_LOCK_KEY = 0x5167_6171
+LOOP_NAME = "relay"
+
+
+async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | None:
+    """Number the committed, unnumbered events; returns the new head, or None if none."""
+    now = context.clock.now()
+    async with context.sessions() as session, session.begin():
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
+            )
+            if not locked:
+                return None  # another process's relay is at it; its NOTIFY will reach us
+        ids = (
+            await session.scalars(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.seq.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(batch)
+            )
+        ).all()
+        if not ids:
+            return None
+        state = await session.scalar(
+            select(StreamState).where(StreamState.id == 1).with_for_update()
+        )
+        if state is None:
+            raise RuntimeError("stream_state is missing: run the migrations")
+        first = state.last_seq + 1
+        await session.execute(
+            update(OutboxEvent),
+            [{"id": event_id, "seq": first + n} for n, event_id in enumerate(ids)],
+        )
+        state.last_seq = first + len(ids) - 1
+        state.updated_at = now
+        head = state.last_seq
+        if postgres:
+            await session.execute(
+                text("SELECT pg_notify(:channel, :head)"),
+                {
+                    "channel": CHANNEL,
+                    "head": str(head),
+                },
+            )
+    return head
+
+
+async def run_relay(context: AppContext) -> None:
+    """Forever: number what is pending, tell the hub, then wait for a commit or the poll."""
+    wake = context.outbox_wakeup
+    context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
+    while True:
+        wake.clear()
+        try:
+            while (head := await sequence_pending(context)) is not None:
+                context.broker.published(head)
+            context.loop_heartbeats[LOOP_NAME] = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("relay cycle failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=context.settings.realtime.relay_poll_s)

@@ -1,0 +1,120 @@
+"""Who may see which event on the stream: the same need-to-know as the REST API.
+
+Pure: an audience, an event and the facts about its alert (which units hold legs on it, whose
+phone it is) in; the message to send, or None, out.
+
+- Supervisors and admins: everything.
+- Counselors, paralegals, transit staff: an alert's events from the moment their unit was offered
+  it (until the offer was withdrawn, declined or its claim broken, if it was), and every event
+  about their own unit's legs (so a console also learns that an offer was withdrawn). Judged by
+  the event's own time, so a replay shows exactly what live delivery did. Payloads never carry
+  contact data or free text, so transit staff see the same pseudonymous events as everyone else.
+- Integrators with the ``alerts:read`` scope: every alert event (non-personal payloads).
+- A device: only its own alert's reassurance events, mapped to what the phone may know. A cancel
+  under duress maps to exactly the message of a genuine cancel, and nothing after the phone saw
+  its alert end is ever sent, so whoever holds the phone can tell nothing apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+PROVINCE_WIDE = frozenset({"supervisor", "admin"})
+KEEPS_SIGHT = frozenset({"offered", "accepted", "completed", "expired", "lapsed"})
+"""Leg statuses after which the unit still follows the alert; a withdrawn, declined or released
+leg lets it see the alert's events only up to the moment it was closed."""
+
+# Internal event -> (event name and status the phone sees).
+_DEVICE_EVENTS: dict[str, tuple[str, str]] = {
+    "alert.received": ("alert.received", "received"),
+    "assignment.accepted": ("alert.acknowledged", "acknowledged"),
+    "alert.on_scene": ("alert.on_scene", "help_on_scene"),
+    "alert.resolved": ("alert.resolved", "resolved"),
+    "alert.cancelled": ("alert.cancelled", "cancelled"),
+    "alert.duress_signalled": ("alert.cancelled", "cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: Literal["staff", "integrator", "device"]
+    role: str | None = None
+    unit_id: uuid.UUID | None = None
+    unit_code: str | None = None
+    device_id: uuid.UUID | None = None
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LegSight:
+    unit_id: uuid.UUID
+    offered_at: datetime
+    closed_at: datetime | None
+    status: str
+
+    def covers(self, at: datetime) -> bool:
+        """Did this leg let its unit see an event stamped ``at``?"""
+        if at < self.offered_at:
+            return False
+        return self.status in KEEPS_SIGHT or self.closed_at is None or at <= self.closed_at
+
+
+DEVICE_CLOSING_EVENTS = ("alert.cancelled", "alert.duress_signalled", "alert.resolved")
+"""The events that end what the phone sees of its alert (a duress cancel included)."""
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    device_id: uuid.UUID
+    device_closed_seq: int | None
+    """Stream position of the event that ended the phone's view; nothing after it reaches it."""
+    legs: tuple[LegSight, ...] = ()
+
+    def unit_saw(self, unit_id: uuid.UUID, at: datetime) -> bool:
+        return any(leg.unit_id == unit_id and leg.covers(at) for leg in self.legs)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    seq: int
+    event: str
+    at: datetime
+    alert_id: uuid.UUID | None
+    data: dict[str, Any]
+
+
+def message_for(
+    audience: Audience, event: StreamEvent, facts: AlertFacts | None
+) -> tuple[str, dict[str, Any]] | None:
+    """(event name, data) to send to ``audience``, or None when it may not see ``event``."""
+    if audience.kind == "device":
+        return _for_device(audience, event, facts)
+    if audience.kind == "integrator":
+        return (event.event, event.data) if "alerts:read" in audience.scopes else None
+    if audience.role in PROVINCE_WIDE:
+        return event.event, event.data
+    if audience.unit_id is None:
+        return None
+    about_own_leg = audience.unit_code is not None and event.data.get("unit_code") == (
+        audience.unit_code
+    )
+    if about_own_leg or (facts is not None and facts.unit_saw(audience.unit_id, event.at)):
+        return event.event, event.data
+    return None
+
+
+def _for_device(
+    audience: Audience, event: StreamEvent, facts: AlertFacts | None
+) -> tuple[str, dict[str, Any]] | None:
+    if facts is None or facts.device_id != audience.device_id or event.alert_id is None:
+        return None
+    mapped = _DEVICE_EVENTS.get(event.event)
+    if mapped is None:
+        return None
+    if facts.device_closed_seq is not None and event.seq > facts.device_closed_seq:
+        return None  # the phone saw its alert end: whatever staff do next stays with staff
+    name, status = mapped
+    return name, {"alert_id": str(event.alert_id), "status": status}
