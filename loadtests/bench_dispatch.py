@@ -177,6 +177,7 @@ async def bench_e2e(options: argparse.Namespace) -> int:
         db_url=db_url, workers=options.workers, pool_size=options.pool_size, max_overflow=5
     )
     spec.env["SIGAP_DISPATCH__POLL_INTERVAL_S"] = str(options.poll)
+    spec.env["SIGAP_REALTIME__PRESENCE_REQUIRED"] = "false"  # staffed by rows, no consoles
     server = servers.launch(spec, workdir)
     try:
         await servers.wait_ready(server, 90)
