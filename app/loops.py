@@ -35,4 +35,8 @@ async def run_periodic(
 
 def heartbeat_ages(context: AppContext) -> dict[str, float]:
     now = time.monotonic()
-    return {name: now - beat for name, beat in context.loop_heartbeats.items()}
+    ages = {name: now - beat for name, beat in context.loop_heartbeats.items()}
+    listener = context.broker.heartbeat_age_s
+    if listener is not None:
+        ages["listener"] = listener  # the LISTEN connection's last successful check
+    return ages

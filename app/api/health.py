@@ -58,7 +58,7 @@ async def readyz(context: Context) -> JSONResponse:
 
 
 def _stall_after(name: str) -> float:
-    return {"geo-refresh": 120.0, "housekeeping": 7200.0}.get(name, 60.0)
+    return {"geo-refresh": 120.0, "housekeeping": 7200.0, "listener": 15.0}.get(name, 60.0)
 
 
 @router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)

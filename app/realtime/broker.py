@@ -89,7 +89,7 @@ class PostgresBroker:
 
     @property
     def heartbeat_age_s(self) -> float | None:
-        return time.monotonic() - self._last_ok
+        return None if self._task is None else time.monotonic() - self._last_ok
 
     @property
     def backend_pid(self) -> int | None:
