@@ -129,7 +129,10 @@ class RealtimeSettings(BaseModel):
     listener_heartbeat_s: float = Field(5.0, gt=0, le=60)
     """How often the dedicated LISTEN connection is checked (a dead one is replaced)."""
     revalidate_s: float = Field(30.0, gt=0, le=600)
-    """How often an open socket's account is checked again (disabled accounts, revoked devices)."""
+    """How often a staff or integrator socket's account is checked again (disabled accounts)."""
+    device_revalidate_s: float = Field(300.0, gt=0, le=3600)
+    """The same for phones (revoked credentials): thousands of idle phones must not become a
+    steady stream of queries."""
     presence_required: bool = True
     """Staff count as on duty only while rostered *and* their console is connected (or was,
     within ``presence_grace_s``). False: rosters alone decide."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import sys
@@ -146,6 +147,11 @@ async def staff_everyone(url: str) -> int:
     """One on-duty member for every unit, for the next day (rows written directly)."""
     connection = await asyncpg.connect(url)
     try:
+        # Posts open around the clock: the figures must not depend on the hour of the run.
+        await connection.execute(
+            "UPDATE unit SET hours = $1::jsonb, updated_at = now() WHERE kind = 'post'",
+            json.dumps({"always_open": True, "closed_on_holidays": False, "weekly": {}}),
+        )
         units = await connection.fetch("SELECT id, code FROM unit")
         now = datetime.now(UTC)
         staff = [

@@ -247,7 +247,8 @@ class StreamConnection:
         """Close on token expiry, or on revocation found by periodic revalidation."""
         assert self.session is not None
         while True:
-            wait_s = self.settings.revalidate_s
+            device = isinstance(self.session.principal, DevicePrincipal)
+            wait_s = self.settings.device_revalidate_s if device else self.settings.revalidate_s
             if self.session.expires_at is not None:
                 left = (self.session.expires_at - self.context.clock.now()).total_seconds()
                 if left <= 0:
