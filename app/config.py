@@ -140,6 +140,32 @@ class RealtimeSettings(BaseModel):
     presence_flush_s: float = Field(10.0, gt=0, le=60)
 
 
+class SlaSettings(BaseModel):
+    policy_version: str = "2026.1"
+    """Recorded on every clock: changing targets never rewrites how history was measured."""
+    targets_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "routing": 5.0,
+            "acknowledgement": 60.0,
+            "first_contact": 300.0,
+            "on_scene:transit": 600.0,
+            "on_scene:post": 1800.0,
+            "police_report": 3 * 86400.0,  # UU TPKS Art. 41
+            "protection": 86400.0,  # Arts. 42-43
+            "lpsk_request": 86400.0,
+            "protection_expiry": 14 * 86400.0,
+            "triage:high": 3600.0,
+            "triage:medium": 6 * 3600.0,
+            "triage:low": 3 * 86400.0,
+            "trafficking_services": 7 * 86400.0,  # UU 21/2007 Art. 52
+        }
+    )
+    """Seconds per clock; ``clock:kind`` entries win over ``clock``."""
+    warn_fraction: float = Field(0.75, gt=0, lt=1)
+    """Warn when this share of the target has passed (45 s of the 60 s acknowledgement)."""
+    monitor_interval_s: float = Field(0.5, gt=0, le=10)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SIGAP_",
@@ -160,6 +186,7 @@ class Settings(BaseSettings):
     geo: GeoSettings = GeoSettings()
     dispatch: DispatchSettings = DispatchSettings()
     realtime: RealtimeSettings = RealtimeSettings()
+    sla: SlaSettings = SlaSettings()
 
     @field_validator("database_url")
     @classmethod

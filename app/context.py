@@ -39,6 +39,8 @@ class AppContext:
     presence_tracker: PresenceTracker = field(default_factory=PresenceTracker)
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
+    sla_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set after a local commit that wrote events (state changes), so clocks follow at once."""
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that wrote events, so the relay numbers them at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)

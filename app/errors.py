@@ -121,6 +121,13 @@ class ValidationFailed(DomainError):
     description = "The `errors` member lists each field and why. Nothing was changed."
 
 
+class MediationForbidden(DomainError):
+    status, slug, title = 422, "mediation-forbidden", "Sexual violence cannot go to mediation"
+    description = (
+        "UU TPKS Art. 23: no out-of-court settlement for sexual violence. Nothing changed."
+    )
+
+
 class IdempotencyKeyReused(DomainError):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
     description = (
@@ -181,6 +188,7 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     UnsupportedMediaType,
     ValidationFailed,
     IdempotencyKeyReused,
+    MediationForbidden,
     PinRules,
     RateLimited,
     PinLocked,

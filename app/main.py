@@ -22,6 +22,7 @@ from app.api import (
     health,
     reference,
     rosters,
+    sla,
     staff,
     stream,
 )
@@ -46,6 +47,7 @@ from app.schemas.alerts import AlertCreate
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
+from app.sla.monitor import run_monitor
 
 log = logging.getLogger("sigap")
 API_VERSION = "1.0.0"
@@ -61,11 +63,12 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         if reasons:
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
     engine = create_engine(settings)
-    dispatch_wakeup, outbox_wakeup = asyncio.Event(), asyncio.Event()
+    dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     def committed(tables: set[str]) -> None:
         if "outbox_event" in tables:
             outbox_wakeup.set()
+            sla_wakeup.set()
         if "dispatch_task" in tables:
             dispatch_wakeup.set()
 
@@ -93,6 +96,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         broker=broker,
         dispatch_wakeup=dispatch_wakeup,
         outbox_wakeup=outbox_wakeup,
+        sla_wakeup=sla_wakeup,
     )
 
 
@@ -155,6 +159,7 @@ def create_app(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
+                asyncio.create_task(run_monitor(ctx)),
                 asyncio.create_task(
                     run_periodic(
                         ctx, name="notifier", interval_s=1, body=deliver_notifications
@@ -186,7 +191,17 @@ def create_app(
     app.state.hub = hub
     install(app)
     for module in (
-        alerts, alert_work, assignments, rosters, devices, auth, staff, reference, health, stream
+        alerts,
+        alert_work,
+        assignments,
+        rosters,
+        sla,
+        devices,
+        auth,
+        staff,
+        reference,
+        health,
+        stream,
     ):
         app.include_router(module.router)
     app.add_middleware(

@@ -47,3 +47,35 @@ class Metrics:
             "Authenticated /v1/stream websockets open in this process.",
             registry=self.registry,
         )
+        self.alerts_by_state = Gauge(
+            "sigap_alerts", "Alerts in the database by state.", ["state"], registry=self.registry
+        )
+        self.sla_clocks = Gauge(
+            "sigap_sla_clocks_running",
+            "SLA clocks still running, by status (running, warning).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.sla_breaches = Gauge(
+            "sigap_sla_breaches",
+            "SLA clocks breached (drills and accidental presses excluded), by clock.",
+            ["clock"],
+            registry=self.registry,
+        )
+        self.sla_interval = Histogram(
+            "sigap_sla_interval_seconds",
+            "Measured SLA intervals (routing, acknowledgement, ...) as clocks stop, by clock.",
+            ["clock"],
+            buckets=(1, 5, 10, 30, 45, 60, 120, 300, 600, 1800, 3600, 21600, 86400, 259200),
+            registry=self.registry,
+        )
+        self.oldest_unacknowledged = Gauge(
+            "sigap_oldest_unacknowledged_alert_age_seconds",
+            "Age of the oldest alert nobody has accepted yet (drills excluded).",
+            registry=self.registry,
+        )
+        self.dispatch_queue_depth = Gauge(
+            "sigap_dispatch_queue_depth",
+            "Dispatcher tasks due now and not yet done.",
+            registry=self.registry,
+        )

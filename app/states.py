@@ -106,3 +106,4 @@ def _stamp(alert: Alert, state: AlertState, at: datetime) -> None:
     name = _STAMP.get(state)
     if name is not None and getattr(alert, name) is None:
         setattr(alert, name, at)
+        alert.sla_dirty = True  # the SLA monitor derives its clocks from these stamps

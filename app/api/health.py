@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -15,8 +16,10 @@ from app.api.deps import Context
 from app.api.problems import problem_catalogue
 from app.errors import NotFound
 from app.loops import heartbeat_ages
+from app.sla import metrics as sla_metrics
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("sigap.health")
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -58,13 +61,35 @@ async def readyz(context: Context) -> JSONResponse:
 
 
 def _stall_after(name: str) -> float:
-    return {"geo-refresh": 120.0, "housekeeping": 7200.0, "listener": 15.0}.get(name, 60.0)
+    return {
+        "geo-refresh": 120.0,
+        "housekeeping": 7200.0,
+        "listener": 15.0,
+        "sla-monitor": 10.0,
+    }.get(name, 60.0)
 
 
 @router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
 async def metrics(context: Context) -> Response:
     for name, age in heartbeat_ages(context).items():
         context.metrics.loop_heartbeat_age.labels(name).set(age)
+    try:
+        async with context.sessions() as session:
+            figures = await asyncio.wait_for(
+                sla_metrics.snapshot(session, context.clock.now()), timeout=2
+            )
+    except Exception:  # an unreachable database must not make the scrape fail
+        log.warning("metrics: database figures unavailable", exc_info=True)
+    else:
+        m = context.metrics
+        for state, count in figures.alerts_by_state.items():
+            m.alerts_by_state.labels(state).set(count)
+        for status in ("running", "warning"):
+            m.sla_clocks.labels(status).set(figures.clocks_by_status.get(status, 0))
+        for clock, count in figures.breaches_by_clock.items():
+            m.sla_breaches.labels(clock).set(count)
+        m.oldest_unacknowledged.set(figures.oldest_unacknowledged_s)
+        m.dispatch_queue_depth.set(figures.dispatch_queue_depth)
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -234,6 +234,7 @@ async def _create(
         device_status="active",
         dispatch_step=0,
         escalations=0,
+        sla_dirty=True,
         duress=False,
         do_not_call_back=False,
         linked_alert_id=linked,

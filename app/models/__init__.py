@@ -15,6 +15,7 @@ from app.models.dispatch import (
 from app.models.intake import IdempotencyRecord, RateLimitCounter
 from app.models.outbox import OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
+from app.models.sla import Case, SlaClock
 from app.models.staff import IntegratorClient, RefreshToken, StaffUser
 from app.models.unit import Unit
 
@@ -26,6 +27,7 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "Case",
     "Device",
     "DispatchTask",
     "Holiday",
@@ -40,6 +42,7 @@ __all__ = [
     "Region",
     "RoutingDecision",
     "Shift",
+    "SlaClock",
     "StaffPresence",
     "StaffUser",
     "Station",

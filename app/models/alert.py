@@ -37,6 +37,13 @@ class Alert(Base):
             sqlite_where=text("joinable"),
         ),
         Index("ix_alert_received_at", "received_at"),
+        # The SLA monitor's work list: alerts whose timestamps changed since it last looked.
+        Index(
+            "ix_alert_sla_dirty",
+            "id",
+            postgresql_where=text("sla_dirty"),
+            sqlite_where=text("sla_dirty"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -92,6 +99,8 @@ class Alert(Base):
     """When the alert was handed off to Jakarta Siaga 112 (the ladder's last step)."""
     resolved_at: Mapped[datetime | None]
     disposition: Mapped[str | None] = mapped_column(String(32))
+    sla_dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Set by the state machine on every stamp; the SLA monitor syncs the clocks and clears it."""
     private_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     """AEAD-encrypted contact, free-text message and unknown fields from the press."""
     updated_at: Mapped[datetime]

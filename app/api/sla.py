@@ -1,0 +1,180 @@
+"""SLA routes: an alert's clocks, its case with legal milestones, and the SLA report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
+from sqlalchemy import select
+
+from app.access import IntegratorPrincipal, require_scope, require_staff
+from app.api.deps import Context, CurrentPrincipal, Session, error_responses
+from app.dispatch.views import can_see
+from app.errors import (
+    Conflict,
+    Forbidden,
+    MediationForbidden,
+    NotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from app.models import Region, SlaClock
+from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
+from app.sla import cases
+from app.sla.reports import GroupBy, as_csv, sla_report
+
+router = APIRouter(prefix="/v1", tags=["sla"])
+_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed)
+_WRITE = {**_ERRORS, **error_responses(Conflict, UnsupportedMediaType)}
+_CASE_STAFF = ("counselor", "paralegal", "supervisor", "admin")
+
+
+@router.get(
+    "/alerts/{alert_id}/sla",
+    summary="The alert's response-time clocks (and its case's legal clocks)",
+    response_model=list[SlaClockRead],
+    responses=_ERRORS,
+)
+async def get_clocks(
+    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> list[SlaClockRead]:
+    require_staff(principal)
+    if not await can_see(session, principal, alert_id):
+        raise NotFound()
+    rows = (
+        await session.scalars(
+            select(SlaClock).where(SlaClock.alert_id == alert_id).order_by(SlaClock.started_at)
+        )
+    ).all()
+    return [SlaClockRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post(
+    "/alerts/{alert_id}/case",
+    status_code=201,
+    summary="Open a case: classification (SIMFONI-PPA), risk, age group; starts legal clocks",
+    description=(
+        "The police-report clock (UU TPKS Art. 41, 3 x 24 h) runs from the alert's receipt, "
+        "not from this moment."
+    ),
+    response_model=CaseRead,
+    responses=_WRITE,
+)
+async def post_case(
+    alert_id: uuid.UUID,
+    data: CaseCreate,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> CaseRead:
+    staff = require_staff(principal, *_CASE_STAFF)
+    case = await cases.open_case(
+        session, alert_id=alert_id, staff=staff, data=data, now=context.clock.now()
+    )
+    read = cases.case_read(case)
+    await session.commit()
+    return read
+
+
+@router.get(
+    "/alerts/{alert_id}/case",
+    summary="The alert's case",
+    response_model=CaseRead,
+    responses=_ERRORS,
+)
+async def get_case(alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> CaseRead:
+    staff = require_staff(principal, *_CASE_STAFF)
+    return cases.case_read(await cases.case_of(session, alert_id=alert_id, staff=staff))
+
+
+@router.patch(
+    "/cases/{case_id}",
+    summary="Reclassify a case or move it to another service stage",
+    response_model=CaseRead,
+    responses={**_WRITE, **error_responses(MediationForbidden)},
+)
+async def patch_case(
+    case_id: uuid.UUID,
+    data: CaseUpdate,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> CaseRead:
+    staff = require_staff(principal, *_CASE_STAFF)
+    case = await cases.update_case(
+        session, case_id=case_id, staff=staff, data=data, now=context.clock.now()
+    )
+    read = cases.case_read(case)
+    await session.commit()
+    return read
+
+
+@router.post(
+    "/cases/{case_id}/milestones",
+    summary="Record a legal milestone (police report, protection, LPSK, services)",
+    description=(
+        "Each milestone is recorded once (a legal record); `occurred_at` may be earlier than "
+        "now when it is recorded after the fact, never in the future."
+    ),
+    response_model=CaseRead,
+    responses=_WRITE,
+)
+async def post_milestone(
+    case_id: uuid.UUID,
+    data: MilestoneCreate,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> CaseRead:
+    staff = require_staff(principal, *_CASE_STAFF)
+    case = await cases.record_milestone(
+        session, case_id=case_id, staff=staff, data=data, now=context.clock.now()
+    )
+    read = cases.case_read(case)
+    await session.commit()
+    return read
+
+
+@router.get(
+    "/reports/sla",
+    summary="SLA report: share met, percentiles and breaches per group (JSON or CSV)",
+    description=(
+        "Supervisors, admins and integrators with `reports:read`. Drills and accidental "
+        "presses are counted apart and never against a target; alerts cancelled under duress "
+        "count like any other. Percentiles are continuous (as PostgreSQL's percentile_cont)."
+    ),
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        **_ERRORS,
+    },
+)
+async def get_report(
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+    group_by: Annotated[GroupBy, Query()] = "post",
+    region: Annotated[str, Query(max_length=32)] = "dki-jakarta",
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    if isinstance(principal, IntegratorPrincipal):
+        require_scope(principal, "reports:read")
+    else:
+        require_staff(principal, "supervisor", "admin")
+    if end <= start or end - start > timedelta(days=366):
+        raise ValidationFailed(
+            "`to` must be after `from`, at most a year later.",
+            extra={"errors": [{"loc": ["query", "to"], "msg": "bad range"}]},
+        )
+    zone = await session.scalar(select(Region.timezone).where(Region.code == region))
+    if zone is None:
+        raise NotFound()
+    report = await sla_report(session, start=start, end=end, group_by=group_by, timezone=zone)
+    if format == "csv":
+        return Response(as_csv(report), media_type="text/csv; charset=utf-8")
+    return report
