@@ -79,6 +79,17 @@ def build_providers(names: list[str]) -> list[NotificationProvider]:
     return [PROVIDERS[n]() for n in names]
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message to queue for some people about an alert (``ref`` de-duplicates it)."""
+
+    recipients: tuple[uuid.UUID, ...]
+    kind: str
+    text: str
+    alert_id: uuid.UUID | None
+    ref: str
+
+
 async def queue(
     session: AsyncSession,
     *,
@@ -91,39 +102,55 @@ async def queue(
     settings: DispatchSettings,
 ) -> None:
     """Queue one message per recipient; over the per-alert limit it is kept as ``suppressed``."""
-    people = list(dict.fromkeys(recipients))
-    if not people:
+    await queue_many(
+        session,
+        [Message(tuple(recipients), kind, text, alert_id, ref)],
+        now=now,
+        settings=settings,
+    )
+
+
+async def queue_many(
+    session: AsyncSession, messages: list[Message], *, now: datetime, settings: DispatchSettings
+) -> None:
+    """Queue many messages with one count and one insert (the SLA monitor's bursts)."""
+    wanted = [(m, person) for m in messages for person in dict.fromkeys(m.recipients)]
+    if not wanted:
         return
-    recent: dict[uuid.UUID, int] = {}
-    if alert_id is not None:
+    alert_ids = {m.alert_id for m, _ in wanted if m.alert_id is not None}
+    recent: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    if alert_ids:
         counted = await session.execute(
-            select(Notification.recipient_id, func.count())
+            select(Notification.alert_id, Notification.recipient_id, func.count())
             .where(
-                Notification.alert_id == alert_id,
-                Notification.recipient_id.in_(people),
+                Notification.alert_id.in_(alert_ids),
+                Notification.recipient_id.in_({person for _, person in wanted}),
                 Notification.status != "suppressed",
                 Notification.created_at > now - timedelta(seconds=settings.notify_window_s),
             )
-            .group_by(Notification.recipient_id)
+            .group_by(Notification.alert_id, Notification.recipient_id)
         )
-        recent = {recipient: int(count) for recipient, count in counted.all()}
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "dedupe_key": f"{kind}:{alert_id}:{ref}:{person}",
-            "alert_id": alert_id,
-            "recipient_id": person,
-            "kind": kind,
-            "text": text,
-            "status": "suppressed"
-            if recent.get(person, 0) >= settings.notify_per_alert_person
-            else "queued",
-            "created_at": now,
-            "due_at": now,
-            "attempts": 0,
-        }
-        for person in people
-    ]
+        recent = {(a, r): int(n) for a, r, n in counted.all() if a is not None}
+    rows = []
+    for message, person in wanted:
+        key = (message.alert_id, person) if message.alert_id is not None else None
+        sent = recent.get(key, 0) if key else 0
+        if key:
+            recent[key] = sent + 1
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "dedupe_key": f"{message.kind}:{message.alert_id}:{message.ref}:{person}",
+                "alert_id": message.alert_id,
+                "recipient_id": person,
+                "kind": message.kind,
+                "text": message.text,
+                "status": "suppressed" if sent >= settings.notify_per_alert_person else "queued",
+                "created_at": now,
+                "due_at": now,
+                "attempts": 0,
+            }
+        )
     # One statement object per dialect, executed with many rows: compiled once, cached.
     await session.execute(_insert_ignoring_duplicates(session), rows)
 

@@ -9,6 +9,8 @@ and ``warned_at`` / ``breached_at`` are written once. Escalating is the dispatch
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -39,14 +41,63 @@ def targets_of(settings: SlaSettings) -> Targets:
     )
 
 
-async def times_of(session: AsyncSession, alert: Alert) -> AlertTimes:
-    first_accept = await session.scalar(
-        select(Assignment.leg_kind)
-        .where(Assignment.alert_id == alert.id, Assignment.accepted_at.is_not(None))
-        .order_by(Assignment.accepted_at)
-        .limit(1)
-    )
-    case = await session.scalar(select(Case).where(Case.alert_id == alert.id))
+@dataclass
+class BatchFacts:
+    """Everything a batch of alerts' clocks depend on, read in a handful of queries."""
+
+    first_accept: dict[uuid.UUID, str] = field(default_factory=dict)
+    cases: dict[uuid.UUID, Case] = field(default_factory=dict)
+    clocks: dict[uuid.UUID, dict[str, SlaClock]] = field(default_factory=dict)
+    first_fallback: dict[uuid.UUID, str | None] = field(default_factory=dict)
+    leg_statuses: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    supervisors: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    messages: list[notify.Message] = field(default_factory=list)
+
+
+async def load_facts(
+    session: AsyncSession, alerts: Sequence[Alert], *, now: datetime
+) -> BatchFacts:
+    ids = [a.id for a in alerts]
+    facts = BatchFacts()
+    legs = (
+        await session.execute(
+            select(
+                Assignment.alert_id, Assignment.leg_kind, Assignment.status, Assignment.accepted_at
+            )
+            .where(Assignment.alert_id.in_(ids))
+            .order_by(Assignment.accepted_at)
+        )
+    ).all()
+    for alert_id, kind, status, accepted_at in legs:
+        facts.leg_statuses.setdefault(alert_id, set()).add(status)
+        if accepted_at is not None and alert_id not in facts.first_accept:
+            facts.first_accept[alert_id] = kind
+    for case in (await session.scalars(select(Case).where(Case.alert_id.in_(ids)))).all():
+        facts.cases[case.alert_id] = case
+    for row in (await session.scalars(select(SlaClock).where(SlaClock.alert_id.in_(ids)))).all():
+        facts.clocks.setdefault(row.alert_id, {})[row.clock] = row
+    for alert_id, decision in (
+        await session.execute(
+            select(RoutingDecision.alert_id, RoutingDecision.decision).where(
+                RoutingDecision.alert_id.in_(ids), RoutingDecision.step == 0
+            )
+        )
+    ).all():
+        facts.first_fallback[alert_id] = decision.get("fallback")
+    for region_code in {a.region_code for a in alerts}:
+        region = await session.get(Region, region_code)
+        facts.supervisors[region_code] = await notify.supervisors_on_duty(
+            session,
+            region_code=region_code,
+            central_code=region.central_desk_code if region else "central",
+            at=now,
+        )
+    return facts
+
+
+def times_of(alert: Alert, facts: BatchFacts) -> AlertTimes:
+    first_accept = facts.first_accept.get(alert.id)
+    case = facts.cases.get(alert.id)
     milestones = {}
     if case is not None:
         milestones = {
@@ -75,24 +126,36 @@ async def times_of(session: AsyncSession, alert: Alert) -> AlertTimes:
     )
 
 
-async def sync_alert(
+async def sync_alerts(
     session: AsyncSession,
+    alerts: Sequence[Alert],
     *,
-    alert: Alert,
     sla: SlaSettings,
     dispatch: DispatchSettings,
     now: datetime,
 ) -> list[tuple[str, float]]:
-    """Bring the alert's clocks up to date; the caller holds the alert's lock and commits.
+    """Bring these alerts' clocks up to date; the caller holds their locks and commits.
     Returns the (clock, seconds) intervals that were measured to their end in this sync."""
-    times = await times_of(session, alert)
-    targets = targets_of(sla)
-    existing = {
-        row.clock: row
-        for row in (
-            await session.scalars(select(SlaClock).where(SlaClock.alert_id == alert.id))
-        ).all()
-    }
+    if not alerts:
+        return []
+    facts = await load_facts(session, alerts, now=now)
+    measured: list[tuple[str, float]] = []
+    for alert in alerts:
+        measured += _sync_one(session, alert=alert, facts=facts, targets=targets_of(sla), now=now)
+    await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
+    return measured
+
+
+def _sync_one(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    facts: BatchFacts,
+    targets: Targets,
+    now: datetime,
+) -> list[tuple[str, float]]:
+    times = times_of(alert, facts)
+    existing = facts.clocks.get(alert.id, {})
     ended = closed_at(times)
     is_excluded = excluded(times)
     measured: list[tuple[str, float]] = []
@@ -118,16 +181,14 @@ async def sync_alert(
         row.stopped_at = plan.stopped_at
         if row.status not in OPEN_STATUSES:
             continue
-        await _advance(
-            session, alert=alert, row=row, plan=plan, ended=ended, now=now, dispatch=dispatch
-        )
+        _advance(session, alert=alert, row=row, plan=plan, ended=ended, now=now, facts=facts)
         if row.status not in OPEN_STATUSES and plan.stopped_at is not None and not is_excluded:
             measured.append((row.clock, (plan.stopped_at - plan.started_at).total_seconds()))
     alert.sla_dirty = False
     return measured
 
 
-async def _advance(
+def _advance(
     session: AsyncSession,
     *,
     alert: Alert,
@@ -135,7 +196,7 @@ async def _advance(
     plan: ClockPlan,
     ended: datetime | None,
     now: datetime,
-    dispatch: DispatchSettings,
+    facts: BatchFacts,
 ) -> None:
     result = outcome(plan, deadline_at=row.deadline_at, alert_closed_at=ended, now=now)
     if result in ("met", "closed"):
@@ -144,7 +205,7 @@ async def _advance(
     if result == "breached":
         row.status, row.next_at = "breached", None
         row.breached_at = now
-        row.breach_cause = await _cause(session, alert, row.clock)
+        row.breach_cause = _cause(alert, row.clock, facts)
         if not row.excluded:
             emit(
                 session,
@@ -158,7 +219,17 @@ async def _advance(
                     "case_code": alert.case_code,
                 },
             )
-            await _tell_supervisors(session, alert=alert, row=row, now=now, settings=dispatch)
+            drill = "[LATIHAN/DRILL] " if alert.is_drill else ""
+            facts.messages.append(
+                notify.Message(
+                    recipients=tuple(facts.supervisors.get(alert.region_code, [])),
+                    kind="sla_breached",
+                    text=f"{drill}Sigap {alert.case_code}: {row.clock.replace('_', ' ')} "
+                    f"deadline missed ({row.breach_cause}).",
+                    alert_id=alert.id,
+                    ref=row.clock,
+                )
+            )
         return
     if now >= row.warn_at and row.warned_at is None:
         row.status, row.warned_at, row.next_at = "warning", now, row.deadline_at
@@ -178,24 +249,15 @@ async def _advance(
     row.next_at = row.warn_at if row.warned_at is None else row.deadline_at
 
 
-async def _cause(session: AsyncSession, alert: Alert, clock: str) -> str:
+def _cause(alert: Alert, clock: str, facts: BatchFacts) -> str:
     """Why a clock breached, in the words a report needs."""
     if clock == "routing":
         return "dispatch_delayed"
     if clock != "acknowledgement":
         return "not_recorded_in_time"
-    first = await session.scalar(
-        select(RoutingDecision.decision).where(
-            RoutingDecision.alert_id == alert.id, RoutingDecision.step == 0
-        )
-    )
-    if first is not None and first.get("fallback") == "nobody_available":
+    if facts.first_fallback.get(alert.id) == "nobody_available":
         return "nobody_on_duty"
-    statuses = set(
-        (
-            await session.scalars(select(Assignment.status).where(Assignment.alert_id == alert.id))
-        ).all()
-    )
+    statuses = facts.leg_statuses.get(alert.id, set())
     if "declined" in statuses:
         return "declined"
     if "expired" in statuses:
@@ -203,27 +265,3 @@ async def _cause(session: AsyncSession, alert: Alert, clock: str) -> str:
     if alert.escalations:
         return "escalated"
     return "no_answer"
-
-
-async def _tell_supervisors(
-    session: AsyncSession, *, alert: Alert, row: SlaClock, now: datetime, settings: DispatchSettings
-) -> None:
-    region = await session.get(Region, alert.region_code)
-    recipients = await notify.supervisors_on_duty(
-        session,
-        region_code=alert.region_code,
-        central_code=region.central_desk_code if region else "central",
-        at=now,
-    )
-    drill = "[LATIHAN/DRILL] " if alert.is_drill else ""
-    await notify.queue(
-        session,
-        recipients=recipients,
-        kind="sla_breached",
-        text=f"{drill}Sigap {alert.case_code}: {row.clock.replace('_', ' ')} deadline missed "
-        f"({row.breach_cause}).",
-        alert_id=alert.id,
-        ref=row.clock,
-        now=now,
-        settings=settings,
-    )

@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 
 from app.context import AppContext
 from app.models import Alert, SlaClock
-from app.sla.clocks import OPEN_STATUSES, sync_alert
+from app.sla.clocks import OPEN_STATUSES, sync_alerts
 
 log = logging.getLogger("sigap.sla")
 LOOP_NAME = "sla-monitor"
-BATCH = 50
+BATCH = 200
 
 
 async def due_alerts(context: AppContext, now: datetime, limit: int) -> list[uuid.UUID]:
@@ -62,15 +62,13 @@ async def run_cycle(context: AppContext, *, limit: int = 1000) -> int:
                     .execution_options(populate_existing=True)
                 )
             ).all()
-            measured: list[tuple[str, float]] = []
-            for alert in alerts:
-                measured += await sync_alert(
-                    session,
-                    alert=alert,
-                    sla=context.settings.sla,
-                    dispatch=context.settings.dispatch,
-                    now=now,
-                )
+            measured = await sync_alerts(
+                session,
+                alerts,
+                sla=context.settings.sla,
+                dispatch=context.settings.dispatch,
+                now=now,
+            )
             synced += len(alerts)
         for clock, seconds in measured:  # committed: now they count
             context.metrics.sla_interval.labels(clock).observe(seconds)
