@@ -40,7 +40,8 @@ class AppContext:
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
     sla_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set after a local commit that wrote events (state changes), so clocks follow at once."""
+    """Wakes the SLA monitor before its next tick (tests, shutdown). Commits do not: stops are
+    stamped exactly, and firing follows deadlines, so a tick is soon enough and much cheaper."""
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that wrote events, so the relay numbers them at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)

@@ -68,7 +68,6 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     def committed(tables: set[str]) -> None:
         if "outbox_event" in tables:
             outbox_wakeup.set()
-            sla_wakeup.set()
         if "dispatch_task" in tables:
             dispatch_wakeup.set()
 

@@ -149,19 +149,18 @@ class StreamConnection:
         assert self.session is not None
         principal = self.session.principal
         after, epoch = first.get("after"), first.get("epoch")
-        await self.hub.pump()  # this process may lag the stream by a poll: catch up first
-        resync = False
+        oldest = 0
         if after is not None:
             async with self.context.sessions() as db:
                 oldest = await self.hub.oldest_replayable(db)
-            resync = (
-                (epoch is not None and epoch != self.hub.epoch)
-                or after > self.hub.head
-                or after + 1 < oldest
-            )
-        # No await between reading the head and fixing the cursor: "ready" names exactly the
-        # point where replay ends and live delivery begins.
+        # This process may lag the stream by a poll: catch up. From its return to joining there
+        # is no await, so no batch can slip in between: "ready" names exactly the point where
+        # replay ends and live delivery begins.
+        await self.hub.pump()
         head = self.hub.head
+        resync = after is not None and (
+            (epoch is not None and epoch != self.hub.epoch) or after > head or after + 1 < oldest
+        )
         replay_from = after if after is not None and not resync else None
         self.reader = self.hub.join(head)
         if isinstance(principal, StaffPrincipal):

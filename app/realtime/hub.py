@@ -280,7 +280,13 @@ class Hub:
                 events = await load_events(session, after=self.head, upto=None, limit=batch)
                 if not events:
                     return total
-                facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
+                # No socket: nobody will read these from the backlog (a socket that connects
+                # later starts at the head, or replays from the database), so skip the facts.
+                facts = (
+                    await load_facts(session, {e.alert_id for e in events if e.alert_id})
+                    if self.readers
+                    else {}
+                )
             await self._make_room(len(events))
             for event in events:
                 self._backlog.append(

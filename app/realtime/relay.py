@@ -25,6 +25,7 @@ from app.realtime.broker import CHANNEL
 
 log = logging.getLogger("sigap.relay")
 RELAY_LOCK_KEY = 0x5167_6171
+RELAY_COALESCE_S = 0.005
 LOOP_NAME = "relay"
 
 
@@ -79,6 +80,8 @@ async def run_relay(context: AppContext) -> None:
     context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
     while True:
         wake.clear()
+        # Let the commits of the same instant arrive: one numbering transaction for them all.
+        await asyncio.sleep(RELAY_COALESCE_S)
         try:
             while (head := await sequence_pending(context)) is not None:
                 context.broker.published(head)
