@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 
 from app import __doc__ as package_doc
+from app import logredact
 from app.api import (
     alert_work,
     alerts,
@@ -129,6 +130,7 @@ def create_app(
     (default: the same): the relay, the hub and presence, which websockets need."""
     settings = context.settings if context else (settings or Settings())
     ctx = context or build_context(settings)
+    logredact.install()
     hub = Hub(ctx)
     with_realtime = run_loops if realtime is None else realtime
 
@@ -146,6 +148,7 @@ def create_app(
                         ctx.presence_tracker,
                         ctx.clock,
                         ctx.settings.realtime.presence_flush_s,
+                        ctx.loop_heartbeats,
                     )
                 ),
             ]

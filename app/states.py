@@ -48,7 +48,9 @@ ALLOWED: dict[AlertState, frozenset[AlertState]] = {
     AlertState.ON_SCENE: frozenset(
         {AlertState.HANDED_OVER, AlertState.CANCELLED, AlertState.RESOLVED}
     ),
-    AlertState.HANDED_OVER: frozenset({AlertState.RESOLVED}),
+    # The victim's genuine cancel must succeed whatever staff have recorded: a refused cancel
+    # would tell it apart from a duress cancel, which always "succeeds".
+    AlertState.HANDED_OVER: frozenset({AlertState.RESOLVED, AlertState.CANCELLED}),
     AlertState.RESOLVED: frozenset(),
     AlertState.CANCELLED: frozenset(),
 }

@@ -261,8 +261,9 @@ async def bench_report(options: argparse.Namespace) -> int:
                         session,
                         start=now - timedelta(days=91),
                         end=now + timedelta(days=1),
-                        group_by=group_by,
-                        timezone="Asia/Jakarta",  # type: ignore[arg-type]
+                        group_by=group_by,  # type: ignore[arg-type]
+                        timezone="Asia/Jakarta",
+                        region="dki-jakarta",
                     )
                     timings.append(time.perf_counter() - started)
             print(

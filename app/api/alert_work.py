@@ -198,7 +198,7 @@ async def get_timeline(
 ) -> list[TimelineEntry]:
     staff = require_staff(principal, *_WORKERS)
     alert = await _visible(session, staff, alert_id)
-    return await timeline_of(session, alert)
+    return await timeline_of(session, alert, case_matters=not staff.is_transit)
 
 
 @router.post(

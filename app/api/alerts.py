@@ -149,13 +149,9 @@ async def list_alerts(
     staff = require_staff(principal, "supervisor", "admin")
     query = select(Alert).order_by(Alert.received_at.desc(), Alert.id.desc())
     if paging.cursor is not None:
-        received, _, alert_id = paging.cursor.value.partition("|")
-        from datetime import datetime
-
-        stamp = datetime.fromisoformat(received)
+        stamp, last_id = paging.cursor.time_and_id()
         query = query.where(
-            (Alert.received_at < stamp)
-            | ((Alert.received_at == stamp) & (Alert.id < uuid.UUID(alert_id)))
+            (Alert.received_at < stamp) | ((Alert.received_at == stamp) & (Alert.id < last_id))
         )
     alerts = (await session.scalars(query.limit(paging.limit + 1))).all()
     page = alerts[: paging.limit]
@@ -175,7 +171,7 @@ async def list_alerts(
     next_cursor = None
     if len(alerts) > paging.limit:
         last = page[-1]
-        next_cursor = Cursor(f"{last.received_at.isoformat()}|{last.id}").encode()
+        next_cursor = Cursor.of(last.received_at, last.id).encode()
     return Page[AlertStaffView](items=items, next_cursor=next_cursor)
 
 

@@ -22,6 +22,7 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.events import CASE_CLOCKS
 from app.models import Region, SlaClock
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
 from app.sla import cases
@@ -42,7 +43,7 @@ _CASE_STAFF = ("counselor", "paralegal", "supervisor", "admin")
 async def get_clocks(
     alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> list[SlaClockRead]:
-    require_staff(principal)
+    staff = require_staff(principal)
     if not await can_see(session, principal, alert_id):
         raise NotFound()
     rows = (
@@ -50,7 +51,11 @@ async def get_clocks(
             select(SlaClock).where(SlaClock.alert_id == alert_id).order_by(SlaClock.started_at)
         )
     ).all()
-    return [SlaClockRead.model_validate(r, from_attributes=True) for r in rows]
+    return [
+        SlaClockRead.model_validate(r, from_attributes=True)
+        for r in rows
+        if not (staff.is_transit and r.clock in CASE_CLOCKS)  # the case file is not theirs
+    ]
 
 
 @router.post(
@@ -174,7 +179,9 @@ async def get_report(
     zone = await session.scalar(select(Region.timezone).where(Region.code == region))
     if zone is None:
         raise NotFound()
-    report = await sla_report(session, start=start, end=end, group_by=group_by, timezone=zone)
+    report = await sla_report(
+        session, start=start, end=end, group_by=group_by, timezone=zone, region=region
+    )
     if format == "csv":
         return Response(as_csv(report), media_type="text/csv; charset=utf-8")
     return report

@@ -273,9 +273,18 @@ async def offer(
         )
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
     central = snapshot.central_code
-    if not ladder or any(
+    # Earlier ladder legs still open (a post's offer while a transit leg is added, a claim
+    # held while transit is re-offered) mean someone may still answer: no hand-off for that.
+    # (The new legs are not flushed yet, so this lists only the earlier ones.)
+    earlier_open = [
+        g
+        for g in await legs_of(session, alert.id)
+        if g.leg_kind in LADDER_KINDS and g.status in OPEN
+    ]
+    empty_central = any(
         leg.unit_code == central and not snapshot.members.get(central) for leg in ladder
-    ):
+    )
+    if (not ladder and not earlier_open) or empty_central:
         # Nobody to take it on the ladder, or an empty central desk: hand off to 112 now
         # rather than wait out a timeout nobody can beat.
         await transfer(

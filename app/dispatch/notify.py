@@ -24,6 +24,9 @@ from app.upsert import dialect_insert
 
 log = logging.getLogger("sigap.notify")
 _MAX_ATTEMPTS = 5
+CRITICAL_KINDS = frozenset({"escalation", "transfer", "sla_breached"})
+"""Never held back by the per-alert limit: a supervisor must hear of every escalation, the
+112 hand-off and every breach (the daily spending cap still applies)."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,9 @@ async def queue_many(
                 "recipient_id": person,
                 "kind": message.kind,
                 "text": message.text,
-                "status": "suppressed" if sent >= settings.notify_per_alert_person else "queued",
+                "status": "suppressed"
+                if sent >= settings.notify_per_alert_person and message.kind not in CRITICAL_KINDS
+                else "queued",
                 "created_at": now,
                 "due_at": now,
                 "attempts": 0,

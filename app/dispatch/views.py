@@ -7,12 +7,12 @@ holds; supervisors and admins see all. Everything else answers 404.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import PROVINCE_WIDE_ROLES, Principal, StaffPrincipal
+from app.events import is_case_matter
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
 from app.schemas.dispatch import (
@@ -102,11 +102,10 @@ async def list_assignments(
     elif unit_code is not None:
         query = query.where(Assignment.unit_code == unit_code)
     if cursor is not None:
-        offered, _, last_id = cursor.value.partition("|")
-        stamp = datetime.fromisoformat(offered)
+        stamp, last_id = cursor.time_and_id()
         query = query.where(
             (Assignment.offered_at < stamp)
-            | ((Assignment.offered_at == stamp) & (Assignment.id < uuid.UUID(last_id)))
+            | ((Assignment.offered_at == stamp) & (Assignment.id < last_id))
         )
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
@@ -114,7 +113,7 @@ async def list_assignments(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
-        next_cursor = Cursor(f"{last.offered_at.isoformat()}|{last.id}")
+        next_cursor = Cursor.of(last.offered_at, last.id)
     return items, next_cursor
 
 
@@ -156,14 +155,21 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
     )
 
 
-async def timeline_of(session: AsyncSession, alert: Alert) -> list[TimelineEntry]:
-    """Every event of the alert in commit order (outbox payloads hold no personal data)."""
+async def timeline_of(
+    session: AsyncSession, alert: Alert, *, case_matters: bool = True
+) -> list[TimelineEntry]:
+    """Every event of the alert in commit order (outbox payloads hold no personal data);
+    without ``case_matters`` (transit staff) nothing about the case file."""
     events = (
         await session.scalars(
             select(OutboxEvent).where(OutboxEvent.alert_id == alert.id).order_by(OutboxEvent.id)
         )
     ).all()
-    return [TimelineEntry(at=e.created_at, event=e.event_type, data=e.payload) for e in events]
+    return [
+        TimelineEntry(at=e.created_at, event=e.event_type, data=e.payload)
+        for e in events
+        if case_matters or not is_case_matter(e.event_type, e.payload)
+    ]
 
 
 async def notes_of(session: AsyncSession, alert: Alert, keyring: KeyRing) -> list[NoteRead]:

@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -23,7 +24,7 @@ from app.context import AppContext
 from app.dispatch.ladder import Dispatch
 from app.dispatch.notify import deliver_due
 from app.dispatch.service import run_task
-from app.models import DispatchTask
+from app.models import Alert, DispatchTask
 
 log = logging.getLogger("sigap.dispatch")
 LOOP_NAME = "dispatcher"
@@ -38,34 +39,63 @@ def dispatch_of(context: AppContext) -> Dispatch:
 
 
 async def run_due(context: AppContext, *, limit: int | None = None) -> int:
-    """Run every task due now (up to ``limit``), one transaction each. Returns how many ran."""
+    """Run every task due now (up to ``limit``), one transaction each. Returns how many ran.
+
+    Each transaction locks the task's alert first and the task second — the order every API
+    path uses (it locks the alert, then queues a task) — so the two can never deadlock. An alert
+    someone else holds right now is left for the next round, not waited for.
+    """
     dispatch = dispatch_of(context)
     budget = limit or context.settings.dispatch.batch_size
     done = 0
+    busy: set[int] = set()
     while done < budget:
         now = context.clock.now()
-        task_id: int | None = None
-        try:
-            async with context.sessions() as session, session.begin():
-                task = await session.scalar(
-                    select(DispatchTask)
-                    .where(DispatchTask.due_at <= now)
+        async with context.sessions() as session:
+            candidates = (
+                await session.execute(
+                    select(DispatchTask.id, DispatchTask.alert_id)
+                    .where(DispatchTask.due_at <= now, DispatchTask.id.not_in(busy or {-1}))
                     .order_by(DispatchTask.due_at, DispatchTask.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
+                    .limit(budget - done)
                 )
-                if task is None:
-                    return done
-                task_id = task.id
-                await run_task(session, task=task, dispatch=dispatch, now=now)
-        except Exception:
-            if task_id is None:
-                raise
-            log.exception("dispatch task %s failed; it will be retried", task_id)
-            await _postpone(context, task_id)
-        done += 1
-        context.metrics.dispatch_tasks.inc()
+            ).all()
+        if not candidates:
+            return done
+        for task_id, alert_id in candidates:
+            try:
+                ran = await _run_one(context, dispatch, task_id, alert_id, now)
+            except Exception:
+                log.exception("dispatch task %s failed; it will be retried", task_id)
+                await _postpone(context, task_id)
+                ran = True
+            if not ran:
+                busy.add(task_id)
+                continue
+            done += 1
+            context.metrics.dispatch_tasks.inc()
     return done
+
+
+async def _run_one(
+    context: AppContext, dispatch: Dispatch, task_id: int, alert_id: uuid.UUID, now: datetime
+) -> bool:
+    """Lock the alert, then the task; run it. False when either is held by someone else."""
+    async with context.sessions() as session, session.begin():
+        held = await session.scalar(
+            select(Alert.id).where(Alert.id == alert_id).with_for_update(skip_locked=True)
+        )
+        if held is None:
+            return False
+        task = await session.scalar(
+            select(DispatchTask)
+            .where(DispatchTask.id == task_id, DispatchTask.due_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        if task is None:
+            return True  # done meanwhile by another worker (or moved later): nothing to do
+        await run_task(session, task=task, dispatch=dispatch, now=now)
+    return True
 
 
 async def _postpone(context: AppContext, task_id: int) -> None:
@@ -113,7 +143,8 @@ async def run_dispatcher(context: AppContext) -> None:
             pause = settings.poll_interval_s
             due_in = await next_due_in(context)
             if due_in is not None:
-                pause = min(pause, due_in)
+                # A due task whose alert was busy is retried soon, but without spinning.
+                pause = min(pause, max(due_in, 0.02 if ran == 0 else 0.0))
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -20,7 +20,7 @@ class TrailResult:
     duplicates: int = 0
     stale: int = 0
     moved: bool = False
-    """True when the alert's latest usable position changed."""
+    """True when the alert's latest usable position (or its accuracy) changed."""
 
 
 def apply_placement(alert: Alert, placement: Placement | None) -> None:
@@ -87,12 +87,14 @@ async def append_fixes(
             newest = (fix, placement)
     if newest is not None:
         fix, placement = newest
+        before = (alert.last_lat, alert.last_lon, alert.last_accuracy_m)
         alert.last_lat, alert.last_lon = fix.lat, fix.lon
         alert.last_accuracy_m, alert.last_fix_at = fix.accuracy_m, fix.fix_at
         alert.last_location_source = fix.source
         apply_placement(alert, placement)
         alert.updated_at = received_at
-        result.moved = True
+        # A newer fix at the same spot is not a move: nothing to re-route, nobody to tell.
+        result.moved = before != (fix.lat, fix.lon, fix.accuracy_m)
     return result
 
 

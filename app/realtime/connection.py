@@ -231,6 +231,8 @@ class StreamConnection:
         fresh = await self._authenticate(token)
         if subject_of(fresh.principal) != subject_of(self.session.principal):
             raise Closing(CLOSE_REFUSED, "a session cannot change who it belongs to")
+        if audience_of(fresh.principal) != audience_of(self.session.principal):
+            raise Closing(CLOSE_REFUSED, "your role or unit changed: connect again")
         self.session = fresh
         self._alive()
         self._reauthenticated.set()
@@ -264,12 +266,18 @@ class StreamConnection:
         now = self.context.clock.now()
         if self.session.expires_at is not None and self.session.expires_at <= now:
             raise Closing(CLOSE_EXPIRED, "token expired: send a fresh auth message")
-        async with self.context.sessions() as db:
-            principal = await authenticate_bearer(
-                db, token=self.session.token, signer=self.context.signer, now=now
-            )
+        try:
+            async with self.context.sessions() as db:
+                principal = await authenticate_bearer(
+                    db, token=self.session.token, signer=self.context.signer, now=now
+                )
+        except Exception:  # the database is away: keep the socket, check again next round
+            log.warning("stream revalidation postponed: database unavailable", exc_info=True)
+            return
         if principal is None:
             raise Closing(CLOSE_REFUSED, "access revoked")
+        if audience_of(principal) != audience_of(self.session.principal):
+            raise Closing(CLOSE_REFUSED, "your role or unit changed: connect again")
 
     def _leave(self) -> None:
         if self._left:

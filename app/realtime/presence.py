@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -20,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clock import Clock
 from app.models import StaffPresence
 from app.upsert import dialect_insert
+
+log = logging.getLogger("sigap.presence")
+LOOP_NAME = "presence"
 
 
 class PresenceTracker:
@@ -76,13 +80,23 @@ async def run_presence_flush(
     tracker: PresenceTracker,
     clock: Clock,
     every_s: float,
+    heartbeats: dict[str, float],
 ) -> None:
+    heartbeats.setdefault(LOOP_NAME, time.monotonic())
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tracker.urgent.wait(), timeout=every_s)
         tracker.urgent.clear()
         started = time.monotonic()
-        await flush(sessions, tracker, clock)
+        try:
+            await flush(sessions, tracker, clock)
+            heartbeats[LOOP_NAME] = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A database outage must not end presence for good: open consoles are written
+            # again at the next flush (``due`` lists every connected member).
+            log.exception("presence flush failed; retrying")
         # Don't let a storm of connects turn into a storm of writes.
         await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - started)))
 

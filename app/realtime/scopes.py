@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from app.events import is_case_matter
+
 PROVINCE_WIDE = frozenset({"supervisor", "admin"})
 KEEPS_SIGHT = frozenset({"offered", "accepted", "completed", "expired", "lapsed"})
 """Leg statuses after which the unit still follows the alert; a withdrawn, declined or released
@@ -97,6 +99,8 @@ def message_for(
     if audience.role in PROVINCE_WIDE:
         return event.event, event.data
     if audience.unit_id is None:
+        return None
+    if audience.role == "transit_staff" and is_case_matter(event.event, event.data):
         return None
     about_own_leg = audience.unit_code is not None and event.data.get("unit_code") == (
         audience.unit_code

@@ -135,6 +135,13 @@ async def record_milestone(
             "A milestone cannot be in the future.",
             extra={"errors": [{"loc": ["body", "occurred_at"], "msg": "in the future"}]},
         )
+    alert = await session.get(Alert, case.alert_id)
+    assert alert is not None
+    if occurred < alert.received_at:
+        raise ValidationFailed(
+            "A milestone cannot precede the victim's report (the alert's receipt).",
+            extra={"errors": [{"loc": ["body", "occurred_at"], "msg": "before the report"}]},
+        )
     needed = MILESTONE_NEEDS.get(data.milestone)
     if needed is not None and needed not in case.milestones:
         raise Conflict(f"Record {needed} before {data.milestone}.")
@@ -155,8 +162,6 @@ async def record_milestone(
     }
     case.milestones = {**case.milestones, data.milestone: entry}
     case.updated_at = now
-    alert = await session.get(Alert, case.alert_id)
-    assert alert is not None
     alert.sla_dirty = True
     emit(
         session,

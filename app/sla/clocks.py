@@ -184,6 +184,12 @@ def _sync_one(
         _advance(session, alert=alert, row=row, plan=plan, ended=ended, now=now, facts=facts)
         if row.status not in OPEN_STATUSES and plan.stopped_at is not None and not is_excluded:
             measured.append((row.clock, (plan.stopped_at - plan.started_at).total_seconds()))
+    planned = {plan.clock for plan in plan_clocks(times)}
+    for name, row in existing.items():
+        if name not in planned and row.status in OPEN_STATUSES:
+            # No longer applies (first contact after "do not call back"): close it, or the
+            # monitor would find it due forever.
+            row.status, row.next_at = "closed", None
     alert.sla_dirty = False
     return measured
 

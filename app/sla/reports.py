@@ -33,7 +33,7 @@ SELECT a.id AS alert_id, a.received_at, a.area_code, ar.city_code, a.is_drill, a
          WHERE s.alert_id = a.id AND s.leg_kind = 'transit'
          ORDER BY s.offered_at LIMIT 1) AS partner
 FROM alert a LEFT JOIN area ar ON ar.code = a.area_code
-WHERE a.received_at >= :start AND a.received_at < :end
+WHERE a.received_at >= :start AND a.received_at < :end AND a.region_code = :region
 """
 
 _PG_KEY = {
@@ -142,9 +142,10 @@ async def sla_report(
     end: datetime,
     group_by: GroupBy,
     timezone: str,
+    region: str,
 ) -> dict[str, Any]:
     zone = ZoneInfo(timezone)
-    params = {"start": start, "end": end, "tz": timezone}
+    params = {"start": start, "end": end, "tz": timezone, "region": region}
     postgres = session.get_bind().dialect.name == "postgresql"
     keyed = (await session.execute(text(_KEYED), params)).all()
     groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
@@ -168,6 +169,7 @@ async def sla_report(
         "from": start.isoformat(),
         "to": end.isoformat(),
         "group_by": group_by,
+        "region": region,
         "timezone": timezone,
         "percentiles": "continuous (linear interpolation), seconds",
         "groups": [groups[key].as_dict(key) for key in sorted(groups)],

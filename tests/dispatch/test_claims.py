@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.dispatch.notify import RecordingProvider
+from app.dispatch.notify import RecordingProvider, queue
 from app.dispatch.worker import deliver_notifications
 from app.models import Alert, Notification
 from tests.dispatch.staffing import drain, event_names, legs, on_duty, post, token_on_duty
@@ -266,40 +266,64 @@ async def test_cancel_withdraws_open_offers(client: httpx.AsyncClient, context: 
     assert [g.status for g in await legs(context, alert_id)] == ["withdrawn"]
 
 
-async def test_notifications_are_sent_once_and_limited_per_alert_and_person(
+async def test_notifications_reach_everyone_once_and_never_carry_identity(
     client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
 ) -> None:
     await on_duty(context, "konselor.kb", KB)
     await on_duty(context, "supervisor", "central", role="supervisor")
-    settings = context.settings.dispatch
-    settings.max_post_attempts, settings.notify_per_alert_person = 1, 2
+    context.settings.dispatch.max_post_attempts = 1
     try:
         await offered_alert(client, context, victim_is_child=True)
         for _ in range(2):  # the post times out, then the central desk: 112
             clock.advance(130)
             await drain(context)
     finally:
-        settings.max_post_attempts, settings.notify_per_alert_person = 3, 3
+        context.settings.dispatch.max_post_attempts = 3
     await deliver_notifications(context)
     await deliver_notifications(context)  # nothing is sent twice
     recorder = context.notifiers[0]
     assert isinstance(recorder, RecordingProvider)
-    sent = sorted((m.recipient_username, m.kind) for m in recorder.sent)
-    # The supervisor (also on duty at the central desk) hears of the escalation and the central
-    # offer; the third message about this alert within the window (the 112 hand-off) is held.
-    assert sent == [
+    assert sorted((m.recipient_username, m.kind) for m in recorder.sent) == [
         ("konselor.kb", "offer"),
         ("supervisor", "escalation"),
-        ("supervisor", "offer"),
+        ("supervisor", "offer"),  # also on duty at the central desk
+        ("supervisor", "transfer"),
     ]
     assert all("SGP-" in m.text and "child" not in m.text.lower() for m in recorder.sent)
+
+
+async def test_the_per_alert_limit_holds_routine_messages_but_never_critical_ones(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    person = await on_duty(context, "supervisor", "central", role="supervisor")
+    _, credential = await register(client)
+    alert_id = uuid.UUID((await press(client, credential, press_body(context))).json()["id"])
+    settings = context.settings.dispatch
     async with context.sessions() as session:
-        rows = (await session.execute(select(Notification.kind, Notification.status))).all()
-    assert sorted(rows) == [
-        ("escalation", "sent"),
-        ("offer", "sent"),
-        ("offer", "sent"),
-        ("transfer", "suppressed"),
+        for n, kind in enumerate(["offer", "offer", "offer", "offer", "escalation", "transfer"]):
+            await queue(
+                session,
+                recipients=[person],
+                kind=kind,
+                text="Sigap SGP-X: test",
+                alert_id=alert_id,
+                ref=str(n),
+                now=context.clock.now(),
+                settings=settings,
+            )
+        await session.commit()
+        rows = (
+            await session.execute(
+                select(Notification.kind, Notification.status).order_by(Notification.dedupe_key)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("escalation", "queued"),
+        ("offer", "queued"),
+        ("offer", "queued"),
+        ("offer", "queued"),
+        ("offer", "suppressed"),  # the fourth routine message within the window
+        ("transfer", "queued"),
     ]
 
 

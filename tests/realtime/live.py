@@ -33,13 +33,19 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def live_server(context: AppContext) -> AsyncIterator[Live]:
-    """Serve the app (relay, hub, presence; no dispatcher loop) on a free port."""
+async def live_server(context: AppContext, *, log_level: str = "warning") -> AsyncIterator[Live]:
+    """Serve the app (relay, hub, presence; no dispatcher loop) on a free port. Logging is left
+    to pytest (no uvicorn log config), so ``caplog`` sees uvicorn's lines."""
     app = create_app(context=context, run_loops=False, realtime=True)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level=log_level,
+            log_config=None,
+            ws="websockets-sansio",
         )
     )
     task = asyncio.create_task(server.serve())

@@ -3,6 +3,8 @@ allowed origin; expiry and revocation close the socket; nothing is sent before a
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -116,3 +118,27 @@ async def test_ping_is_answered_and_another_identity_cannot_take_over(
         await ws.send({"type": "auth", "token": second})
         code, _ = await ws.closed_with()
     assert code == 4003
+
+
+async def test_a_token_sent_in_the_url_never_reaches_the_log(client, context: AppContext) -> None:
+    token = await staff_token(client, context, "supervisor", "supervisor", "central")
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("uvicorn.error")  # where uvicorn logs websocket handshakes
+    handler = Keep(level=logging.INFO)
+    logger.addHandler(handler)
+    try:
+        async with (
+            live_server(context, log_level="info") as live,
+            stream(live.base, token, path=f"/v1/stream?token={token}", expect_ready=False) as ws,
+        ):
+            await ws.closed_with()
+    finally:
+        logger.removeHandler(handler)
+    text = "\n".join(lines)
+    assert "/v1/stream" in text  # the line is there ...
+    assert token not in text  # ... without the secret
