@@ -276,11 +276,15 @@ async def offer(
     # Earlier ladder legs still open (a post's offer while a transit leg is added, a claim
     # held while transit is re-offered) mean someone may still answer: no hand-off for that.
     # (The new legs are not flushed yet, so this lists only the earlier ones.)
-    earlier_open = [
-        g
-        for g in await legs_of(session, alert.id)
-        if g.leg_kind in LADDER_KINDS and g.status in OPEN
-    ]
+    earlier_open = (
+        []  # a first decision has nothing earlier: spare the query
+        if first
+        else [
+            g
+            for g in await legs_of(session, alert.id)
+            if g.leg_kind in LADDER_KINDS and g.status in OPEN
+        ]
+    )
     empty_central = any(
         leg.unit_code == central and not snapshot.members.get(central) for leg in ladder
     )

@@ -44,21 +44,19 @@ async def lock_alert(session: AsyncSession, alert_id: uuid.UUID) -> Alert | None
 
 
 async def run_task(
-    session: AsyncSession, *, task: DispatchTask, dispatch: Dispatch, now: datetime
+    session: AsyncSession, *, task: DispatchTask, alert: Alert, dispatch: Dispatch, now: datetime
 ) -> None:
-    """Do one task and delete it; the caller commits."""
-    alert = await lock_alert(session, task.alert_id)
-    if alert is not None:
-        if task.kind == "route":
-            await route(session, alert=alert, dispatch=dispatch, now=now)
-        elif task.kind == "offer_deadline":
-            await offer_deadline(
-                session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
-            )
-        elif task.kind == "lease_expiry":
-            await lease_expiry(
-                session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
-            )
+    """Do one task and delete it; the caller holds the task's and the alert's locks and commits."""
+    if task.kind == "route":
+        await route(session, alert=alert, dispatch=dispatch, now=now)
+    elif task.kind == "offer_deadline":
+        await offer_deadline(
+            session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
+        )
+    elif task.kind == "lease_expiry":
+        await lease_expiry(
+            session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
+        )
     await session.delete(task)
 
 

@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -41,61 +40,42 @@ def dispatch_of(context: AppContext) -> Dispatch:
 async def run_due(context: AppContext, *, limit: int | None = None) -> int:
     """Run every task due now (up to ``limit``), one transaction each. Returns how many ran.
 
-    Each transaction locks the task's alert first and the task second — the order every API
-    path uses (it locks the alert, then queues a task) — so the two can never deadlock. An alert
-    someone else holds right now is left for the next round, not waited for.
+    Each transaction takes a due task *and its alert* in one statement with ``SKIP LOCKED``: it
+    never waits for a lock, so it cannot deadlock with an API request that holds the alert and
+    queues a task; a task whose alert is busy is simply left for the next round.
     """
     dispatch = dispatch_of(context)
     budget = limit or context.settings.dispatch.batch_size
     done = 0
-    busy: set[int] = set()
     while done < budget:
         now = context.clock.now()
-        async with context.sessions() as session:
-            candidates = (
-                await session.execute(
-                    select(DispatchTask.id, DispatchTask.alert_id)
-                    .where(DispatchTask.due_at <= now, DispatchTask.id.not_in(busy or {-1}))
-                    .order_by(DispatchTask.due_at, DispatchTask.id)
-                    .limit(budget - done)
-                )
-            ).all()
-        if not candidates:
-            return done
-        for task_id, alert_id in candidates:
-            try:
-                ran = await _run_one(context, dispatch, task_id, alert_id, now)
-            except Exception:
-                log.exception("dispatch task %s failed; it will be retried", task_id)
-                await _postpone(context, task_id)
-                ran = True
-            if not ran:
-                busy.add(task_id)
-                continue
-            done += 1
-            context.metrics.dispatch_tasks.inc()
+        task_id: int | None = None
+        try:
+            async with context.sessions() as session, session.begin():
+                row = (
+                    await session.execute(
+                        select(DispatchTask, Alert)
+                        .join(Alert, Alert.id == DispatchTask.alert_id)
+                        .where(DispatchTask.due_at <= now)
+                        .order_by(DispatchTask.due_at, DispatchTask.id)
+                        .limit(1)
+                        .with_for_update(skip_locked=True, of=(DispatchTask, Alert))
+                        .execution_options(populate_existing=True)
+                    )
+                ).first()
+                if row is None:
+                    return done
+                task, alert = row
+                task_id = task.id
+                await run_task(session, task=task, alert=alert, dispatch=dispatch, now=now)
+        except Exception:
+            if task_id is None:
+                raise
+            log.exception("dispatch task %s failed; it will be retried", task_id)
+            await _postpone(context, task_id)
+        done += 1
+        context.metrics.dispatch_tasks.inc()
     return done
-
-
-async def _run_one(
-    context: AppContext, dispatch: Dispatch, task_id: int, alert_id: uuid.UUID, now: datetime
-) -> bool:
-    """Lock the alert, then the task; run it. False when either is held by someone else."""
-    async with context.sessions() as session, session.begin():
-        held = await session.scalar(
-            select(Alert.id).where(Alert.id == alert_id).with_for_update(skip_locked=True)
-        )
-        if held is None:
-            return False
-        task = await session.scalar(
-            select(DispatchTask)
-            .where(DispatchTask.id == task_id, DispatchTask.due_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-        if task is None:
-            return True  # done meanwhile by another worker (or moved later): nothing to do
-        await run_task(session, task=task, dispatch=dispatch, now=now)
-    return True
 
 
 async def _postpone(context: AppContext, task_id: int) -> None:

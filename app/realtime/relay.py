@@ -3,7 +3,8 @@
 Why not the outbox ``id``: it comes from a sequence *before* commit, so a transaction that commits
 late can become visible after a larger id, and a reader resuming "after id N" would skip it. The
 relay only ever sees committed rows; it numbers them (``seq``) in one transaction under a lock
-(an advisory lock on PostgreSQL: one relay at a time across processes; SQLite has one writer), so
+(an advisory lock on PostgreSQL, in a single statement: one relay at a time across processes;
+SQLite has one writer), so
 sequence numbers become visible in increasing batches and "after seq N" can never miss one.
 
 After each batch it announces the new head: ``pg_notify`` (ids only, delivered at commit) to
@@ -29,17 +30,45 @@ RELAY_COALESCE_S = 0.005
 LOOP_NAME = "relay"
 
 
+# One round trip on PostgreSQL: take the relay's lock, lock the unnumbered rows in id order,
+# move the head, number the rows after the old head, announce the new head. With another relay
+# at work, or nothing to do, it changes nothing and returns NULL.
+_SEQUENCE_PG = text(
+    """
+    WITH relay AS (SELECT pg_try_advisory_xact_lock(:key) AS ours),
+    locked AS (
+        SELECT id FROM outbox_event
+        WHERE seq IS NULL AND (SELECT ours FROM relay)
+        ORDER BY id LIMIT :batch FOR UPDATE
+    ),
+    pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM locked),
+    moved AS (
+        UPDATE stream_state SET last_seq = last_seq + (SELECT count(*) FROM pending),
+                                updated_at = :now
+        WHERE id = 1 AND EXISTS (SELECT 1 FROM pending)
+        RETURNING last_seq - (SELECT count(*) FROM pending) AS before
+    ),
+    numbered AS (
+        UPDATE outbox_event o SET seq = (SELECT before FROM moved) + p.n
+        FROM pending p WHERE o.id = p.id
+        RETURNING o.seq
+    )
+    SELECT head, CASE WHEN head IS NOT NULL THEN pg_notify(:channel, head::text) END
+    FROM (SELECT max(seq) AS head FROM numbered) AS h
+    """
+)
+
+
 async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | None:
     """Number the committed, unnumbered events; returns the new head, or None if none."""
     now = context.clock.now()
     async with context.sessions() as session, session.begin():
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if postgres:
-            locked = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
+        if session.get_bind().dialect.name == "postgresql":
+            head = await session.scalar(
+                _SEQUENCE_PG,
+                {"key": RELAY_LOCK_KEY, "batch": batch, "now": now, "channel": CHANNEL},
             )
-            if not locked:
-                return None  # another process's relay is at it; its NOTIFY will reach us
+            return None if head is None else int(head)
         ids = (
             await session.scalars(
                 select(OutboxEvent.id)
@@ -50,9 +79,7 @@ async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | N
         ).all()
         if not ids:
             return None
-        state = await session.scalar(
-            select(StreamState).where(StreamState.id == 1).with_for_update()
-        )
+        state = await session.scalar(select(StreamState).where(StreamState.id == 1))
         if state is None:
             raise RuntimeError("stream_state is missing: run the migrations")
         first = state.last_seq + 1
@@ -62,16 +89,7 @@ async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | N
         )
         state.last_seq = first + len(ids) - 1
         state.updated_at = now
-        head = state.last_seq
-        if postgres:
-            await session.execute(
-                text("SELECT pg_notify(:channel, :head)"),
-                {
-                    "channel": CHANNEL,
-                    "head": str(head),
-                },
-            )
-    return head
+        return state.last_seq
 
 
 async def run_relay(context: AppContext) -> None:
