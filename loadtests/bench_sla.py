@@ -116,7 +116,7 @@ async def write_history(
                     device,
                     "dki-jakarta",
                     "routed",
-                    rng.random() < 0.03,
+                    not running and rng.random() < 0.03,  # drills: the report's history only
                     True,
                     "victim",
                     "[]",

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -75,6 +75,21 @@ async def run_cycle(context: AppContext, *, limit: int = 1000) -> int:
     return synced
 
 
+async def next_due_in(context: AppContext) -> float | None:
+    """Seconds until the next warning or deadline (None: no clock running)."""
+    async with context.sessions() as session:
+        due = await session.scalar(
+            select(func.min(SlaClock.next_at)).where(SlaClock.status.in_(OPEN_STATUSES))
+        )
+    if isinstance(due, str):  # SQLite returns an aggregate over datetimes as text
+        due = datetime.fromisoformat(due)
+    if due is None:
+        return None
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return (due - context.clock.now()).total_seconds()
+
+
 async def run_monitor(context: AppContext) -> None:
     interval = context.settings.sla.monitor_interval_s
     wake = context.sla_wakeup
@@ -89,5 +104,10 @@ async def run_monitor(context: AppContext) -> None:
             raise
         except Exception:
             log.exception("SLA monitor cycle failed; retrying")
+        pause = interval
+        with contextlib.suppress(Exception):
+            due_in = await next_due_in(context)
+            if due_in is not None:
+                pause = min(interval, max(due_in, 0.01))  # wake for the next deadline on time
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=interval)
+            await asyncio.wait_for(wake.wait(), timeout=pause)
