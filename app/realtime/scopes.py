@@ -9,7 +9,8 @@ phone it is) in; the message to send, or None, out.
   about their own unit's legs (so a console also learns that an offer was withdrawn). Judged by
   the event's own time, so a replay shows exactly what live delivery did. Payloads never carry
   contact data or free text, so transit staff see the same pseudonymous events as everyone else.
-- Integrators with the ``alerts:read`` scope: every alert event (non-personal payloads).
+- Integrators with the ``alerts:read`` scope: every alert event (non-personal payloads), but
+  nothing of case files.
 - A device: only its own alert's reassurance events, mapped to what the phone may know. A cancel
   under duress maps to exactly the message of a genuine cancel, and nothing after the phone saw
   its alert end is ever sent, so whoever holds the phone can tell nothing apart.
@@ -95,7 +96,9 @@ def message_for(
     if audience.kind == "device":
         return _for_device(audience, event, facts)
     if audience.kind == "integrator":
-        return (event.event, event.data) if "alerts:read" in audience.scopes else None
+        if "alerts:read" not in audience.scopes or is_case_matter(event.event, event.data):
+            return None  # case files stay with UPTD PPA until integrator scopes say otherwise
+        return event.event, event.data
     if audience.role in PROVINCE_WIDE:
         return event.event, event.data
     if audience.unit_id is None:
