@@ -136,7 +136,7 @@ async def _ingest_once(
             return PressResult(
                 status=record.response_status,
                 body=record.response_body,
-                alert_id=record.alert_id or uuid.UUID(int=0),
+                alert_id=record.alert_id,
                 outcome="replayed",
                 is_drill=bool(json.loads(record.response_body).get("is_drill")),
             )

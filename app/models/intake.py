@@ -22,7 +22,7 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     """Text, not JSON: JSONB would reorder keys and a replay must be the same bytes."""
-    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alert.id"))
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alert.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
 

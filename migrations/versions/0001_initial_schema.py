@@ -206,7 +206,7 @@ def upgrade() -> None:
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('response_status', sa.Integer(), nullable=False),
     sa.Column('response_body', sa.Text(), nullable=False),
-    sa.Column('alert_id', sa.Uuid(), nullable=True),
+    sa.Column('alert_id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_idempotency_record_alert_id_alert')),
