@@ -96,15 +96,6 @@ async def next_due_in(context: AppContext) -> float | None:
     return max(0.0, (due - context.clock.now()).total_seconds())
 
 
-async def queue_depth(context: AppContext) -> int:
-    async with context.sessions() as session:
-        now = context.clock.now()
-        count = await session.scalar(
-            select(func.count()).select_from(DispatchTask).where(DispatchTask.due_at <= now)
-        )
-    return int(count or 0)
-
-
 async def run_dispatcher(context: AppContext) -> None:
     """Forever: run due tasks, then sleep until woken, the next due time or the poll interval."""
     settings = context.settings.dispatch
