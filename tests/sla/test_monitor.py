@@ -131,7 +131,8 @@ async def test_a_restarted_monitor_picks_up_running_clocks_and_fires_each_once(
 
 
 @pytest.mark.skipif(
-    BACKEND != "postgresql", reason="two monitors at once need two database connections at once"
+    BACKEND != "postgresql",
+    reason="SQLite lets one writer in at a time, so two monitors cannot run at once there",
 )
 async def test_two_monitors_at_once_never_fire_twice(
     client: httpx.AsyncClient, context: AppContext, clock: FrozenClock, database_url: str
