@@ -106,7 +106,11 @@ class DispatchSettings(BaseModel):
     """Spending cap: messages sent per day across the deployment; beyond it they are suppressed
     (the console still shows everything)."""
     notify_providers: list[str] = Field(default_factory=lambda: ["log"])
-    """Providers tried in order: "log" (default). SMS/WhatsApp/push/voice plug in here."""
+    """Providers tried in order until one succeeds: "log" (default) and "http" (an SMS,
+    WhatsApp or voice gateway behind one HTTPS endpoint), e.g. ["http", "log"]."""
+    notify_http_url: str | None = None
+    notify_http_token: SecretStr = SecretStr("")
+    notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
 
 
 class RealtimeSettings(BaseModel):

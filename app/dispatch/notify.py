@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,7 @@ class OutboundMessage:
     id: uuid.UUID
     recipient_id: uuid.UUID
     recipient_username: str
+    recipient_phone: str | None
     kind: str
     text: str
 
@@ -72,14 +74,58 @@ class RecordingProvider:
         self.sent.append(message)
 
 
-PROVIDERS: dict[str, type[LogProvider]] = {"log": LogProvider}
+class HttpGatewayProvider:
+    """An SMS/WhatsApp/voice gateway behind one HTTPS endpoint: POSTs
+    ``{"id", "to", "kind", "text"}`` with a bearer token; any 2xx is success. ``id`` is stable
+    across retries, so the gateway can drop a repeat."""
+
+    name = "http"
+
+    def __init__(
+        self, url: str, token: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self._url, self._token = url, token
+        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    async def send(self, message: OutboundMessage) -> None:
+        if not message.recipient_phone:
+            raise LookupError(f"{message.recipient_username} has no phone number")
+        response = await self._client.post(
+            self._url,
+            json={
+                "id": str(message.id),
+                "to": message.recipient_phone,
+                "kind": message.kind,
+                "text": message.text,
+            },
+            headers={"Authorization": f"Bearer {self._token}"} if self._token else {},
+        )
+        if not response.is_success:
+            raise RuntimeError(f"gateway answered {response.status_code}")
 
 
-def build_providers(names: list[str]) -> list[NotificationProvider]:
-    unknown = [n for n in names if n not in PROVIDERS]
-    if unknown:
-        raise ValueError(f"unknown notification providers: {', '.join(unknown)}")
-    return [PROVIDERS[n]() for n in names]
+def build_providers(
+    settings: DispatchSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> list[NotificationProvider]:
+    """The providers named in ``notify_providers``, tried in that order for each message."""
+    providers: list[NotificationProvider] = []
+    for name in settings.notify_providers:
+        if name == "log":
+            providers.append(LogProvider())
+        elif name == "http":
+            if not settings.notify_http_url:
+                raise ValueError("the http notification provider needs notify_http_url")
+            providers.append(
+                HttpGatewayProvider(
+                    settings.notify_http_url,
+                    settings.notify_http_token.get_secret_value(),
+                    timeout_s=settings.notify_http_timeout_s,
+                    transport=transport,
+                )
+            )
+        else:
+            raise ValueError(f"unknown notification provider: {name}")
+    return providers
 
 
 @dataclass(frozen=True)
@@ -214,7 +260,7 @@ async def deliver_due(
 ) -> int:
     """Send queued messages that are due; the caller commits. Returns how many were sent."""
     query = (
-        select(Notification, StaffUser.username)
+        select(Notification, StaffUser.username, StaffUser.phone)
         .join(StaffUser, StaffUser.id == Notification.recipient_id)
         .where(Notification.status == "queued", Notification.due_at <= now)
         .order_by(Notification.due_at)
@@ -235,7 +281,7 @@ async def deliver_due(
         or 0
     )
     sent = 0
-    for notification, username in rows:
+    for notification, username, phone in rows:
         if sent_today >= settings.notify_daily_cap:
             notification.status = "suppressed"
             notification.last_error = "daily spending cap reached"
@@ -244,6 +290,7 @@ async def deliver_due(
             id=notification.id,
             recipient_id=notification.recipient_id,
             recipient_username=username,
+            recipient_phone=phone,
             kind=notification.kind,
             text=notification.text,
         )

@@ -57,6 +57,7 @@ async def create_user(
         unit_id=unit.id if unit else None,
         display_name=data.display_name,
         sex=data.sex,
+        phone=data.phone,
         created_at=now,
     )
     session.add(user)
@@ -87,6 +88,8 @@ async def update_user(
         user.display_name = data.display_name
     if "sex" in data.model_fields_set:
         user.sex = data.sex
+    if "phone" in data.model_fields_set:
+        user.phone = data.phone
     if data.disabled is not None:
         user.disabled_at = (user.disabled_at or now) if data.disabled else None
     await session.flush()
@@ -135,6 +138,7 @@ def to_read(user: StaffUser, unit_code: str | None) -> UserRead:
         unit_code=unit_code,
         display_name=user.display_name,
         sex=user.sex,
+        phone=user.phone,
         created_at=user.created_at,
         disabled=user.disabled_at is not None,
     )

@@ -23,6 +23,8 @@ class StaffUser(Base):
     display_name: Mapped[str | None] = mapped_column(String(120))
     sex: Mapped[str | None] = mapped_column(String(8))
     """female | male, for the victim's same-sex companion preference (UU TPKS Art. 26(4))."""
+    phone: Mapped[str | None] = mapped_column(String(32))
+    """Where the notifier reaches them (SMS, WhatsApp, voice) when they are not at a screen."""
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
 

@@ -72,6 +72,11 @@ class UserCreate(StrictInput):
     unit_code: str | None = Field(None, max_length=40)
     display_name: str | None = Field(None, max_length=120)
     sex: Literal["female", "male"] | None = None
+    phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9][0-9 -]{6,22}$",
+        description="For notifications (SMS, WhatsApp, voice) when not watching the console",
+    )
 
 
 class UserUpdate(StrictInput):
@@ -79,6 +84,11 @@ class UserUpdate(StrictInput):
     unit_code: str | None = Field(None, max_length=40)
     display_name: str | None = Field(None, max_length=120)
     sex: Literal["female", "male"] | None = None
+    phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9][0-9 -]{6,22}$",
+        description="For notifications (SMS, WhatsApp, voice) when not watching the console",
+    )
     disabled: bool | None = None
 
 
@@ -89,6 +99,7 @@ class UserRead(BaseModel):
     unit_code: str | None
     display_name: str | None
     sex: str | None
+    phone: str | None
     created_at: datetime
     disabled: bool
 
