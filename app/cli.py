@@ -101,6 +101,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
         ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
         ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
+        # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
+        # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
+        ws_per_message_deflate=False,
         log_level=settings.log_level.lower(),
         access_log=False,
     )
