@@ -54,9 +54,9 @@ async def schedule(
         alert_id=alert_id, kind=kind, ref=ref, due_at=due_at, attempts=0, created_at=now
     )
     excluded = statement.excluded.due_at
-    new_due = excluded if replace_due else func.min(DispatchTask.due_at, excluded)
-    if session.get_bind().dialect.name == "postgresql":
-        new_due = excluded if replace_due else func.least(DispatchTask.due_at, excluded)
+    # The earlier of the two: least() on PostgreSQL, the two-argument min() on SQLite.
+    earlier = func.least if session.get_bind().dialect.name == "postgresql" else func.min
+    new_due = excluded if replace_due else earlier(DispatchTask.due_at, excluded)
     note_written(session.sync_session, "dispatch_task")
     await session.execute(
         statement.on_conflict_do_update(

@@ -52,10 +52,6 @@ async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
             Alert.state.in_(("received", "routed")), Alert.is_drill.is_(False)
         )
     )
-    if isinstance(oldest, str):  # SQLite hands back text for an aggregate over a datetime
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=now.tzinfo)
     depth = await session.scalar(
         select(func.count()).select_from(DispatchTask).where(DispatchTask.due_at <= now)
     )

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -81,13 +81,7 @@ async def next_due_in(context: AppContext) -> float | None:
         due = await session.scalar(
             select(func.min(SlaClock.next_at)).where(SlaClock.status.in_(OPEN_STATUSES))
         )
-    if isinstance(due, str):  # SQLite returns an aggregate over datetimes as text
-        due = datetime.fromisoformat(due)
-    if due is None:
-        return None
-    if due.tzinfo is None:
-        due = due.replace(tzinfo=UTC)
-    return (due - context.clock.now()).total_seconds()
+    return None if due is None else (due - context.clock.now()).total_seconds()
 
 
 async def run_monitor(context: AppContext) -> None:
