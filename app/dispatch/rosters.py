@@ -125,21 +125,25 @@ async def who_is_on_duty(
     return OnDutyRead(
         unit_code=unit.code,
         at=at,
-        open=hours.is_open(local, holidays),
+        open=all(h.is_open(local, holidays) for h in hours),
         rostered=[m.username for m in rostered],
         present=[m.username for m in rostered if seen is not None and m.id in seen],
         members=[m.username for m in members],
     )
 
 
-async def _hours(session: AsyncSession, unit: Unit, region: Region) -> OpeningHours:
+async def _hours(session: AsyncSession, unit: Unit, region: Region) -> list[OpeningHours]:
+    """Every timetable that must be open for the unit to be: as the routing core judges it (a
+    station help desk keeps its own hours *and* its line's)."""
     if unit.kind == "post":
-        return OpeningHours.from_json(
-            unit.hours, default=OpeningHours.from_json(region.default_post_hours)
-        )
-    own = OpeningHours.from_json(unit.hours)
+        return [
+            OpeningHours.from_json(
+                unit.hours, default=OpeningHours.from_json(region.default_post_hours)
+            )
+        ]
+    hours = [OpeningHours.from_json(unit.hours)]
     if unit.kind == "transit_desk" and unit.station_uid and unit.partner_code:
         partner = await session.get(Partner, unit.partner_code)
-        if partner is not None and unit.hours is None:
-            return OpeningHours.from_json(partner.operating_hours)
-    return own
+        if partner is not None:
+            hours.append(OpeningHours.from_json(partner.operating_hours))
+    return hours
