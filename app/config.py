@@ -27,8 +27,10 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
     max_overflow: int = Field(5, ge=0, le=50)
-    pool_timeout_s: float = Field(10.0, gt=0)
-    """How long a request queues for a pooled connection under a burst before answering 503."""
+    pool_timeout_s: float = Field(30.0, gt=0)
+    """How long a request waits for a pooled connection: as long as the phone waits for its
+    answer (30 s). Waiting is not failing: a burst queues here, it is not refused; a database
+    that is down is noticed by connecting (``connect_timeout_s``), not by this."""
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
@@ -37,7 +39,8 @@ class DatabaseSettings(BaseModel):
     so a claimed dispatch task is free again."""
     lock_timeout_ms: int = Field(3000, ge=100)
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
-    sqlite_busy_timeout_ms: int = Field(10000, ge=100)
+    sqlite_busy_timeout_ms: int = Field(30000, ge=100)
+    """How long a SQLite transaction waits for the write lock: as long as a request lives."""
 
 
 class SecuritySettings(BaseModel):
