@@ -43,6 +43,17 @@ class DatabaseSettings(BaseModel):
     """How long a SQLite transaction waits for the write lock: as long as a request lives."""
 
 
+class OverloadSettings(BaseModel):
+    """When every database connection is busy, lower-priority routes are refused (503) so the
+    connections go to presses and responders (routes are classified in app/api/shedding.py)."""
+
+    shed: bool = True
+    standard_factor: float = Field(4.0, ge=1)
+    """Standard routes are shed too once requests in flight exceed this many times the pool
+    (deferrable ones are shed as soon as every connection is busy and a request waits)."""
+    retry_after_s: int = Field(5, ge=1, le=300)
+
+
 class SecuritySettings(BaseModel):
     secret_key: SecretStr = SecretStr("")
     """Signs access tokens (HS256). At least 32 characters of randomness."""
@@ -187,7 +198,12 @@ class Settings(BaseSettings):
     """Allows placeholder secrets and unsafe database settings. Never in production."""
     environment: Literal["production", "development", "test"] = "production"
     log_level: str = "INFO"
+    role: Literal["all", "intake", "worker"] = "all"
+    """What this process does (``sigap serve --role``): ``all``; ``intake``, HTTP and websockets
+    with no background work loop; ``worker``, the loops with only health and metrics served.
+    Roles other than ``all`` need PostgreSQL (SQLite is one process)."""
     db: DatabaseSettings = DatabaseSettings()
+    overload: OverloadSettings = OverloadSettings()
     security: SecuritySettings = SecuritySettings()
     intake: IntakeSettings = IntakeSettings()
     geo: GeoSettings = GeoSettings()

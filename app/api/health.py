@@ -93,6 +93,17 @@ async def metrics(context: Context) -> Response:
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+worker_router = APIRouter(tags=["operations"])
+"""All a ``--role worker`` process serves: it runs the loops and answers no API request."""
+worker_router.add_api_route("/healthz", healthz, methods=["GET"], summary="The process is alive")
+worker_router.add_api_route(
+    "/readyz", readyz, methods=["GET"], summary="The database answers; the loops' heartbeats"
+)
+worker_router.add_api_route(
+    "/metrics", metrics, methods=["GET"], response_class=Response, summary="Prometheus metrics"
+)
+
+
 @router.get("/problems", summary="Every problem type this API returns", include_in_schema=True)
 async def problems() -> list[dict[str, Any]]:
     return problem_catalogue()
