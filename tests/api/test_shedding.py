@@ -105,6 +105,11 @@ async def test_with_every_connection_busy_reports_are_shed_and_presses_wait_thei
         assert report.json()["retryable"] is True
         assert report.headers["retry-after"] == "5"
 
+        # A saturated pool is a busy database, not a missing one: still ready.
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["database"] == "busy"
+
         # A responder's heartbeat is vital: it queues behind the press instead of being shed.
         heartbeat = asyncio.create_task(
             client.post(
