@@ -5,6 +5,11 @@ transaction with ``BEGIN IMMEDIATE``: writers queue on the database lock instead
 a read transaction later tries to write. PostgreSQL uses asyncpg with a small pool (the shared
 server allows 100 connections in all) and timeouts, so an unreachable database turns into a quick
 503 rather than a hung request.
+
+Waiting is not failing: under a burst a request queues for a pooled connection (FIFO) and, on
+SQLite, then for the write lock (busy timeout), each for as long as the request lives (30 s by
+default). Only ``is_outage`` errors, a database that cannot be reached or does not answer, become
+a 503.
 """
 
 from __future__ import annotations
