@@ -83,14 +83,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.main import RoleRefused, build_context, check_role
 
-    # The role travels in the environment: uvicorn's worker processes build their own settings.
-    os.environ["SIGAP_ROLE"] = args.role
     settings = settings.model_copy(update={"role": args.role})
     try:
         check_role(settings)
     except RoleRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # The role travels in the environment: uvicorn's worker processes build their own settings.
+    os.environ["SIGAP_ROLE"] = args.role
     if settings.is_sqlite and args.workers > 1:
         print(
             "error: SQLite runs with one worker only; use PostgreSQL (SIGAP_DATABASE_URL) "

@@ -21,11 +21,13 @@ import pytest
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 
-from tests.conftest import BACKEND, create_pg_database, drop_pg_database
+from app.cli import main
+from app.main import RoleRefused, check_role, create_app
+from tests.conftest import BACKEND, create_pg_database, drop_pg_database, make_settings
 from tests.system.server import free_port, start_server
 from tests.system.test_stream_scaleout import PASSWORD, create_supervisor
 
-pytestmark = pytest.mark.skipif(
+postgresql_only = pytest.mark.skipif(
     BACKEND != "postgresql",
     reason="roles split one deployment into processes that meet in PostgreSQL; SQLite is one",
 )
@@ -48,6 +50,7 @@ def stop(*servers: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=20)
 
 
+@postgresql_only
 async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on_intake(
     fresh_database: str, tmp_path: Path
 ) -> None:
@@ -121,3 +124,19 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
     finally:
         await connection.close()
     assert decisions == 1
+
+
+def test_sqlite_refuses_roles_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = f"sqlite:///{tmp_path / 'one.db'}"
+    monkeypatch.setenv("SIGAP_DATABASE_URL", database)
+    monkeypatch.setenv("SIGAP_DEV", "1")
+    monkeypatch.setenv("SIGAP_ROLE", "all")
+    settings = make_settings(database, role="intake")
+    with pytest.raises(RoleRefused, match="needs PostgreSQL"):
+        check_role(settings)
+    with pytest.raises(RoleRefused):
+        create_app(settings)
+    assert main(["serve", "--role", "worker"]) == 2
+    assert not (tmp_path / "one.db").exists()  # refused before touching the database
