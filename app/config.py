@@ -27,10 +27,13 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
     max_overflow: int = Field(5, ge=0, le=50)
-    pool_timeout_s: float = Field(30.0, gt=0)
-    """How long a request waits for a pooled connection: as long as the phone waits for its
-    answer (30 s). Waiting is not failing: a burst queues here, it is not refused; a database
-    that is down is noticed by connecting (``connect_timeout_s``), not by this."""
+    pool_timeout_s: float = Field(60.0, gt=0)
+    """How long a request waits for a pooled connection. Waiting is not failing: a burst queues
+    here, it is not refused. The server cannot see when a phone gives up (the app waits about
+    30 s), so it outwaits it: a press recorded after that is still routed, and the phone's retry
+    with its key gets the recorded answer. This only bounds the queue; a database that is down
+    is noticed by connecting and by statements (``connect_timeout_s``, ``command_timeout_s``),
+    which free the connections, so an outage is answered in seconds whatever this is."""
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
