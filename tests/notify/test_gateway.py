@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from app.notify import build_providers, deliver_due
 from sqlalchemy import select, update
 
 from app.clock import FrozenClock
 from app.config import DispatchSettings
 from app.context import AppContext
 from app.models import Notification, StaffUser
+from app.notify import build_providers, deliver_due
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register
 
