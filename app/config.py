@@ -109,7 +109,7 @@ class DispatchSettings(BaseModel):
     notify_critical_daily_cap: int = Field(500, ge=1)
     """A separate budget that only critical messages (escalation, 112 hand-off, SLA breach,
     stalled loop, cap reached) spend, so routine messages can never use it up."""
-    notify_digest_window_s: float = Field(300.0, ge=0, le=3600)
+    notify_digest_window_s: float = Field(120.0, ge=0, le=3600)
     """Critical messages to one person: the first goes at once, any more within this window go
     together as one digest at its end (a flood of fake alerts cannot flood a phone). 0: none."""
     notify_claim_lease_s: float = Field(120.0, ge=10, le=3600)
