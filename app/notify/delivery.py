@@ -180,21 +180,27 @@ async def _claim(context: AppContext, settings: DispatchSettings) -> list[Claim]
                 await _tell_of_cap(
                     context, session, pool=pool, cap=cap, day=day, zone=zone, now=now
                 )
-            for send in wanted[: grant.granted]:
-                ids = [row.id for row in send.rows]
-                await session.execute(
-                    update(Notification)
-                    .where(Notification.id.in_(ids))
-                    .values(
-                        status="sending",
-                        claimed_until=lease,
-                        due_at=lease,
-                        attempts=Notification.attempts + 1,
-                        digest_id=None if ids == [send.id] else send.id,
-                    )
+            claims += [
+                Claim(send=s, day=day, lease=lease, attempts=1 + max(r.attempts for r in s.rows))
+                for s in wanted[: grant.granted]
+            ]
+        # One statement for all the lone messages, one per digest.
+        by_digest: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+        for claim in claims:
+            ids = [row.id for row in claim.send.rows]
+            by_digest.setdefault(None if ids == [claim.send.id] else claim.send.id, []).extend(ids)
+        for digest_id, ids in by_digest.items():
+            await session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids))
+                .values(
+                    status="sending",
+                    claimed_until=lease,
+                    due_at=lease,
+                    attempts=Notification.attempts + 1,
+                    digest_id=digest_id,
                 )
-                attempts = 1 + max(row.attempts for row in send.rows)
-                claims.append(Claim(send=send, day=day, lease=lease, attempts=attempts))
+            )
     for pool in capped:  # counted once committed
         context.metrics.notification_cap_reached.labels(pool).inc()
         log.warning("notification %s budget for %s is spent", pool, day.isoformat())
