@@ -25,7 +25,6 @@ from app.errors import (
     IdempotencyInFlight,
     IdempotencyKeyReused,
     InternalError,
-    MalformedJson,
     NotFound,
     PinIncorrect,
     PinLocked,
@@ -35,7 +34,6 @@ from app.errors import (
     ValidationFailed,
 )
 from app.ingestion.follow import add_locations, cancel_alert
-from app.ingestion.payload import decode_json
 from app.ingestion.press import ingest_alert
 from app.ingestion.views import device_view, staff_view
 from app.models import Alert
@@ -53,8 +51,8 @@ from app.schemas.common import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
+# No content error: a press takes any body (PRODUCT.md section 2, step 1).
 _PRESS_ERRORS = error_responses(
-    MalformedJson,
     Unauthenticated,
     Forbidden,
     IdempotencyInFlight,
@@ -115,11 +113,10 @@ async def press(
 ) -> Response:
     device = require_device(principal).device
     device_id = device.id  # the ORM object expires if the service has to retry its transaction
-    document = decode_json(await request.body())
     result = await ingest_alert(
         session,
         device_id=device_id,
-        document=document,
+        body=await request.body(),
         idempotency_key=idempotency_key,
         received_at=context.clock.now(),
         settings=context.settings,
