@@ -68,14 +68,21 @@ _PRESS_ERRORS = error_responses(
     status_code=201,
     summary="Press the panic button",
     description=(
-        "Records an alert and commits it **before** answering. Any authenticated JSON body of at "
-        "most 64 KB is recorded: missing or unusable fields are flagged in `flags`, never refused. "
+        "Records an alert and commits it **before** answering. **Any body** of at most 64 KB "
+        "from a device is a press and is recorded: `AlertCreate` documents what the app should "
+        "send, but this route accepts more than that schema (a body that is empty, not JSON, not "
+        "UTF-8, not an object, or has fields of any type), flagging in `flags` whatever it could "
+        "not use (`body_unreadable` when nothing could be read). Schema-driven fuzzers: an "
+        "accepted body that violates the schema is the contract here, not a failure. "
         "A retry with the same `Idempotency-Key` returns the original status and body with "
-        "`Idempotent-Replayed: true`. A press while the device's alert is active joins it (200)."
+        "`Idempotent-Replayed: true` (a readable body is compared as JSON, ignoring key order "
+        "and white space; an unreadable one byte for byte). A press while the device's alert is "
+        "active joins it (200). Content is never refused: the only other answers are 401 or 403 "
+        "(not a device credential), 413, 409/422 (idempotency) and 503."
     ),
     openapi_extra={
         "requestBody": {
-            "required": True,
+            "required": False,  # an empty body is a press too
             "content": {
                 "application/json": {
                     "schema": {"$ref": "#/components/schemas/AlertCreate"},

@@ -7,8 +7,8 @@ import binascii
 import json
 from typing import Any
 
-from app.ingestion.body import clean_text
 from app.geo.runtime import GeoService
+from app.ingestion.body import clean_text
 from app.models import Alert
 from app.schemas.alerts import (
     AlertDeviceView,
