@@ -76,7 +76,14 @@ def read_body(raw: bytes) -> Body:
         flags.append("body_unreadable")
         return _unreadable(raw, flags)
 
-    document, notes = _sanitize(parsed)
+    notes: set[str]
+    if b"\\u" not in raw and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        # The common press, read at no cost: without a \u escape no string can hold NUL (raw
+        # control characters are not JSON) or a lone surrogate (UTF-8 cannot encode one), and
+        # with this few brackets, in strings or not, nothing can be nested too deep.
+        document, notes = parsed, set()
+    else:
+        document, notes = _sanitize(parsed)
     flags += sorted(notes)
     if utf8 and "body_too_deep" not in notes:
         fingerprint = document_fingerprint(parsed)

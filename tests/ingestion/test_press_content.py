@@ -28,7 +28,7 @@ BOM = b"\xef\xbb\xbf"
 # Deterministic and bounded: a few seconds per backend. Function-scoped fixtures are shared by
 # the examples on purpose; each example registers its own device, so none sees another's alert.
 PROPERTY = settings(
-    max_examples=50,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
@@ -39,8 +39,12 @@ PROPERTY = settings(
     ],
 )
 
-# Any character at all, lone surrogates and NUL included.
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
+# Any text at all. Hypothesis never draws surrogates for text, so what breaks strict encoders is
+# spliced in: NUL, lone halves of a surrogate pair, a BOM.
+ANY_TEXT = st.lists(
+    st.text(max_size=8) | st.sampled_from(["\x00", "\ud83d", "\ude4f", "\udfff", "\ufeff"]),
+    max_size=5,
+).map("".join)
 FIELD_NAMES = sorted(KNOWN_FIELDS | {"lat", "lon", "accuracy_m", "fix_at", "source", "name"})
 JSON_VALUES = st.recursive(
     st.none()
