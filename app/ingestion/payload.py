@@ -104,7 +104,7 @@ def parse_press(body: bytes, *, received_at: datetime, settings: IntakeSettings)
         document = {}
     # Nothing says whether the phone asked for silence: take it as silent, as an unreadable
     # "silent" is (ringing a phone the abuser may see is worse), and as real, never a drill.
-    unreadable = not reading.readable or "body_not_object" in flags
+    nothing_read = not reading.readable or "body_not_object" in flags
 
     unknown = sorted(k for k in document if k not in KNOWN_FIELDS)
     if unknown:
@@ -129,7 +129,7 @@ def parse_press(body: bytes, *, received_at: datetime, settings: IntakeSettings)
         ),
         # An unreadable "silent" is taken as silent: ringing a phone the abuser may see is worse.
         silent=_read_bool(
-            document.get("silent"), "silent", flags, default=unreadable, if_invalid=True
+            document.get("silent"), "silent", flags, default=nothing_read, if_invalid=True
         ),
         # An unreadable "is_drill" is taken as real: a real emergency must never become a drill.
         is_drill=_read_bool(

@@ -116,7 +116,10 @@ def body_text(private: dict[str, Any]) -> str | None:
             return None
         return raw.decode("utf-8", "replace").replace("\x00", "\u2400")
     if "raw_body" in private:  # alerts recorded before the raw bytes were kept: the parsed value
-        return clean_text(json.dumps(private["raw_body"]))
+        try:
+            return clean_text(json.dumps(private["raw_body"]))
+        except (RecursionError, ValueError):
+            return None
     return None
 
 
