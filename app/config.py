@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public, well-known values: usable for development only, refused in production.
@@ -120,14 +120,40 @@ class DispatchSettings(BaseModel):
     """Messages at most per alert and person per notify_window_s (a phone must not be flooded)."""
     notify_window_s: float = Field(600.0, gt=0)
     notify_daily_cap: int = Field(2000, ge=0)
-    """Spending cap: messages sent per day across the deployment; beyond it they are suppressed
-    (the console still shows everything)."""
+    """Spending cap: routine messages (offers) sent per day across the deployment, the day
+    counted in the default region's time zone; beyond it they are suppressed (the console still
+    shows everything) and supervisors are told."""
+    notify_critical_daily_cap: int = Field(500, ge=1)
+    """A separate budget that only critical messages (escalation, 112 hand-off, SLA breach,
+    stalled loop, cap reached) spend, so routine messages can never use it up."""
+    notify_digest_window_s: float = Field(120.0, ge=0, le=3600)
+    """Critical messages to one person: the first goes at once, any more within this window go
+    together as one digest at its end (a flood of fake alerts cannot flood a phone). 0: none."""
+    notify_claim_lease_s: float = Field(120.0, ge=10, le=3600)
+    """A message being sent is retried (same id) if its sender has not recorded the outcome
+    within this, e.g. because the process died mid-send."""
+    notify_batch_size: int = Field(20, ge=1, le=500)
+    notify_send_concurrency: int = Field(8, ge=1, le=64)
+    """Messages one notifier sends at once (each a gateway call with no transaction open)."""
     notify_providers: list[str] = Field(default_factory=lambda: ["log"])
     """Providers tried in order until one succeeds: "log" (default) and "http" (an SMS,
     WhatsApp or voice gateway behind one HTTPS endpoint), e.g. ["http", "log"]."""
     notify_http_url: str | None = None
     notify_http_token: SecretStr = SecretStr("")
     notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_batch(self) -> DispatchSettings:
+        # A lease shorter than a slow batch would have a second sender repeat live sends.
+        rounds = -(-self.notify_batch_size // self.notify_send_concurrency)
+        worst = rounds * self.notify_http_timeout_s * max(1, len(self.notify_providers))
+        if self.notify_claim_lease_s <= worst:
+            raise ValueError(
+                f"notify_claim_lease_s ({self.notify_claim_lease_s:g}) must exceed the longest a "
+                f"batch can take ({worst:g} s: notify_batch_size / notify_send_concurrency "
+                "rounds of notify_http_timeout_s per provider)"
+            )
+        return self
 
 
 class RealtimeSettings(BaseModel):

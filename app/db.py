@@ -8,8 +8,8 @@ server allows 100 connections in all) and timeouts, so an unreachable database t
 
 Waiting is not failing: under a burst a request queues for a pooled connection (FIFO) and, on
 SQLite, then for the write lock (busy timeout), as long as the request lives (the pool wait
-outwaits the phone). Only ``is_outage`` errors, a database that cannot be reached or does not answer, become
-a 503.
+outwaits the phone). Only ``is_outage`` errors, a database that cannot be reached or does not
+answer, become a 503.
 """
 
 from __future__ import annotations

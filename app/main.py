@@ -35,11 +35,11 @@ from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
-from app.dispatch.notify import build_providers
-from app.dispatch.worker import deliver_notifications, run_dispatcher
+from app.dispatch.worker import run_dispatcher
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
+from app.notify import build_providers, deliver_notifications
 from app.observability import Metrics
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker
 from app.realtime.hub import Hub

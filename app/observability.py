@@ -48,6 +48,25 @@ class Metrics:
             "Requests answered 503 because the database could not be reached.",
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "sigap_notifications",
+            "Notification sends by outcome (sent; retried: every provider failed, tried again "
+            "later; failed: given up). A digest of several messages is one send.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.notification_cap_reached = Counter(
+            "sigap_notification_cap_reached",
+            "Days on which a notification budget (ordinary, critical) turned messages away.",
+            ["pool"],
+            registry=self.registry,
+        )
+        self.notification_budget_spent = Gauge(
+            "sigap_notification_budget_spent",
+            "Sends spent today (the region's day) from each budget, as last seen by this process.",
+            ["pool"],
+            registry=self.registry,
+        )
         self.dispatch_tasks = Counter(
             "sigap_dispatch_tasks",
             "Dispatcher work items done (routing, offer deadlines, lease expiries).",

@@ -25,9 +25,9 @@ from app.clock import FrozenClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker
-from app.dispatch.notify import RecordingProvider
 from app.main import build_context, create_app, start
 from app.migrate import upgrade
+from app.notify import RecordingProvider
 from app.reference.loader import load_all
 from tests.burner import burning
 from tests.pgcluster import PgCluster
@@ -43,6 +43,7 @@ OPERATIONAL_TABLES = (
     "case_file",
     "staff_presence",
     "notification",
+    "notification_budget",
     "alert_note",
     "dispatch_task",
     "assignment",

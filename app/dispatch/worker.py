@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from app.context import AppContext
 from app.dispatch.ladder import Dispatch
-from app.dispatch.notify import deliver_due
 from app.dispatch.service import run_task
 from app.models import Alert, DispatchTask
 
@@ -124,12 +123,3 @@ async def run_dispatcher(context: AppContext) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=pause)
 
-
-async def deliver_notifications(context: AppContext) -> None:
-    async with context.sessions() as session, session.begin():
-        await deliver_due(
-            session,
-            providers=context.notifiers,
-            settings=context.settings.dispatch,
-            now=context.clock.now(),
-        )

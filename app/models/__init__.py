@@ -8,11 +8,11 @@ from app.models.dispatch import (
     AlertNote,
     Assignment,
     DispatchTask,
-    Notification,
     RoutingDecision,
     Shift,
 )
 from app.models.intake import IdempotencyRecord, RateLimitCounter
+from app.models.notification import Notification, NotificationBudget
 from app.models.outbox import OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
 from app.models.sla import Case, SlaClock
@@ -34,6 +34,7 @@ __all__ = [
     "IdempotencyRecord",
     "IntegratorClient",
     "Notification",
+    "NotificationBudget",
     "OutboxEvent",
     "Partner",
     "RateLimitCounter",

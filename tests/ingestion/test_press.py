@@ -209,17 +209,6 @@ async def test_personal_content_is_encrypted_at_rest(
         assert b"CANARY" not in json.dumps(alert.flags).encode()
 
 
-@pytest.mark.parametrize("raw", [b"not json", b'{"location": ', b"\xff\xfe"])
-async def test_non_json_is_refused_and_records_nothing(
-    client: httpx.AsyncClient, context: AppContext, raw: bytes
-) -> None:
-    _, credential = await register(client)
-    response = await client.post("/v1/alerts", content=raw, headers=auth(credential))
-    assert response.status_code == 400
-    assert response.json()["type"] == "/problems/malformed-json"
-    assert await count(context, Alert) == 0
-
-
 async def test_json_that_is_not_an_object_is_still_recorded(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:
