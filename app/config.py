@@ -27,8 +27,13 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
     max_overflow: int = Field(5, ge=0, le=50)
-    pool_timeout_s: float = Field(10.0, gt=0)
-    """How long a request queues for a pooled connection under a burst before answering 503."""
+    pool_timeout_s: float = Field(60.0, gt=0)
+    """How long a request waits for a pooled connection. Waiting is not failing: a burst queues
+    here, it is not refused. The server cannot see when a phone gives up (the app waits about
+    30 s), so it outwaits it: a press recorded after that is still routed, and the phone's retry
+    with its key gets the recorded answer. This only bounds the queue; a database that is down
+    is noticed by connecting and by statements (``connect_timeout_s``, ``command_timeout_s``),
+    which free the connections, so an outage is answered in seconds whatever this is."""
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
@@ -37,7 +42,19 @@ class DatabaseSettings(BaseModel):
     so a claimed dispatch task is free again."""
     lock_timeout_ms: int = Field(3000, ge=100)
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
-    sqlite_busy_timeout_ms: int = Field(10000, ge=100)
+    sqlite_busy_timeout_ms: int = Field(30000, ge=100)
+    """How long a SQLite transaction waits for the write lock: as long as a request lives."""
+
+
+class OverloadSettings(BaseModel):
+    """When every database connection is busy, lower-priority routes are refused (503) so the
+    connections go to presses and responders (routes are classified in app/api/shedding.py)."""
+
+    shed: bool = True
+    standard_factor: float = Field(4.0, ge=1)
+    """Standard routes are shed too once requests in flight exceed this many times the pool
+    (deferrable ones are shed as soon as every connection is busy and a request waits)."""
+    retry_after_s: int = Field(5, ge=1, le=300)
 
 
 class SecuritySettings(BaseModel):
@@ -210,7 +227,12 @@ class Settings(BaseSettings):
     """Allows placeholder secrets and unsafe database settings. Never in production."""
     environment: Literal["production", "development", "test"] = "production"
     log_level: str = "INFO"
+    role: Literal["all", "intake", "worker"] = "all"
+    """What this process does (``sigap serve --role``): ``all``; ``intake``, HTTP and websockets
+    with no background work loop; ``worker``, the loops with only health and metrics served.
+    Roles other than ``all`` need PostgreSQL (SQLite is one process)."""
     db: DatabaseSettings = DatabaseSettings()
+    overload: OverloadSettings = OverloadSettings()
     security: SecuritySettings = SecuritySettings()
     intake: IntakeSettings = IntakeSettings()
     geo: GeoSettings = GeoSettings()

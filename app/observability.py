@@ -32,6 +32,17 @@ class Metrics:
             ["loop"],
             registry=self.registry,
         )
+        self.requests_in_flight = Gauge(
+            "sigap_http_requests_in_flight",
+            "HTTP requests being served by this process (the overload signal, with the pool).",
+            registry=self.registry,
+        )
+        self.requests_shed = Counter(
+            "sigap_http_requests_shed",
+            "Requests refused with 503 under overload, by priority (deferrable, standard).",
+            ["priority"],
+            registry=self.registry,
+        )
         self.database_unavailable = Counter(
             "sigap_database_unavailable",
             "Requests answered 503 because the database could not be reached.",

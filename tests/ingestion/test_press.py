@@ -263,7 +263,7 @@ async def test_fifty_concurrent_retries_make_one_alert_and_identical_answers(
 
 
 async def test_five_hundred_concurrent_alerts_make_five_hundred_rows_and_events(
-    client: httpx.AsyncClient, context: AppContext
+    client: httpx.AsyncClient, context: AppContext, burner: None
 ) -> None:
     credentials = [c for _, c in await asyncio.gather(*(register(client) for _ in range(500)))]
     responses = await asyncio.gather(*(press(client, c, press_body(context)) for c in credentials))
