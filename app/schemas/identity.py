@@ -61,6 +61,7 @@ class OAuthError(BaseModel):
         "unauthorized_client",
         "unsupported_grant_type",
         "invalid_scope",
+        "slow_down",  # 429, throttled (RFC 8628's registered code; see app.identity.tokens)
     ]
     error_description: str | None = None
 
