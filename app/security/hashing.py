@@ -10,6 +10,9 @@ while hashing, so the loop really runs meanwhile.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -22,6 +25,20 @@ from app.config import SecuritySettings
 # Verifying against this keeps the timing of "unknown user" equal to "wrong password".
 _DUMMY_INPUT = "sigap-timing-equaliser"
 _T = TypeVar("_T")
+_NICENESS = 19
+
+
+def _lower_priority() -> None:
+    """Run this hashing thread (and the lane threads argon2 starts from it) at the lowest CPU
+    priority. Off the loop is not enough on a small machine: a few argon2 jobs, each with its
+    lanes, would otherwise take every core from the event loop, and presses would queue behind
+    sign-in attempts all the same. At nice 19 hashing gets the CPU intake leaves over; sign-in
+    is slower under load, intake is not. (Linux sets niceness per thread; elsewhere, a no-op.)"""
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is None:
+        return
+    with contextlib.suppress(OSError):
+        setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICENESS)
 
 
 class SecretHasher:
@@ -33,7 +50,9 @@ class SecretHasher:
         )
         self._dummy = self._hasher.hash(_DUMMY_INPUT)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.hashing_threads, thread_name_prefix="sigap-argon2"
+            max_workers=settings.hashing_threads,
+            thread_name_prefix="sigap-argon2",
+            initializer=_lower_priority,
         )
 
     # The blocking primitives: only ever called on the pool (or by a CLI with no loop to stall).
