@@ -4,6 +4,7 @@ PIN tries limited however many arrive at once."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import replace
 from typing import Any
@@ -88,10 +89,12 @@ async def test_concurrent_wrong_pins_buy_no_extra_tries(context: AppContext) -> 
 
 async def test_hashing_runs_on_the_hashers_threads_never_the_loop(context: AppContext) -> None:
     threads: list[str] = []
+    priorities: set[int] = set()
 
     class Recording(SecretHasher):
         def verify_blocking(self, stored: str | None, secret: str) -> bool:
             threads.append(threading.current_thread().name)
+            priorities.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
             return super().verify_blocking(stored, secret)
 
     hasher = Recording(context.settings.security)
@@ -101,3 +104,4 @@ async def test_hashing_runs_on_the_hashers_threads_never_the_loop(context: AppCo
     assert await hasher.verify_pins(stored, None, "x") == (False, False)
     assert len(threads) == 4
     assert all(name.startswith("sigap-argon2") for name in threads)
+    assert priorities == {19}  # the CPU intake leaves over, never the loop's share
