@@ -69,6 +69,21 @@ class SecuritySettings(BaseModel):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(2, ge=1)
+    hashing_threads: int = Field(2, ge=1, le=32)
+    """Argon2 jobs a process runs at once, on threads beside the event loop; more wait."""
+    signin_free_failures: int = Field(3, ge=0, le=20)
+    """Consecutive wrong passwords for an account before each next try must wait."""
+    signin_max_delay_s: int = Field(60, ge=1, le=60)
+    """The back-off doubles from 1 s up to this. Never more than a minute: an account is
+    never locked, or anyone knowing a username could keep a counselor out."""
+    signin_trusted_network_days: int = Field(30, ge=0)
+    """A network an account signed in from within this many days is judged on its own
+    failures only, so failures elsewhere cannot delay the counselor at their post."""
+    signin_per_network_limit: int = Field(100, ge=1)
+    signin_per_network_window_s: int = Field(600, ge=10)
+    """Password sign-ins per network per window (a post's staff share one NAT address)."""
+    signin_alert_failures: int = Field(10, ge=1)
+    """Consecutive failures at which supervisors are told (again at twice, four times...)."""
     allowed_origins: list[str] = Field(default_factory=list)
 
 

@@ -56,6 +56,7 @@ OPERATIONAL_TABLES = (
     "alert",
     "rate_limit_counter",
     "refresh_token",
+    "sign_in_throttle",
     "staff_user",
     "integrator_client",
     "device",

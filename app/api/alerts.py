@@ -21,6 +21,7 @@ from app.dispatch.claims import renew
 from app.dispatch.views import can_see
 from app.errors import (
     BodyTooLarge,
+    Conflict,
     Forbidden,
     IdempotencyInFlight,
     IdempotencyKeyReused,
@@ -289,6 +290,7 @@ async def post_locations(
         Forbidden,
         PinIncorrect,
         NotFound,
+        Conflict,
         UnsupportedMediaType,
         ValidationFailed,
         PinLocked,
