@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import sys
+from collections import Counter
 
 from loadtests.faults.harness import Config, run
 from loadtests.faults.nemesis import FaultPlan
@@ -36,7 +37,7 @@ def main() -> int:
     status = 0
     if not args.control:
         print(f"== fault run: {config.rate_per_min:g}/min for {config.duration_s:g} s, "
-              f"{config.workers} workers, faults {config.plan.kinds(0)}")
+              f"{config.workers} workers, faults {dict(Counter(config.plan.kinds(0)))}")
         report = asyncio.run(run(config))
         print("\n".join(report.lines()))
         status |= 0 if report.verdict.clean else 1
