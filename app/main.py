@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app import __doc__ as package_doc
 from app import logredact
@@ -101,8 +102,32 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     )
 
 
+STARTUP_RETRY_MAX_S = 5.0
+
+
 async def start(context: AppContext) -> None:
-    """Startup checks and warm-up, shared by the server's lifespan and the tests."""
+    """Startup checks and warm-up, shared by the server's lifespan and the tests.
+
+    A database that does not answer yet is waited for, never a reason to exit: uvicorn takes a
+    worker that fails its startup for a broken deployment and stops every worker, so one worker
+    restarted during a database outage would otherwise take the whole server down for good (the
+    fault harness, loadtests/faults, found this)."""
+    delay = 0.25
+    while True:
+        try:
+            await _check_and_warm_up(context)
+            return
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            log.warning(
+                "database not reachable at startup (%s); retrying in %.1f s",
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STARTUP_RETRY_MAX_S)
+
+
+async def _check_and_warm_up(context: AppContext) -> None:
     async with context.engine.connect() as connection:
         if is_postgresql(context.engine):
             unsafe = []

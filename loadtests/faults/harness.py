@@ -238,6 +238,8 @@ async def run(config: Config, *, say: Callable[[str], None] = print) -> Report:
             _asyncpg_url(direct_url), history, credentials, followers, stream_until=target,
             sla_grace_s=config.sla_grace_s,
         )
+        # The deployment must still be there: a supervisor restarting Sigap would hide this.
+        verdict.add("server_died", [] if process.poll() is None else [_tail(log)[-500:]])
         return Report(config, history, verdict, unavailability(history), time.monotonic() - began)
     finally:
         stop.set()
