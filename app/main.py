@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from app import __doc__ as package_doc
 from app import logredact
@@ -34,7 +33,7 @@ from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.context import AppContext
-from app.db import create_engine, create_sessionmaker, is_postgresql
+from app.db import create_engine, create_sessionmaker, is_outage, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.worker import run_dispatcher
 from app.geo.runtime import GeoService
@@ -117,7 +116,9 @@ async def start(context: AppContext) -> None:
         try:
             await _check_and_warm_up(context)
             return
-        except (OSError, TimeoutError, DBAPIError) as exc:
+        except Exception as exc:
+            if not is_outage(exc):  # a bug or a refused setting: fail the startup
+                raise
             log.warning(
                 "database not reachable at startup (%s); retrying in %.1f s",
                 type(exc).__name__,

@@ -216,11 +216,9 @@ async def run(config: Config, *, say: Callable[[str], None] = print) -> Report:
         if config.control:
             await _crash_inside_the_window(nemesis, phones, config)
         else:
-            faults = len(config.plan.kinds(0))
             lead = min(5.0, config.duration_s / 6)
-            room = config.duration_s - lead - config.plan.busy_s() - 3.0
-            every = max(1.0, room / max(1, faults))
-            await nemesis.run(config.plan, start_after_s=lead, every_s=every)
+            end_at = asyncio.get_running_loop().time() + config.duration_s - 5.0
+            await nemesis.run(config.plan, start_after_s=lead, end_at=end_at)
         await pressing
         note(f"  load done: {history.counts()}; letting clocks fire and sockets catch up")
         if not config.control:  # the control only counts losses: no need to wait

@@ -83,11 +83,18 @@ class Nemesis:
         self.say = say
         self.rng = random.Random(seed)
 
-    async def run(self, plan: FaultPlan, *, start_after_s: float, every_s: float) -> None:
+    async def run(self, plan: FaultPlan, *, start_after_s: float, end_at: float) -> None:
+        """Every fault, spread evenly over the time left before ``end_at`` (loop time), so the
+        last one still has load after it however long the earlier ones took."""
+        loop = asyncio.get_running_loop()
         await asyncio.sleep(start_after_s)
-        for kind in plan.kinds(self.rng.randrange(1 << 30)):
+        kinds = plan.kinds(self.rng.randrange(1 << 30))
+        for index, kind in enumerate(kinds):
             await self.do(kind, plan)
-            await asyncio.sleep(every_s * self.rng.uniform(0.7, 1.3))
+            left = len(kinds) - index - 1
+            if left:
+                room = end_at - loop.time() - (plan.busy_s() * left / len(kinds))
+                await asyncio.sleep(max(0.5, room / (left + 1)) * self.rng.uniform(0.8, 1.2))
 
     async def do(self, kind: str, plan: FaultPlan) -> Fault:
         loop = asyncio.get_running_loop()
