@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import signal
 import sys
 from collections import Counter
 
@@ -12,7 +13,12 @@ from loadtests.faults.harness import Config, run
 from loadtests.faults.nemesis import FaultPlan
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # asyncio.run then cancels the run: its cleanup removes the cluster
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(prog="python -m loadtests.faults", description=__doc__)
     parser.add_argument("--rate", type=float, default=2000.0, help="presses per minute")
     parser.add_argument("--seconds", type=float, default=240.0, help="length of the load")
