@@ -19,6 +19,7 @@ from app.api import (
     alerts,
     assignments,
     auth,
+    console_session,
     devices,
     health,
     reference,
@@ -31,6 +32,7 @@ from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.console import routes as console
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
@@ -186,7 +188,7 @@ def create_app(
         description=package_doc or "",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served from local files by app.console.routes
         redoc_url=None,
     )
     app.state.context = ctx
@@ -200,10 +202,12 @@ def create_app(
         sla,
         devices,
         auth,
+        console_session,
         staff,
         reference,
         health,
         stream,
+        console,
     ):
         app.include_router(module.router)
     app.add_middleware(
