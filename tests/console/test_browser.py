@@ -181,6 +181,7 @@ def test_counselor_accepts_contacts_and_resolves_while_another_post_sees_nothing
     page.select_option("#disposition", "assisted")
     page.click("#act-resolve")
     page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
+    page.wait_for_selector("#act-resolve[disabled]")
     events = page.locator("#timeline li").evaluate_all("els => els.map(e => e.dataset.event)")
     for step in ("alert.received", "assignment.offered", "assignment.accepted",
                  "alert.contacted", "alert.resolved"):
@@ -233,7 +234,8 @@ def test_transit_staff_acknowledge_and_record_on_scene_on_a_phone(
     _, seeded = server
     staff = Watched(browser, seeded.base, phone=True)
     staff.sign_in("petugas.tj")
-    alert = seeded.press(transit_context={"operator": "transjakarta", "station": "Bundaran HI"})
+    wait_present(seeded, "transjakarta", "petugas.tj")
+    alert = seeded.press(transit={"operator": "transjakarta", "station": "Bundaran HI"})
     offer = row(staff.page, alert["case_code"])
     offer.wait_for(timeout=OFFER_WAIT_MS)
     staff.shot("transit-queue-id")
@@ -243,7 +245,9 @@ def test_transit_staff_acknowledge_and_record_on_scene_on_a_phone(
     staff.page.wait_for_selector('#timeline li[data-event="alert.on_scene"]')
     assert staff.page.locator("#act-handed-counselor").is_enabled()
     # Pseudonymised: no contact, no message, no reporter details on a transit screen.
-    assert staff.page.locator("text=" + catalogue("id")["alert.contact"]).count() == 0
+    labels = staff.page.locator("dl.facts dt").all_inner_texts()
+    for key in ("alert.contact", "alert.message", "alert.reporter", "alert.child"):
+        assert catalogue("id")[key] not in labels
     width = staff.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360
     staff.shot("transit-alert-id")
@@ -268,7 +272,8 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     sup.page.fill("#sup-reason", "konselor Gambir lebih dekat")
     sup.page.select_option("#reassign-unit", GAMBIR)
     sup.page.click("#act-reassign")
-    sup.page.wait_for_selector('#timeline li[data-event="alert.reassigned"]')
+    reassigned = catalogue("id")["trigger.reassigned"]
+    sup.page.wait_for_selector(f'#alert-routing li:has-text("{reassigned}")')
     routing = seeded.admin("GET", f"/v1/alerts/{alert['id']}/routing").json()
     assert GAMBIR in [leg["unit_code"] for d in routing["decisions"] for leg in d["legs"]]
     sup.shot("supervisor-alert-id")

@@ -1,6 +1,7 @@
 // One alert: who and where, the map, why it was routed here, the actions the state allows (each
 // disabled with its reason otherwise), the legal clocks, the timeline and the notes.
-import { h, clear } from "./dom.js";
+import { h, clear, append } from "./dom.js";
+const appendTo = (el, ...children) => append(el, children);
 import { t, tOr, formatTime } from "./i18n.js";
 import { api, ApiError } from "./session.js";
 import { state, loadAlert, legsOfAlert, myLeg, holder, unitName, loadQueue } from "./state.js";
@@ -56,14 +57,34 @@ export function stopAlert() {
   sections = null;
 }
 
-export async function refreshAlert() {
+// One refresh at a time, and one more if asked meanwhile: two overlapping refreshes could paint
+// an older read of the alert over a newer timeline.
+let running = null;
+let again = false;
+export function refreshAlert() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    do {
+      again = false;
+      await loadEverything();
+    } while (again);
+  })().finally(() => {
+    running = null;
+  });
+  return running;
+}
+
+async function loadEverything() {
   if (!sections) return;
   const id = sections.id;
   try {
     await loadAlert(id);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      clear(sections.summary).append(h("h1", { id: "alert-title" }, t("alert.gone")));
+      appendTo(clear(sections.summary), h("h1", { id: "alert-title" }, t("alert.gone")));
       clear(sections.actions);
       return;
     }
@@ -84,7 +105,7 @@ function paint() {
   if (!alert) return;
   paintSummary(alert);
   paintActions(alert);
-  clear(sections.map).append(h("h2", { id: "map-title" }, t("map.title")), drawMap(alert, state.trails.get(alert.id) || []));
+  appendTo(clear(sections.map), h("h2", { id: "map-title" }, t("map.title")), drawMap(alert, state.trails.get(alert.id) || []));
   if (state.me.role !== "transit_staff") paintRouting(alert);
   paintClocks();
   paintTimeline();
@@ -108,8 +129,8 @@ function paintSummary(alert) {
     !transit && alert.message ? [t("alert.message"), alert.message] : null,
     !transit && alert.companion_preference ? [t("alert.companion"), tOr(`sex.${alert.companion_preference}`, alert.companion_preference)] : null,
   ].filter(Boolean);
-  clear(sections.summary).append(
-    h("h1", { id: "alert-title" }, t("alert.title", { code: alert.case_code }), alert.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
+  appendTo(clear(sections.summary), 
+    h("h1", { id: "alert-title", tabindex: "-1" }, t("alert.title", { code: alert.case_code }), alert.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
     alert.do_not_call_back ? h("p", { class: "dncb", role: "alert", id: "dncb" }, h("strong", {}, t("alert.dncb_title")), " ", t("alert.dncb_text")) : null,
     h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     progressBar(alert.state),
@@ -171,7 +192,7 @@ function paintActions(alert) {
     buttons.push(h("div", { class: "action" }, disposition, button("act-resolve", t("action.resolve"), why.resolve, () => act(`/v1/alerts/${alert.id}/resolve`, { disposition: disposition.value }, "done.resolved"))));
   }
   if (state.me.province) buttons.push(supervisorActions(alert));
-  clear(sections.actions).append(h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons));
+  appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons));
 }
 
 function supervisorActions(alert) {
@@ -237,12 +258,12 @@ function paintRouting(alert) {
     if (d.uncertain) lines.push(t("routing.uncertain"));
     list.append(h("li", {}, h("strong", {}, t("routing.step", { step: decision.step, trigger: tOr(`trigger.${decision.trigger}`, decision.trigger), time: formatTime(decision.created_at) })), h("ul", {}, lines.map((l) => h("li", {}, l)))));
   }
-  clear(sections.routing).append(h("h2", { id: "routing-title" }, t("routing.title")), list);
+  appendTo(clear(sections.routing), h("h2", { id: "routing-title" }, t("routing.title")), list);
 }
 
 function paintClocks() {
   const rows = extra.clocks.filter((c) => !c.excluded);
-  clear(sections.clocks).append(
+  appendTo(clear(sections.clocks), 
     h("h2", { id: "clocks-title" }, t("clocks.title")),
     rows.length
       ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
@@ -251,7 +272,7 @@ function paintClocks() {
 }
 
 function paintTimeline() {
-  clear(sections.timeline).append(
+  appendTo(clear(sections.timeline), 
     h("h2", { id: "timeline-title" }, t("timeline.title")),
     h("ol", { class: "timeline", id: "timeline" }, extra.timeline.map((e) => h("li", { dataset: { event: e.event } }, h("time", { datetime: e.at }, formatTime(e.at)), " ", tOr(`event.${e.event}`, e.event), e.data?.unit_code ? ` · ${unitName(e.data.unit_code)}` : ""))),
   );
@@ -278,5 +299,5 @@ function notesBox(alertId) {
 }
 
 function paintNotes() {
-  clear(sections.notes).append(extra.notes.length ? h("ul", {}, extra.notes.map((n) => h("li", {}, h("time", { datetime: n.created_at }, formatTime(n.created_at, true)), " ", n.text))) : h("p", { class: "empty" }, t("notes.none")));
+  appendTo(clear(sections.notes), extra.notes.length ? h("ul", {}, extra.notes.map((n) => h("li", {}, h("time", { datetime: n.created_at }, formatTime(n.created_at, true)), " ", n.text))) : h("p", { class: "empty" }, t("notes.none")));
 }

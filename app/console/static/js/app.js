@@ -9,6 +9,7 @@ import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
 import { renderBoard, refreshBoard } from "./board.js";
 import { tickCountdowns } from "./countdown.js";
+import { renderRosters } from "./rosters.js";
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -38,6 +39,7 @@ function render() {
   const view = state.view;
   if (view.name === "alert") main.append(renderAlert(view.alertId));
   else if (view.name === "board") main.append(renderBoard());
+  else if (view.name === "units") main.append(renderRosters());
   else main.append(renderQueue());
 }
 
@@ -66,6 +68,7 @@ function renderTop() {
   const nav = [];
   if (["supervisor", "admin"].includes(state.me.role)) {
     nav.push(navButton("board", t("nav.board")));
+    nav.push(navButton("units", t("nav.units")));
   }
   nav.push(navButton("queue", t(state.me.role === "transit_staff" ? "nav.transit" : "nav.queue")));
   const mute = h(
@@ -145,11 +148,27 @@ async function enter() {
   go({ name: state.me.province ? "board" : "queue" });
 }
 
-async function reloadAll() {
-  await loadQueue();
-  if (state.me.province) await refreshBoard();
-  if (state.view.name === "alert") await refreshAlert();
-  else render();
+// Serialized like refreshAlert: an older reload must never paint over a newer one.
+let reloading = null;
+let reloadAgain = false;
+function reloadAll() {
+  if (reloading) {
+    reloadAgain = true;
+    return reloading;
+  }
+  reloading = (async () => {
+    do {
+      reloadAgain = false;
+      if (!state.me) return;
+      await loadQueue();
+      if (state.me.province) await refreshBoard();
+      if (state.view.name === "alert") await refreshAlert();
+      else if (state.view.name !== "units") render();
+    } while (reloadAgain);
+  })().finally(() => {
+    reloading = null;
+  });
+  return reloading;
 }
 
 function scheduleReload() {
