@@ -5,6 +5,7 @@ sigap units hours CODE (--always-open | --office)   a post's opening hours
 sigap shift add UNIT USERNAME [--from T] [--hours N | --to T]   put someone on duty
 sigap shift list UNIT                               this week's shifts
 sigap shift end SHIFT_ID                            remove a shift
+sigap drill UNIT                                    a drill press at the unit's location
 
 The same services as the API do the work, so the same rules hold (a shift is for a member of
 the unit, at most 7 days, ends after it starts); each change is audited as the operator's.
@@ -194,6 +195,37 @@ def cmd_shift_end(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from app.drills import start_drill
+    from app.geo.runtime import GeoService
+    from app.ingestion.press import PressResult
+    from app.reference.units import get_unit
+    from app.security.fields import KeyRing
+
+    async def work(session: AsyncSession) -> PressResult:
+        geo = GeoService(settings.geo)
+        await geo.refresh(session, force=True)
+        unit = await get_unit(session, args.unit)
+        return await start_drill(
+            session,
+            unit=unit,
+            by=None,
+            settings=settings,
+            geo=geo,
+            keyring=KeyRing(settings.effective_encryption_keys),
+            now=datetime.now(UTC),
+        )
+
+    try:
+        result = _run(settings, work)
+    except DomainError as exc:
+        return _fail(f"{args.unit}: {exc.detail}")
+    print(f"drill {json.loads(result.body)['case_code']} (alert {result.alert_id}) at {args.unit}")
+    return 0
+
+
 def add_parsers(sub: Any, units: Any) -> None:
     """Registers the commands on the ``sigap`` parser (``units`` is its units sub-parsers)."""
     listing = units.add_parser("list", help="list units (posts, central desk, transit desks)")
@@ -224,3 +256,6 @@ def add_parsers(sub: Any, units: Any) -> None:
     end = shift.add_parser("end", help="remove a shift")
     end.add_argument("shift_id")
     end.set_defaults(func=cmd_shift_end)
+    drill = sub.add_parser("drill", help="start a drill at a unit (routed to drill units only)")
+    drill.add_argument("unit")
+    drill.set_defaults(func=cmd_drill)

@@ -59,6 +59,7 @@ def _build(region_code: str, extra_dirs: tuple[Path, ...]) -> dict[str, Any] | N
             "region_code": bundle.region.code,
             "name": bundle.region.name,
             "timezone": bundle.region.timezone,
+            "default_post_hours": bundle.region.default_post_hours.model_dump(mode="json"),
             "areas": areas,
             "stations": stations,
         }

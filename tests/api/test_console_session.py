@@ -74,7 +74,8 @@ async def test_refresh_rotates_the_cookie_and_a_replayed_cookie_signs_out(
 async def test_cookie_routes_refuse_requests_without_the_header_or_from_another_site(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:
-    cookie = {"Cookie": f"sigap_refresh={(await _sign_in(client, context)).cookies['sigap_refresh']}"}
+    value = (await _sign_in(client, context)).cookies["sigap_refresh"]
+    cookie = {"Cookie": f"sigap_refresh={value}"}
     client.cookies.clear()
     bare = await client.post("/v1/auth/session/refresh", headers=cookie)
     assert bare.status_code == 403
@@ -176,3 +177,39 @@ def test_every_message_key_used_by_the_console_is_in_both_catalogues() -> None:
                                script.read_text()))
     missing = sorted(used - set(catalogues["en"]))
     assert missing == []
+
+
+async def test_an_admin_resets_a_password_and_the_old_sessions_end(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    from tests.helpers import sign_in, staff_token
+
+    admin = await staff_token(client, context, "admin", "admin", "central")
+    await make_staff(context, "konselor.menteng", "counselor", "3173020")
+    old = await sign_in(client, "konselor.menteng")
+    users = (await client.get("/v1/users", headers={"Authorization": f"Bearer {admin}"})).json()
+    user_id = next(u["id"] for u in users["items"] if u["username"] == "konselor.menteng")
+    short = await client.post(
+        f"/v1/users/{user_id}/password",
+        json={"password": "short"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert short.status_code == 422
+    reset = await client.post(
+        f"/v1/users/{user_id}/password",
+        json={"password": "a-brand-new-password"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert reset.status_code == 200
+    refreshed = await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]},
+    )
+    assert refreshed.status_code == 400
+    assert (await sign_in(client, "konselor.menteng", "a-brand-new-password"))["access_token"]
+    counselor = await client.post(
+        f"/v1/users/{user_id}/password",
+        json={"password": "a-brand-new-password"},
+        headers={"Authorization": f"Bearer {old['access_token']}"},
+    )
+    assert counselor.status_code in (401, 403)

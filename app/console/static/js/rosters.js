@@ -57,6 +57,12 @@ async function select(code) {
       ? h("p", { id: "on-duty" }, duty.open ? t("units.open") : t("units.closed"), " · ", t("units.rostered", { names: duty.rostered.join(", ") || "—" }), " · ", t("units.present", { names: duty.present.join(", ") || "—" }))
       : null,
     error,
+    unit.takes_drills && unit.lat != null
+      ? h("p", {}, h("button", { type: "button", id: "start-drill", onclick: () => run(error, async () => {
+          const drill = await api("POST", "/v1/drills", { unit_code: code });
+          announce(t("units.drill_started", { code: drill.case_code }));
+        }, "units.drill_done", code) }, t("units.start_drill")), " ", h("span", { class: "hint" }, t("units.drill_hint")))
+      : h("p", { class: "hint" }, t("units.no_drills")),
     shiftTable(code, shifts, error),
     shiftForm(code, error),
     state.me.role === "admin" ? unitForm(unit, error) : h("p", { class: "hint" }, t("units.admin_only")),
@@ -117,9 +123,11 @@ function hoursText(hours, day) {
 }
 
 function unitForm(unit, error) {
-  const always = h("input", { id: "hours-always", type: "checkbox", checked: Boolean(unit.hours?.always_open) });
-  const holidays = h("input", { id: "hours-holidays", type: "checkbox", checked: unit.hours ? unit.hours.closed_on_holidays : true });
-  const days = DAYS.map((d) => h("input", { id: `hours-${d}`, value: hoursText(unit.hours, d), placeholder: "08:00-16:00", "aria-label": t(`day.${d}`) }));
+  // A post without its own hours keeps the region's default: show those, not an empty week.
+  const shown = unit.hours || (unit.kind === "post" ? state.map.default_post_hours : null);
+  const always = h("input", { id: "hours-always", type: "checkbox", checked: Boolean(shown?.always_open) });
+  const holidays = h("input", { id: "hours-holidays", type: "checkbox", checked: shown ? shown.closed_on_holidays : true });
+  const days = DAYS.map((d) => h("input", { id: `hours-${d}`, value: hoursText(shown, d), "aria-label": t(`day.${d}`), "aria-describedby": "hours-hint" }));
   const address = h("input", { id: "unit-address", value: unit.address || "" });
   const phones = h("input", { id: "unit-phones", value: (unit.phones || []).join(", ") });
   const lat = h("input", { id: "unit-lat", type: "number", step: "any", value: unit.lat ?? "" });
@@ -144,6 +152,7 @@ function unitForm(unit, error) {
     h("fieldset", {}, h("legend", {}, t("units.hours", { zone: zoneName() })),
       h("label", {}, always, " ", t("units.always_open")),
       h("label", {}, holidays, " ", t("units.closed_holidays")),
+      h("p", { class: "hint", id: "hours-hint" }, t(unit.hours ? "units.hours_hint" : "units.hours_default")),
       h("div", { class: "days" }, DAYS.map((d, i) => h("label", {}, h("span", {}, t(`day.${d}`)), days[i])))),
     label("unit-address", t("units.address")), address,
     label("unit-phones", t("units.phones")), phones,
@@ -174,7 +183,7 @@ async function loadUsers() {
   const error = h("p", { class: "error", role: "alert", id: "user-error" });
   const roleSelect = h("select", { id: "new-role" }, ["counselor", "paralegal", "transit_staff", "supervisor", "admin"].map((r) => h("option", { value: r }, t(`role.${r}`))));
   const unitSelect = h("select", { id: "new-unit" }, [...state.units.values()].map((u) => h("option", { value: u.code }, u.name)));
-  const fields = { username: h("input", { id: "new-username", required: true, pattern: "[a-z0-9._-]{3,64}" }), name: h("input", { id: "new-name" }), password: h("input", { id: "new-password", type: "password", minlength: 12, required: true, autocomplete: "new-password" }) };
+  const fields = { username: h("input", { id: "new-username", required: true, pattern: "[a-z0-9._\\-]{3,64}" }), name: h("input", { id: "new-name" }), password: h("input", { id: "new-password", type: "password", minlength: 12, required: true, autocomplete: "new-password" }) };
   const refresh = () => loadUsers();
   append(clear(users), [
     h("h2", { id: "users-title" }, t("users.title")),
