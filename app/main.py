@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app import __doc__ as package_doc
 from app import logredact
 from app.api import (
+    alert_trail,
     alert_work,
     alerts,
     assignments,
@@ -198,6 +199,7 @@ def create_app(
     for module in (
         alerts,
         alert_work,
+        alert_trail,
         assignments,
         rosters,
         sla,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.cli import main
 from app.context import AppContext
@@ -28,6 +28,8 @@ def cli_env(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_units_list_finds_by_name_and_hours_sets_always_open(
     context: AppContext, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    async with context.sessions() as session:
+        before = await session.scalar(select(Unit.updated_at).where(Unit.code == "3173020"))
     assert await run(["units", "list", "--find", "menteng"]) == 0
     out = capsys.readouterr().out
     assert "3173020" in out and "Menteng" in out and "Gambir" not in out
@@ -37,9 +39,13 @@ async def test_units_list_finds_by_name_and_hours_sets_always_open(
         await run(["units", "list", "--find", "3173020"])
         assert "always open" in capsys.readouterr().out
         assert await run(["units", "hours", "nope", "--office"]) == 2
-    finally:  # units are reference data, shared by every test: put the hours back
+    finally:
+        # Units are reference data shared by every test, and the dispatcher's cache is keyed by
+        # the newest edit time: put both the hours and that time back.
         async with context.sessions() as session:
-            await session.execute(update(Unit).where(Unit.code == "3173020").values(hours=None))
+            await session.execute(
+                update(Unit).where(Unit.code == "3173020").values(hours=None, updated_at=before)
+            )
             await session.commit()
 
 

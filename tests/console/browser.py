@@ -110,6 +110,7 @@ class Seeded:
             )
             assert response.status_code == 201, response.text
             body: dict[str, Any] = response.json()
+            body["_credential"] = credential  # for location updates (benchmarks)
             return body
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

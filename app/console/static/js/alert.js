@@ -81,7 +81,7 @@ async function loadEverything() {
   if (!sections) return;
   const id = sections.id;
   try {
-    await loadAlert(id);
+    await loadAlert(id, { trail: true });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       appendTo(clear(sections.summary), h("h1", { id: "alert-title" }, t("alert.gone")));
@@ -137,12 +137,16 @@ function paintSummary(alert) {
   );
 }
 
+// Steps are ticked from what happened (the timeline), not from the order alone: "on scene"
+// does not mean the victim was contacted first.
 function progressBar(current) {
   const at = ORDER.indexOf(current);
+  const seen = new Set(extra.timeline.map((e) => e.event.replace(/^alert\./, "")));
+  const done = (name, i) => name === current || (i <= ORDER.indexOf("acknowledged") && i <= at) || seen.has(name);
   return h(
     "ol",
     { class: "progress", "aria-label": t("alert.progress") },
-    ORDER.map((name, i) => h("li", { class: i <= at ? "done" : "", "aria-current": name === current ? "step" : false }, i <= at ? "✓ " : "", tOr(`state.${name}`, name))),
+    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? "✓ " : "", tOr(`state.${name}`, name))),
   );
 }
 

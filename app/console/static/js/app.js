@@ -4,7 +4,7 @@ import { t, setLanguage, preferredLanguage, currentLanguage, setTimeZone } from 
 import { api, signIn, signOut, refresh, on as onSession, ApiError } from "./session.js";
 import { Stream } from "./stream.js";
 import { unlockSound, setMuted, isMuted, ring, flash, notify } from "./alarm.js";
-import { state, loadQueue, legsOfAlert } from "./state.js";
+import { state, loadQueue, legsOfAlert, prune } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
 import { renderBoard, refreshBoard } from "./board.js";
@@ -162,6 +162,7 @@ function reloadAll() {
       if (!state.me) return;
       await loadQueue();
       if (state.me.province) await refreshBoard();
+      prune();
       if (state.view.name === "alert") await refreshAlert();
       else if (state.view.name !== "units") render();
     } while (reloadAgain);

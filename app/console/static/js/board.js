@@ -8,6 +8,8 @@ import { countdown } from "./countdown.js";
 import { go } from "./app.js";
 
 let report = { today: null, week: null };
+let duty = [];
+let dutyAt = 0;
 
 export async function refreshBoard() {
   const page = await api("GET", "/v1/alerts?limit=100");
@@ -20,6 +22,25 @@ export async function refreshBoard() {
     api("GET", `/v1/reports/sla?from=${enc(new Date(dayStart - 6 * 86400000))}&to=${enc(now)}&group_by=day`).catch(() => null),
   ]);
   report = { today, week };
+  // Who is on duty where: one read per unit, so at most once a minute.
+  if (Date.now() - dutyAt > 60000) {
+    dutyAt = Date.now();
+    const units = [...state.units.values()].filter((u) => u.active);
+    const rows = await Promise.all(units.map((u) => api("GET", `/v1/units/${u.code}/on-duty`).then((d) => ({ unit: u, ...d })).catch(() => null)));
+    duty = rows.filter((r) => r && (r.rostered.length || r.present.length));
+  }
+}
+
+function dutySection() {
+  return h(
+    "section",
+    { "aria-labelledby": "duty-title", class: "duty" },
+    h("h2", { id: "duty-title" }, t("board.duty")),
+    duty.length
+      ? h("table", { class: "small", id: "duty-table" }, h("thead", {}, h("tr", {}, ["report.unit", "board.open", "board.rostered", "board.present"].map((k) => h("th", { scope: "col" }, t(k))))),
+          h("tbody", {}, duty.map((d) => h("tr", {}, h("td", {}, d.unit.name), h("td", {}, d.open ? t("units.open") : t("units.closed")), h("td", {}, d.rostered.join(", ")), h("td", {}, d.present.join(", ") || t("board.nobody_present"))))))
+      : h("p", { class: "empty" }, t("board.nobody_on_duty")),
+  );
 }
 
 const enc = (d) => encodeURIComponent(new Date(d).toISOString());
@@ -79,7 +100,7 @@ export function renderBoard() {
     "section",
     { class: "board-view", "aria-labelledby": "board-title" },
     h("h1", { id: "board-title" }, t("board.title")),
-    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, reportSection())),
+    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, dutySection(), reportSection())),
   );
 }
 

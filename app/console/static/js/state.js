@@ -32,10 +32,21 @@ export async function loadQueue() {
   await Promise.all(ids.map((id) => loadAlert(id).catch(() => null)));
 }
 
-export async function loadAlert(id) {
+export async function loadAlert(id, { trail = false } = {}) {
   const alert = await api("GET", `/v1/alerts/${id}`);
   state.alerts.set(id, alert);
-  rememberFix(id, alert.last_location);
+  // The whole trail is read (and audited) when the view opens and when a new fix arrived;
+  // otherwise the fixes seen in passing are appended.
+  const known = state.trails.get(id);
+  const newest = alert.last_location?.fix_at;
+  const stale = !known?.fromServer || (newest && Date.parse(known[known.length - 1]?.fix_at) !== Date.parse(newest));
+  const points = trail && stale ? await api("GET", `/v1/alerts/${id}/trail`).catch(() => null) : null;
+  if (points) {
+    points.fromServer = true;
+    state.trails.set(id, points);
+  } else {
+    rememberFix(id, alert.last_location);
+  }
   if (state.me.role !== "transit_staff") {
     const routing = await api("GET", `/v1/alerts/${id}/routing`).catch(() => null);
     if (routing) state.routing.set(id, routing);
@@ -47,8 +58,9 @@ function rememberFix(id, fix) {
   if (!fix || fix.lat === null) return;
   const trail = state.trails.get(id) || [];
   const last = trail[trail.length - 1];
-  if (!last || last.fix_at !== fix.fix_at) trail.push(fix);
-  state.trails.set(id, trail.slice(-50));
+  if (!last || Date.parse(last.fix_at) !== Date.parse(fix.fix_at)) trail.push(fix);
+  if (trail.length > 200) trail.splice(0, trail.length - 200);
+  state.trails.set(id, trail);
 }
 
 // Every leg of the alert that is still live (offered or claimed), from its routing decisions.
@@ -72,4 +84,14 @@ export function myLeg(alertId) {
 
 export function holder(alertId) {
   return legsOfAlert(alertId).find((leg) => leg.status === "accepted") || null;
+}
+
+// Forget alerts that left the queue, the board and the screen: a console open for days keeps
+// only what it shows.
+export function prune() {
+  const keep = new Set([...state.legs.map((l) => l.alert_id), ...state.board.map((a) => a.id)]);
+  if (state.view.alertId) keep.add(state.view.alertId);
+  for (const map of [state.alerts, state.routing, state.trails]) {
+    for (const id of map.keys()) if (!keep.has(id)) map.delete(id);
+  }
 }
