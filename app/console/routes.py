@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import fastapi_offline
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
@@ -112,7 +112,7 @@ async def docs_page() -> FileResponse:
 
 
 @router.get("/docs/assets/{name}")
-async def docs_asset(name: str, request: Request) -> FileResponse:
+async def docs_asset(name: str) -> FileResponse:
     path = _DOCS_FILES.get(name)
     if path is None:
         raise NotFound("No such docs file.")

@@ -151,7 +151,9 @@ async function enter() {
 // Serialized like refreshAlert: an older reload must never paint over a newer one.
 let reloading = null;
 let reloadAgain = false;
-function reloadAll() {
+let touched = null; // alert ids the stream named since the last reload; null: reload everything
+function reloadAll(full = true) {
+  if (full) touched = null;
   if (reloading) {
     reloadAgain = true;
     return reloading;
@@ -160,8 +162,10 @@ function reloadAll() {
     do {
       reloadAgain = false;
       if (!state.me) return;
+      const these = touched;
+      touched = new Set();
       await loadQueue();
-      if (state.me.province) await refreshBoard();
+      if (state.me.province) await refreshBoard(these);
       prune();
       if (state.view.name === "alert") await refreshAlert();
       else if (state.view.name !== "units") render();
@@ -172,9 +176,11 @@ function reloadAll() {
   return reloading;
 }
 
-function scheduleReload() {
+function scheduleReload(alertId) {
+  if (touched !== null && alertId) touched.add(alertId);
+  else touched = null;
   clearTimeout(reloadTimer);
-  reloadTimer = setTimeout(() => reloadAll().catch(reportError), 150);
+  reloadTimer = setTimeout(() => reloadAll(false).catch(reportError), 150);
 }
 
 async function onEvent(message) {
@@ -194,7 +200,7 @@ async function onEvent(message) {
     state.warnings.unshift({ at: message.at, event: message.event, data });
     state.warnings.splice(20);
   }
-  scheduleReload();
+  scheduleReload(data.alert_id);
 }
 
 async function areaOf(alertId) {

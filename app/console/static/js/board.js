@@ -11,17 +11,32 @@ let report = { today: null, week: null };
 let duty = [];
 let dutyAt = 0;
 
-export async function refreshBoard() {
-  const page = await api("GET", "/v1/alerts?limit=100");
-  for (const alert of page.items) state.alerts.set(alert.id, alert);
-  state.board = page.items.filter((a) => !["resolved", "cancelled"].includes(a.state));
+let listedAt = 0;
+
+// The whole list on start, on resync and at most once a minute; otherwise only the alerts the
+// stream said changed (each read of an alert is audited, so the board reads no more than it must).
+export async function refreshBoard(touched = null) {
+  if (touched === null || Date.now() - listedAt > 60000) {
+    listedAt = Date.now();
+    const page = await api("GET", "/v1/alerts?limit=100");
+    for (const alert of page.items) state.alerts.set(alert.id, alert);
+    state.board = page.items.filter((a) => !closed(a));
+  } else {
+    for (const id of touched) {
+      const alert = await api("GET", `/v1/alerts/${id}`).catch(() => null);
+      if (!alert) continue;
+      state.alerts.set(id, alert);
+      state.board = [alert, ...state.board.filter((a) => a.id !== id)].filter((a) => !closed(a));
+    }
+  }
+  if (touched !== null && report.at && Date.now() - report.at < 60000) return;
   const now = new Date();
   const dayStart = startOfLocalDay(now);
   const [today, week] = await Promise.all([
     api("GET", `/v1/reports/sla?from=${enc(dayStart)}&to=${enc(now)}&group_by=post`).catch(() => null),
     api("GET", `/v1/reports/sla?from=${enc(new Date(dayStart - 6 * 86400000))}&to=${enc(now)}&group_by=day`).catch(() => null),
   ]);
-  report = { today, week };
+  report = { today, week, at: Date.now() };
   // Who is on duty where: one read per unit, so at most once a minute.
   if (Date.now() - dutyAt > 60000) {
     dutyAt = Date.now();
@@ -43,6 +58,7 @@ function dutySection() {
   );
 }
 
+const closed = (a) => ["resolved", "cancelled"].includes(a.state);
 const enc = (d) => encodeURIComponent(new Date(d).toISOString());
 
 function startOfLocalDay(now) {
