@@ -471,3 +471,51 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     admin.shot("units-admin-en")
     admin.check_clean()
     admin.close()
+
+
+def test_an_ended_session_returns_to_sign_in_and_keeps_the_note_being_typed(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    watched.sign_in("konselor.gambir")
+    wait_present(seeded, GAMBIR, "konselor.gambir")
+    alert = seeded.press(point=(-6.170687, 106.819062))
+    row(page, alert["case_code"]).locator("button.row-open").click(timeout=OFFER_WAIT_MS)
+    page.wait_for_selector("#note-text")
+    page.fill("#note-text", "Draf catatan yang belum disimpan")
+    # An admin resets the password: every sign-in of the account ends at once.
+    users = seeded.admin("GET", "/v1/users?limit=100").json()["items"]
+    user_id = next(u["id"] for u in users if u["username"] == "konselor.gambir")
+    reset = seeded.admin("POST", f"/v1/users/{user_id}/password", json={"password": PASSWORD})
+    assert reset.status_code == 200
+    page.click("#note-save")
+    page.wait_for_selector("#sign-in")
+    assert page.locator("#banner").inner_text() == catalogue("id")["banner.expired"]
+    page.fill("#username", "konselor.gambir")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#note-text")
+    assert page.input_value("#note-text") == "Draf catatan yang belum disimpan"
+    # The refused calls of the ended session are expected; nothing else went wrong.
+    watched.errors = [e for e in watched.errors if not e.startswith("401 ")
+                      and "status of 401" not in e]
+    watched.check_clean()
+    watched.close()
+
+
+def test_a_link_to_an_alert_opens_it_after_sign_in(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    alert = seeded.press()  # the central desk or Menteng: the supervisor may open either
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    page.goto(f"/console/#/alert/{alert['id']}")
+    page.fill("#username", "pengawas")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector(f"#alert-title:has-text('{alert['case_code']}')")
+    watched.check_clean()
+    watched.close()

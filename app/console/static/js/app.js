@@ -25,6 +25,10 @@ export function announce(text) {
 export function go(view) {
   if (state.view.name === "alert" && view.name !== "alert") stopAlert();
   state.view = view;
+  // The fragment names the open alert (never sent to the server, never a credential), so a
+  // link such as /console/#/alert/<id> opens it after sign-in.
+  const hash = view.name === "alert" ? `#/alert/${view.alertId}` : "";
+  if (location.hash !== hash) history.replaceState(null, "", `/console/${hash}`);
   render();
   main.focus();
 }
@@ -145,7 +149,15 @@ async function enter() {
   stream = new Stream({ onEvent, onResync: reloadAll, onStatus });
   await reloadAll();
   stream.start();
-  go({ name: state.me.province ? "board" : "queue" });
+  // After an expired session, back to where the person was (their note draft is still there).
+  let resume = state.resumeView;
+  state.resumeView = null;
+  if (state.draftOwner && state.draftOwner !== state.me.id) {
+    state.drafts.clear(); // someone else signed in on this page: not theirs to see
+    resume = null;
+  }
+  state.draftOwner = null;
+  go(resume || { name: state.me.province ? "board" : "queue" });
 }
 
 // Serialized like refreshAlert: an older reload must never paint over a newer one.
@@ -244,11 +256,12 @@ function expired() {
   // Back to sign-in, keeping drafts in page memory so a note being typed is not lost.
   stream?.stop();
   stream = null;
-  const drafts = new Map(state.drafts);
   const view = state.view;
-  state.reset();
-  state.drafts = drafts;
+  const owner = state.me.id;
+  if (view.name === "alert") stopAlert();
+  state.reset(); // drafts are not part of the reset: they stay in page memory
   state.resumeView = view;
+  state.draftOwner = owner;
   banner.hidden = false;
   banner.textContent = t("banner.expired");
   render();
@@ -262,6 +275,8 @@ setInterval(tickCountdowns, 1000);
 
 async function boot() {
   await setLanguage(preferredLanguage());
+  const linked = /^#\/alert\/([0-9a-f-]{36})$/.exec(location.hash);
+  if (linked) state.resumeView = { name: "alert", alertId: linked[1] };
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.view.name === "alert") go({ name: state.me?.province ? "board" : "queue" });
   });

@@ -15,6 +15,7 @@ function fresh() {
     seenEvents: 0,
     view: { name: "queue" },
     resumeView: null,
+    draftOwner: null,
   };
 }
 
