@@ -115,7 +115,7 @@ def main() -> int:
             seeded.press(point=GAMBIR_POINT)
         print(f"seeded {options.alerts} active alerts in {time.monotonic() - started:.1f} s")
         with seeded.client() as http:
-            supervisor = sign_in(http, "pengawas")
+            supervisor = sign_in(http, "pengawas.pusat")
         clients = StreamClients(base, supervisor, options.consoles - 1)
         clients.start()
         print(f"{options.consoles - 1} stream clients connected")
@@ -141,7 +141,7 @@ def main() -> int:
 
             board = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=base)
             board.goto("/")
-            board.fill("#username", "pengawas")
+            board.fill("#username", "pengawas.pusat")
             board.fill("#password", PASSWORD)
             t0 = time.monotonic()
             board.click("#sign-in")

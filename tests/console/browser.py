@@ -40,7 +40,7 @@ STAFF = {
     "konselor.menteng": ("counselor", MENTENG),
     "konselor.gambir": ("counselor", GAMBIR),
     "petugas.tj": ("transit_staff", "transjakarta"),
-    "pengawas": ("supervisor", "central"),
+    "pengawas.pusat": ("supervisor", "central"),
 }
 
 

@@ -263,7 +263,7 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
 ) -> None:
     _, seeded = server
     sup = Watched(browser, seeded.base)
-    sup.sign_in("pengawas")
+    sup.sign_in("pengawas.pusat")
     alert = seeded.press()
     board_row = f'#board-table tr[data-alert="{alert["id"]}"]'
     sup.page.wait_for_selector(board_row, timeout=OFFER_WAIT_MS)
@@ -281,6 +281,7 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     sup.page.click("#lang-toggle")
     sup.page.click("#back")
     sup.page.wait_for_selector("#board-table")
+    assert untranslated(visible_texts(sup.page), "en") == []
     sup.shot("board-en")
     sup.check_clean()
     sup.close()
@@ -420,7 +421,7 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
 ) -> None:
     _, seeded = server
     sup = Watched(browser, seeded.base)
-    sup.sign_in("pengawas")
+    sup.sign_in("pengawas.pusat")
     sup.page.click("nav button:nth-child(2)")
     sup.page.fill("#unit-search", "Gambir")
     sup.page.click(f'#unit-list button[data-unit="{GAMBIR}"]')
@@ -468,6 +469,7 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     )
     admin.page.click("#lang-toggle")
     admin.page.wait_for_selector("text=" + catalogue("en")["users.title"])
+    assert untranslated(visible_texts(admin.page), "en") == []
     admin.shot("units-admin-en")
     admin.check_clean()
     admin.close()
@@ -513,7 +515,7 @@ def test_a_link_to_an_alert_opens_it_after_sign_in(
     watched = Watched(browser, seeded.base)
     page = watched.page
     page.goto(f"/console/#/alert/{alert['id']}")
-    page.fill("#username", "pengawas")
+    page.fill("#username", "pengawas.pusat")
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
     page.wait_for_selector(f"#alert-title:has-text('{alert['case_code']}')")

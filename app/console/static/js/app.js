@@ -17,6 +17,13 @@ const banner = document.getElementById("banner");
 const live = document.getElementById("live");
 let stream = null;
 let reloadTimer = null;
+let bannerKey = null;
+
+function showBanner(key) {
+  bannerKey = key;
+  banner.hidden = key === null;
+  banner.textContent = key === null ? "" : t(key);
+}
 
 export function announce(text) {
   live.textContent = text;
@@ -33,7 +40,19 @@ export function go(view) {
   main.focus();
 }
 
+// What has keyboard focus, as something that survives a re-render: its id, or the row's alert
+// and the element's class. A live event must not throw a keyboard user back to the top.
+function focusKey() {
+  const el = document.activeElement;
+  if (!el || el === document.body || !main.contains(el)) return null;
+  if (el.id) return `#${CSS.escape(el.id)}`;
+  const row = el.closest("[data-alert]");
+  if (row && el.classList.length) return `[data-alert="${row.dataset.alert}"] .${CSS.escape(el.classList[0])}`;
+  return null;
+}
+
 function render() {
+  const focused = focusKey();
   renderTop();
   clear(main);
   if (!state.me) {
@@ -45,6 +64,7 @@ function render() {
   else if (view.name === "board") main.append(renderBoard());
   else if (view.name === "units") main.append(renderRosters());
   else main.append(renderQueue());
+  if (focused) main.querySelector(focused)?.focus();
 }
 
 function renderTop() {
@@ -59,6 +79,8 @@ function renderTop() {
       "aria-label": t("lang.toggle_label"),
       onclick: async () => {
         await setLanguage(currentLanguage() === "id" ? "en" : "id");
+        live.textContent = ""; // an announcement in the old language is stale
+        if (bannerKey) banner.textContent = t(bannerKey);
         render();
       },
     },
@@ -227,12 +249,10 @@ async function areaOf(alertId) {
 
 function onStatus(status) {
   if (status === "online") {
-    banner.hidden = true;
-    banner.textContent = "";
+    showBanner(null);
     document.body.classList.remove("offline");
   } else if (status === "offline") {
-    banner.hidden = false;
-    banner.textContent = t("banner.offline");
+    showBanner("banner.offline");
     document.body.classList.add("offline");
   } else if (status === "refused") {
     expired();
@@ -262,8 +282,7 @@ function expired() {
   state.reset(); // drafts are not part of the reset: they stay in page memory
   state.resumeView = view;
   state.draftOwner = owner;
-  banner.hidden = false;
-  banner.textContent = t("banner.expired");
+  showBanner("banner.expired");
   render();
 }
 
