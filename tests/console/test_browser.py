@@ -355,6 +355,10 @@ def test_language_toggle_changes_every_visible_string_and_is_remembered(
         "() => [Object.keys(localStorage), Object.keys(sessionStorage), document.cookie]"
     )
     assert storage == [["sigap.lang"], [], ""]
+    page.set_viewport_size({"width": 360, "height": 740})  # a counselor on call, on a phone
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    watched.shot("alert-phone-id")
     watched.check_clean()
     watched.close()
 
