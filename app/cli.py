@@ -5,6 +5,7 @@ sigap serve [--host H] [--port P] [--workers N] [--role all|intake|worker]
 sigap migrate                                      apply pending migrations (under a lock)
 sigap reference load [--replace-units]             load or refresh every region bundle
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
+sigap units list | hours …, sigap shift add | list | end …   see app/cli_rosters.py
 sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
 sigap secrets                                      prints fresh secrets for a .env file
@@ -286,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--region", required=True)
     imp.set_defaults(func=cmd_units_import)
+    from app.cli_rosters import add_parsers
+
+    add_parsers(sub, units)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(
         dest="action", required=True

@@ -15,11 +15,14 @@ from sqlalchemy import text
 from app import __doc__ as package_doc
 from app import logredact
 from app.api import (
+    alert_trail,
     alert_work,
     alerts,
     assignments,
     auth,
+    console_session,
     devices,
+    drills,
     health,
     reference,
     rosters,
@@ -32,6 +35,7 @@ from app.api.problems import Problem, install
 from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.console import routes as console
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
@@ -216,7 +220,7 @@ def create_app(
         description=package_doc or "",
         lifespan=lifespan,
         openapi_url="/openapi.json" if serves_api else None,
-        docs_url="/docs" if serves_api else None,
+        docs_url=None,  # served from local files by app.console.routes
         redoc_url=None,
     )
     app.state.context = ctx
@@ -226,15 +230,19 @@ def create_app(
         for module in (
             alerts,
             alert_work,
+            alert_trail,
             assignments,
             rosters,
             sla,
             devices,
             auth,
+            console_session,
+            drills,
             staff,
             reference,
             health,
             stream,
+            console,
         ):
             app.include_router(module.router)
     else:

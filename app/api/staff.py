@@ -20,12 +20,13 @@ from app.errors import (
     ValidationFailed,
 )
 from app.identity.integrators import create_integrator
-from app.identity.staff import create_user, list_users, read_user, update_user
+from app.identity.staff import create_user, list_users, read_user, reset_password, update_user
 from app.identity.throttle import recent_failures
 from app.schemas.common import Page
 from app.schemas.identity import (
     IntegratorCreate,
     IntegratorCredential,
+    PasswordReset,
     SignInFailuresRead,
     UserCreate,
     UserRead,
@@ -101,6 +102,38 @@ async def patch_user(
         object_id=user.id,
         at=now,
         detail={"fields": sorted(data.model_fields_set)},
+    )
+    read = await read_user(session, user)
+    await session.commit()
+    return read
+
+
+@router.post(
+    "/users/{user_id}/password",
+    summary="Set a new password for a staff account (admin); ends its sign-ins",
+    response_model=UserRead,
+    responses={**_ERRORS, **error_responses(NotFound)},
+)
+async def post_password(
+    user_id: uuid.UUID,
+    data: PasswordReset,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> UserRead:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    user = await reset_password(
+        session, user_id=user_id, password=data.password, hasher=context.hasher, now=now
+    )
+    record(
+        session,
+        principal=admin,
+        action="user.password_reset",
+        object_type="staff_user",
+        object_id=user.id,
+        at=now,
+        detail={},
     )
     read = await read_user(session, user)
     await session.commit()

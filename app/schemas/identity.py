@@ -93,6 +93,10 @@ class UserUpdate(StrictInput):
     disabled: bool | None = None
 
 
+class PasswordReset(StrictInput):
+    password: str = Field(..., min_length=12, max_length=256)
+
+
 class UserRead(BaseModel):
     id: uuid.UUID
     username: str
