@@ -9,6 +9,7 @@ from SLAs (all of that is the intake's and the dispatcher's existing handling of
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -65,17 +66,19 @@ async def start_drill(
     return await ingest_alert(
         session,
         device_id=device.id,
-        document={
-            "pressed_at": now.isoformat(),
-            "is_drill": True,
-            "location": {
-                "lat": unit.lat,
-                "lon": unit.lon,
-                "accuracy_m": DRILL_ACCURACY_M,
-                "fix_at": now.isoformat(),
-                "source": "manual",
-            },
-        },
+        body=json.dumps(
+            {
+                "pressed_at": now.isoformat(),
+                "is_drill": True,
+                "location": {
+                    "lat": unit.lat,
+                    "lon": unit.lon,
+                    "accuracy_m": DRILL_ACCURACY_M,
+                    "fix_at": now.isoformat(),
+                    "source": "manual",
+                },
+            }
+        ).encode(),
         idempotency_key=f"drill-{uuid.uuid4()}",
         received_at=now,
         settings=settings,

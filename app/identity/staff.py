@@ -186,10 +186,12 @@ async def reset_password(
 ) -> StaffUser:
     """Set a new password and end every sign-in of the account (its refresh-token families), so
     someone holding the old password or a stolen session is out at once."""
+    # Hash before touching the database: no transaction (SQLite's write lock) waits on argon2.
+    password_hash = await hasher.hash(password)
     user = await session.get(StaffUser, user_id)
     if user is None:
         raise NotFound()
-    user.password_hash = hasher.hash(password)
+    user.password_hash = password_hash
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
