@@ -18,21 +18,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import note_written
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused
 from app.events import emit
 from app.geo.runtime import GeoService
 from app.ingestion.payload import PressPayload, parse_press
 from app.ingestion.trail import append_fixes, apply_placement
 from app.ingestion.views import device_view, private_aad
-from app.models import Alert, IdempotencyRecord
+from app.models import Alert, AlertLocation, DispatchTask, IdempotencyRecord, OutboxEvent, SlaClock
+from app.models.base import Base
 from app.security.fields import KeyRing
+from app.sla.clocks import clocks_at_receipt
 from app.states import AlertState
-from app.tasks import schedule, schedule_new
+from app.tasks import schedule
 
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _MAX_ATTEMPTS = 4
@@ -122,6 +137,19 @@ async def _ingest_once(
     geo: GeoService,
     keyring: KeyRing,
 ) -> PressResult:
+    if session.get_bind().dialect.name == "postgresql":
+        created = await _create_in_one_statement(
+            session,
+            device_id=device_id,
+            payload=payload,
+            key_hash=key_hash,
+            received_at=received_at,
+            settings=settings,
+            geo=geo,
+            keyring=keyring,
+        )
+        if created is not None:
+            return created
     if key_hash is not None:
         record = await session.get(IdempotencyRecord, (device_id, key_hash))
         if record is not None and record.expires_at <= received_at:
@@ -189,19 +217,10 @@ async def _ingest_once(
     )
 
 
-async def _create(
-    session: AsyncSession,
-    *,
-    device_id: uuid.UUID,
-    payload: PressPayload,
-    received_at: datetime,
-    settings: Settings,
-    geo: GeoService,
-    keyring: KeyRing,
-) -> Alert:
-    # A press after a duress cancel: the phone sees a fresh alert, staff see it linked to the
-    # duress alert that is still running.
-    linked = await session.scalar(
+def _linked_duress(device_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """A press after a duress cancel: the phone sees a fresh alert, staff see it linked to the
+    duress alert that is still running."""
+    return (
         select(Alert.id)
         .where(
             Alert.device_id == device_id,
@@ -211,6 +230,29 @@ async def _create(
         .order_by(Alert.received_at.desc())
         .limit(1)
     )
+
+
+@dataclass
+class _NewAlert:
+    """Every row a first press writes, built in memory before any of it is sent."""
+
+    alert: Alert
+    location: AlertLocation | None
+    clocks: list[SlaClock]
+    task: DispatchTask
+    event: OutboxEvent
+
+
+def _new_alert(
+    *,
+    device_id: uuid.UUID,
+    payload: PressPayload,
+    received_at: datetime,
+    settings: Settings,
+    geo: GeoService,
+    keyring: KeyRing,
+    linked: uuid.UUID | None,
+) -> _NewAlert:
     alert = Alert(
         id=uuid.uuid4(),
         case_code=new_case_code(),
@@ -242,21 +284,34 @@ async def _create(
     )
     if payload.private:
         alert.private_enc = keyring.encrypt_json(payload.private, aad=private_aad(alert.id))
-    session.add(alert)
-    await session.flush()
-    if payload.location is not None:
-        await append_fixes(
-            session, alert=alert, fixes=[payload.location], geo=geo, received_at=received_at
+    location = None
+    fix = payload.location
+    placement = None
+    if fix is not None:
+        if fix.usable and fix.lat is not None and fix.lon is not None:
+            placement = geo.place(fix.lat, fix.lon, fix.accuracy_m)
+        location = AlertLocation(
+            alert_id=alert.id,
+            fix_at=fix.fix_at,
+            received_at=received_at,
+            lat=fix.lat,
+            lon=fix.lon,
+            accuracy_m=fix.accuracy_m,
+            source=fix.source,
+            usable=fix.usable,
+            flags=fix.flags,
+            area_code=placement.area.area_code if placement else None,
         )
-    if alert.last_fix_at is None:
-        apply_placement(alert, None)
-    schedule_new(session, alert_id=alert.id, due_at=received_at)
-    emit(
-        session,
-        "alert.received",
-        at=received_at,
+    if fix is not None and placement is not None:
+        alert.last_lat, alert.last_lon = fix.lat, fix.lon
+        alert.last_accuracy_m, alert.last_fix_at = fix.accuracy_m, fix.fix_at
+        alert.last_location_source = fix.source
+    apply_placement(alert, placement)
+    event = OutboxEvent(
+        event_type="alert.received",
         alert_id=alert.id,
-        data={
+        payload={
+            "alert_id": str(alert.id),
             "case_code": alert.case_code,
             "region_code": alert.region_code,
             "area_code": alert.area_code,
@@ -269,8 +324,159 @@ async def _create(
             "at_station": [c["uid"] for c in alert.station_candidates if c["at_station"]],
             "linked_alert_id": str(linked) if linked else None,
         },
+        created_at=received_at,
     )
-    return alert
+    task = DispatchTask(
+        alert_id=alert.id,
+        kind="route",
+        ref="",
+        due_at=received_at,
+        attempts=0,
+        created_at=received_at,
+    )
+    clocks = clocks_at_receipt(alert, sla=settings.sla)
+    return _NewAlert(alert=alert, location=location, clocks=clocks, task=task, event=event)
+
+
+async def _create(
+    session: AsyncSession,
+    *,
+    device_id: uuid.UUID,
+    payload: PressPayload,
+    received_at: datetime,
+    settings: Settings,
+    geo: GeoService,
+    keyring: KeyRing,
+) -> Alert:
+    linked = await session.scalar(_linked_duress(device_id))
+    new = _new_alert(
+        device_id=device_id,
+        payload=payload,
+        received_at=received_at,
+        settings=settings,
+        geo=geo,
+        keyring=keyring,
+        linked=linked,
+    )
+    # One flush writes them all (the unit of work orders the alert before its rows).
+    session.add(new.alert)
+    await session.flush()
+    session.add_all([*([new.location] if new.location else []), *new.clocks, new.task, new.event])
+    return new.alert
+
+
+def _row(obj: Base, **computed: ColumnElement[Any]) -> tuple[list[str], list[Any]]:
+    """An ORM object's column values as typed SQL literals, for ``INSERT ... SELECT``. Columns
+    left unset keep their defaults; ``computed`` columns come from SQL instead."""
+    table = obj.__table__
+    names: list[str] = []
+    values: list[Any] = []
+    for attribute in inspect(type(obj)).column_attrs:
+        column = attribute.columns[0]
+        if column.name in computed:
+            names.append(column.name)
+            values.append(computed[column.name].label(column.name))
+            continue
+        value = getattr(obj, attribute.key)
+        defaulted = column.default is not None or column.server_default is not None
+        if value is None and (defaulted or column is table.autoincrement_column):
+            continue
+        names.append(column.name)
+        values.append(literal(value, type_=table.c[column.name].type).label(column.name))
+    return names, values
+
+
+async def _create_in_one_statement(
+    session: AsyncSession,
+    *,
+    device_id: uuid.UUID,
+    payload: PressPayload,
+    key_hash: str | None,
+    received_at: datetime,
+    settings: Settings,
+    geo: GeoService,
+    keyring: KeyRing,
+) -> PressResult | None:
+    """PostgreSQL, a first press (the usual case): one statement, one round trip, writes the
+    alert, its location, its clocks, its routing task, its ``alert.received`` event and the
+    idempotency record, each insert chained on the alert's (CTEs).
+
+    The alert is inserted only when the device has no joinable alert of this kind and no
+    record for this key; otherwise nothing is written and None sends the press down the
+    general path (join, replay, 422, expired record). A concurrent twin still trips the unique
+    indexes, exactly as on the general path (the caller retries, or answers 409).
+    """
+    new = _new_alert(
+        device_id=device_id,
+        payload=payload,
+        received_at=received_at,
+        settings=settings,
+        geo=geo,
+        keyring=keyring,
+        linked=None,
+    )
+    alert = new.alert
+    body = device_view(alert).model_dump_json()
+    linked = _linked_duress(device_id).scalar_subquery()
+    blockers = [
+        ~exists().where(
+            Alert.device_id == device_id,
+            Alert.is_drill.is_(payload.is_drill),
+            Alert.joinable.is_(True),
+        )
+    ]
+    if key_hash is not None:
+        blockers.append(
+            ~exists().where(
+                IdempotencyRecord.device_id == device_id, IdempotencyRecord.key_hash == key_hash
+            )
+        )
+    names, values = _row(alert, linked_alert_id=linked)
+    inserted = (
+        insert(Alert)
+        .from_select(names, select(*values).where(*blockers))
+        .returning(Alert.id)
+        .cte("new_alert")
+    )
+    dependents: list[Base] = [*new.clocks, new.task]
+    if new.location is not None:
+        dependents.append(new.location)
+    if key_hash is not None:
+        dependents.append(
+            IdempotencyRecord(
+                device_id=device_id,
+                key_hash=key_hash,
+                request_hash=payload.request_hash,
+                response_status=201,
+                response_body=body,
+                alert_id=alert.id,
+                created_at=received_at,
+                expires_at=received_at + timedelta(hours=settings.intake.idempotency_ttl_h),
+            )
+        )
+    # The event names the linked duress alert, found by the same statement.
+    event_payload = cast(literal(new.event.payload, type_=JSONB), JSONB).op("||")(
+        func.jsonb_build_object("linked_alert_id", cast(linked, String))
+    )
+    chained = []
+    for n, (obj, computed) in enumerate(
+        [*((d, {}) for d in dependents), (new.event, {"payload": event_payload})]
+    ):
+        row_names, row_values = _row(obj, **computed)
+        chained.append(
+            insert(type(obj))
+            .from_select(row_names, select(*row_values).select_from(inserted))
+            .cte(f"row_{n}")
+        )
+    statement = select(inserted.c.id).add_cte(*chained)
+    created = (await session.execute(statement)).scalar_one_or_none()
+    if created is None:
+        return None
+    for table in ("alert", "outbox_event", "dispatch_task"):
+        note_written(session.sync_session, table)
+    return PressResult(
+        status=201, body=body, alert_id=alert.id, outcome="created", is_drill=alert.is_drill
+    )
 
 
 async def _join(
