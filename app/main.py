@@ -35,7 +35,7 @@ from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.notify import build_providers
-from app.dispatch.worker import deliver_notifications, run_dispatcher
+from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
@@ -65,12 +65,17 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
     engine = create_engine(settings)
     dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    notify_wakeup = asyncio.Event()
 
     def committed(tables: set[str]) -> None:
         if "outbox_event" in tables:
             outbox_wakeup.set()
         if "dispatch_task" in tables:
             dispatch_wakeup.set()
+        if "notification" in tables:
+            notify_wakeup.set()
+        if tables & {"outbox_event", "sla_clock"}:  # state changes come with their events
+            sla_wakeup.set()
 
     broker: Broker = LocalBroker()
     if is_postgresql(engine):
@@ -97,6 +102,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         dispatch_wakeup=dispatch_wakeup,
         outbox_wakeup=outbox_wakeup,
         sla_wakeup=sla_wakeup,
+        notify_wakeup=notify_wakeup,
     )
 
 
@@ -162,11 +168,7 @@ def create_app(
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
-                asyncio.create_task(
-                    run_periodic(
-                        ctx, name="notifier", interval_s=1, body=deliver_notifications
-                    )
-                ),
+                asyncio.create_task(run_notifier(ctx)),
             ]
         try:
             yield

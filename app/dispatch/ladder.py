@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings
+from app.db import note_written
 from app.dispatch import notify
 from app.dispatch.availability import (
     PresenceSource,
@@ -188,7 +189,9 @@ def batch_notifications(session: AsyncSession) -> None:
 
 async def queue_batched(session: AsyncSession, *, dispatch: Dispatch, now: datetime) -> None:
     messages: list[notify.Message] = session.info.pop(_NOTIFICATIONS, None) or []
-    await notify.queue_many(session, messages, now=now, settings=dispatch.settings)
+    if messages:
+        note_written(session.sync_session, "notification")  # wakes the notifier at commit
+        await notify.queue_many(session, messages, now=now, settings=dispatch.settings)
 
 
 async def _queue(
@@ -207,6 +210,7 @@ async def _queue(
     if pending is not None:
         pending.append(message)
         return
+    note_written(session.sync_session, "notification")
     await notify.queue_many(session, [message], now=now, settings=dispatch.settings)
 
 

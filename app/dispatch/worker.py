@@ -25,11 +25,12 @@ from app.context import AppContext
 from app.dispatch.ladder import Dispatch, batch_notifications, queue_batched
 from app.dispatch.notify import deliver_due
 from app.dispatch.service import run_task
-from app.models import Alert, DispatchTask
+from app.models import Alert, DispatchTask, Notification
 from app.sla.clocks import sync_alerts
 
 log = logging.getLogger("sigap.dispatch")
 LOOP_NAME = "dispatcher"
+NOTIFIER = "notifier"
 
 
 def dispatch_of(context: AppContext) -> Dispatch:
@@ -182,7 +183,9 @@ async def next_due_in(context: AppContext) -> float | None:
 
 
 async def run_dispatcher(context: AppContext) -> None:
-    """Forever: run due tasks, then sleep until woken, the next due time or the poll interval."""
+    """Forever: run due tasks, then sleep until woken (a commit here that queued a task, or
+    another process's announcement), the next task's due time, or the long fallback poll,
+    whichever comes first. An idle dispatcher asks the database nothing in between."""
     settings = context.settings.dispatch
     wake = context.dispatch_wakeup
     context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
@@ -205,7 +208,7 @@ async def run_dispatcher(context: AppContext) -> None:
             raise
         except Exception:
             log.exception("dispatcher cycle failed; retrying")
-            pause = settings.poll_interval_s
+            pause = min(settings.poll_interval_s, 1.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=pause)
 
@@ -218,3 +221,37 @@ async def deliver_notifications(context: AppContext) -> None:
             settings=context.settings.dispatch,
             now=context.clock.now(),
         )
+
+
+async def next_notification_in(context: AppContext) -> float | None:
+    async with context.sessions() as session:
+        due = await session.scalar(
+            select(func.min(Notification.due_at)).where(Notification.status == "queued")
+        )
+    if due is None:
+        return None
+    return max(0.0, (due - context.clock.now()).total_seconds())
+
+
+async def run_notifier(context: AppContext) -> None:
+    """Forever: send what is due, then sleep until a commit queues a message, the next retry
+    is due, or the fallback poll (``dispatch.poll_interval_s``)."""
+    wake = context.notify_wakeup
+    fallback = context.settings.dispatch.poll_interval_s
+    context.loop_heartbeats.setdefault(NOTIFIER, time.monotonic())
+    while True:
+        wake.clear()
+        pause = fallback
+        try:
+            await deliver_notifications(context)
+            context.loop_heartbeats[NOTIFIER] = time.monotonic()
+            due_in = await next_notification_in(context)
+            if due_in is not None:
+                pause = min(pause, max(due_in, 0.05))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notifier cycle failed; retrying")
+            pause = min(fallback, 1.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=pause)

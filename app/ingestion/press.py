@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Table,
     cast,
     exists,
     func,
@@ -369,6 +370,7 @@ def _row(obj: Base, **computed: ColumnElement[Any]) -> tuple[list[str], list[Any
     """An ORM object's column values as typed SQL literals, for ``INSERT ... SELECT``. Columns
     left unset keep their defaults; ``computed`` columns come from SQL instead."""
     table = obj.__table__
+    autoincrement = table.autoincrement_column if isinstance(table, Table) else None
     names: list[str] = []
     values: list[Any] = []
     for attribute in inspect(type(obj)).column_attrs:
@@ -379,7 +381,7 @@ def _row(obj: Base, **computed: ColumnElement[Any]) -> tuple[list[str], list[Any
             continue
         value = getattr(obj, attribute.key)
         defaulted = column.default is not None or column.server_default is not None
-        if value is None and (defaulted or column is table.autoincrement_column):
+        if value is None and (defaulted or column is autoincrement):
             continue
         names.append(column.name)
         values.append(literal(value, type_=table.c[column.name].type).label(column.name))
@@ -472,7 +474,7 @@ async def _create_in_one_statement(
     created = (await session.execute(statement)).scalar_one_or_none()
     if created is None:
         return None
-    for table in ("alert", "outbox_event", "dispatch_task"):
+    for table in ("alert", "outbox_event", "dispatch_task", "sla_clock"):
         note_written(session.sync_session, table)
     return PressResult(
         status=201, body=body, alert_id=alert.id, outcome="created", is_drill=alert.is_drill

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,9 +27,25 @@ LISTENER_NAME = "sigap-listener"
 """``application_name`` of the LISTEN connections (to find them in pg_stat_activity)."""
 HeadCallback = Callable[[int | None], None]
 """Called with the new head, or None for "read the database, something may have been missed"."""
+ORIGIN = uuid.uuid4().hex[:12]
+"""This process, in the relay's announcements (``head:origin``): another process's announcement
+means work may have been committed there (a press, a claim) that this process's loops have not
+been woken for."""
+
+
+def parse_announcement(payload: str) -> tuple[int | None, bool]:
+    """(head, from another process) of a NOTIFY payload; a malformed one reads as remote."""
+    head, _, origin = payload.partition(":")
+    try:
+        return int(head), origin != ORIGIN
+    except ValueError:
+        return None, True
 
 
 class Broker(Protocol):
+    on_remote: Callable[[], None] | None
+    """Called when another process announced new events (or some may have been missed)."""
+
     async def start(self, on_head: HeadCallback) -> None: ...
 
     async def stop(self) -> None: ...
@@ -46,6 +63,7 @@ class Broker(Protocol):
 class LocalBroker:
     def __init__(self) -> None:
         self._on_head: HeadCallback | None = None
+        self.on_remote: Callable[[], None] | None = None  # one process: never called
 
     async def start(self, on_head: HeadCallback) -> None:
         self._on_head = on_head
@@ -67,6 +85,7 @@ class PostgresBroker:
         self._dsn = dsn
         self._heartbeat_s = heartbeat_s
         self._on_head: HeadCallback | None = None
+        self.on_remote: Callable[[], None] | None = None
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
         self._last_ok = time.monotonic()
@@ -97,11 +116,11 @@ class PostgresBroker:
         return None if self._connection is None else int(self._connection.get_server_pid())
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        head, remote = parse_announcement(payload)
         if self._on_head is not None:
-            try:
-                self._on_head(int(payload))
-            except ValueError:
-                self._on_head(None)
+            self._on_head(head)
+        if remote and self.on_remote is not None:
+            self.on_remote()
 
     async def _connect(self) -> None:
         connection = await asyncpg.connect(
@@ -112,6 +131,8 @@ class PostgresBroker:
         self._last_ok = time.monotonic()
         if self._on_head is not None:
             self._on_head(None)  # catch up on whatever was announced while we were not listening
+        if self.on_remote is not None:
+            self.on_remote()
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

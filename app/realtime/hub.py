@@ -166,6 +166,7 @@ class Hub:
         if state is None:
             raise RuntimeError("stream_state is missing: run the migrations")
         self.head, self.epoch = state.last_seq, state.epoch
+        self._context.broker.on_remote = self._remote_activity
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
 
@@ -180,6 +181,12 @@ class Hub:
         """The broker's wake-up: the head moved (or may have)."""
         if head is None or head > self.head:
             self._wake.set()
+
+    def _remote_activity(self) -> None:
+        """Another process committed events: a task or a clock may be due here too. The loops
+        then need no short polling to share work across processes."""
+        self._context.dispatch_wakeup.set()
+        self._context.sla_wakeup.set()
 
     @property
     def sockets(self) -> int:

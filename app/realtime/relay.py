@@ -7,8 +7,10 @@ relay only ever sees committed rows; it numbers them (``seq``) in one transactio
 SQLite has one writer), so
 sequence numbers become visible in increasing batches and "after seq N" can never miss one.
 
-After each batch it announces the new head: ``pg_notify`` (ids only, delivered at commit) to
-every process, and the local broker at once.
+After each batch it announces the new head: ``pg_notify`` (the head and this process's origin,
+delivered at commit) to every process, and the local broker at once. The relay is woken by local
+commits; its fallback poll (``realtime.relay_poll_s``) only catches events a process committed
+and died before numbering.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy import select, text, update
 
 from app.context import AppContext
 from app.models import OutboxEvent, StreamState
-from app.realtime.broker import CHANNEL
+from app.realtime.broker import CHANNEL, ORIGIN
 
 log = logging.getLogger("sigap.relay")
 RELAY_LOCK_KEY = 0x5167_6171
@@ -53,7 +55,8 @@ _SEQUENCE_PG = text(
         FROM pending p WHERE o.id = p.id
         RETURNING o.seq
     )
-    SELECT head, CASE WHEN head IS NOT NULL THEN pg_notify(:channel, head::text) END
+    SELECT head,
+           CASE WHEN head IS NOT NULL THEN pg_notify(:channel, head::text || ':' || :origin) END
     FROM (SELECT max(seq) AS head FROM numbered) AS h
     """
 )
@@ -66,7 +69,13 @@ async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | N
         if session.get_bind().dialect.name == "postgresql":
             head = await session.scalar(
                 _SEQUENCE_PG,
-                {"key": RELAY_LOCK_KEY, "batch": batch, "now": now, "channel": CHANNEL},
+                {
+                    "key": RELAY_LOCK_KEY,
+                    "batch": batch,
+                    "now": now,
+                    "channel": CHANNEL,
+                    "origin": ORIGIN,
+                },
             )
             return None if head is None else int(head)
         ids = (

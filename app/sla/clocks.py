@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings, SlaSettings
+from app.db import note_written
 from app.dispatch import notify
 from app.events import emit
 from app.models import Alert, Assignment, Case, Region, RoutingDecision, SlaClock
@@ -142,7 +143,9 @@ async def sync_alerts(
     measured: list[tuple[str, float]] = []
     for alert in alerts:
         measured += _sync_one(session, alert=alert, facts=facts, targets=targets_of(sla), now=now)
-    await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
+    if facts.messages:
+        note_written(session.sync_session, "notification")  # wakes the notifier at commit
+        await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
     return measured
 
 
