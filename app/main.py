@@ -39,7 +39,7 @@ from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
-from app.observability import Metrics
+from app.observability import Metrics, count_database_work
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker
 from app.realtime.hub import Hub
 from app.realtime.presence import DatabasePresence, run_presence_flush
@@ -83,6 +83,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
             heartbeat_s=settings.realtime.listener_heartbeat_s,
         )
+    metrics = Metrics()
+    count_database_work(engine, metrics)
     presence: PresenceSource = RosterOnly()
     if settings.realtime.presence_required:
         presence = DatabasePresence(settings.realtime.presence_grace_s)
@@ -95,7 +97,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         hasher=SecretHasher(settings.security),
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
-        metrics=Metrics(),
+        metrics=metrics,
         notifiers=build_providers(settings.dispatch),
         presence=presence,
         broker=broker,

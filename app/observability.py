@@ -41,6 +41,16 @@ class Metrics:
             "Requests answered 503 because the database could not be reached.",
             registry=self.registry,
         )
+        self.db_statements = Counter(
+            "sigap_db_statements",
+            "SQL statements this process sent to the database (round trips, roughly).",
+            registry=self.registry,
+        )
+        self.db_transactions = Counter(
+            "sigap_db_transactions",
+            "Transactions this process began (a statement in autocommit mode is not counted).",
+            registry=self.registry,
+        )
         self.dispatch_tasks = Counter(
             "sigap_dispatch_tasks",
             "Dispatcher work items done (routing, offer deadlines, lease expiries).",
@@ -120,3 +130,11 @@ class StatementCounter:
     def __exit__(self, *_exc: object) -> None:
         event.remove(self._engine, "before_cursor_execute", self._on_execute)
         event.remove(self._engine, "begin", self._on_begin)
+
+
+def count_database_work(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Feed ``sigap_db_statements`` and ``sigap_db_transactions`` from the engine's events, for
+    the life of the engine: what an idle process or an alert costs, read from ``/metrics``."""
+    statements, transactions = metrics.db_statements, metrics.db_transactions
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: statements.inc())
+    event.listen(engine.sync_engine, "begin", lambda *_: transactions.inc())
