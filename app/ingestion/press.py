@@ -10,6 +10,7 @@ a unique index, so concurrent presses collapse into one alert.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -23,12 +24,12 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    bindparam,
     cast,
     exists,
     func,
     insert,
     inspect,
-    literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -366,26 +367,103 @@ async def _create(
     return new.alert
 
 
-def _row(obj: Base, **computed: ColumnElement[Any]) -> tuple[list[str], list[Any]]:
-    """An ORM object's column values as typed SQL literals, for ``INSERT ... SELECT``. Columns
-    left unset keep their defaults; ``computed`` columns come from SQL instead."""
-    table = obj.__table__
-    autoincrement = table.autoincrement_column if isinstance(table, Table) else None
-    names: list[str] = []
-    values: list[Any] = []
-    for attribute in inspect(type(obj)).column_attrs:
-        column = attribute.columns[0]
-        if column.name in computed:
-            names.append(column.name)
-            values.append(computed[column.name].label(column.name))
-            continue
-        value = getattr(obj, attribute.key)
-        defaulted = column.default is not None or column.server_default is not None
-        if value is None and (defaulted or column is autoincrement):
-            continue
-        names.append(column.name)
-        values.append(literal(value, type_=table.c[column.name].type).label(column.name))
-    return names, values
+_Shape = tuple[tuple[type[Base], ...], bool]
+"""The rows a first press writes besides the alert (in order), and whether a key is checked."""
+_TEMPLATES: dict[_Shape, Select[tuple[uuid.UUID]]] = {}
+
+
+@functools.cache
+def _columns(model: type[Base]) -> tuple[tuple[str, str], ...]:
+    """(attribute, column) of every column a press writes: all but generated ids."""
+    table = model.__table__
+    generated = table.autoincrement_column if isinstance(table, Table) else None
+    return tuple(
+        (attribute.key, attribute.columns[0].name)
+        for attribute in inspect(model).column_attrs
+        if attribute.columns[0] is not generated
+    )
+
+
+def _values(model: type[Base], prefix: str, **computed: ColumnElement[Any]) -> list[Any]:
+    table = model.__table__
+    return [
+        computed[name].label(name)
+        if name in computed
+        else bindparam(f"{prefix}_{name}", type_=table.c[name].type).label(name)
+        for _, name in _columns(model)
+    ]
+
+
+def _template(shape: _Shape) -> Select[tuple[uuid.UUID]]:
+    """One statement per shape, built once: a press only binds values to it, so SQLAlchemy's
+    compiled cache and asyncpg's prepared statements are reused from the second press on."""
+    dependents, keyed = shape
+    linked = (
+        select(Alert.id)
+        .where(
+            Alert.device_id == bindparam("dup_device_id", type_=Alert.device_id.type),
+            Alert.duress.is_(True),
+            Alert.state.not_in([AlertState.RESOLVED.value, AlertState.CANCELLED.value]),
+        )
+        .order_by(Alert.received_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    blockers = [
+        ~exists().where(
+            Alert.device_id == bindparam("join_device_id", type_=Alert.device_id.type),
+            Alert.is_drill == bindparam("join_is_drill", type_=Alert.is_drill.type),
+            Alert.joinable.is_(True),
+        )
+    ]
+    if keyed:
+        blockers.append(
+            ~exists().where(
+                IdempotencyRecord.device_id
+                == bindparam("key_device_id", type_=IdempotencyRecord.device_id.type),
+                IdempotencyRecord.key_hash
+                == bindparam("key_key_hash", type_=IdempotencyRecord.key_hash.type),
+            )
+        )
+    inserted = (
+        insert(Alert)
+        .from_select(
+            [name for _, name in _columns(Alert)],
+            select(*_values(Alert, "alert", linked_alert_id=linked)).where(*blockers),
+        )
+        .returning(Alert.id)
+        .cte("new_alert")
+    )
+    # The event names the linked duress alert, found by the same statement.
+    payload = cast(bindparam("event_payload", type_=JSONB), JSONB).op("||")(
+        func.jsonb_build_object("linked_alert_id", cast(linked, String))
+    )
+    chained = [
+        insert(model)
+        .from_select(
+            [name for _, name in _columns(model)],
+            select(*_values(model, f"row{n}")).select_from(inserted),
+        )
+        .cte(f"row_{n}")
+        for n, model in enumerate(dependents)
+    ]
+    chained.append(
+        insert(OutboxEvent)
+        .from_select(
+            [name for _, name in _columns(OutboxEvent)],
+            select(*_values(OutboxEvent, "event", payload=payload)).select_from(inserted),
+        )
+        .cte("event")
+    )
+    return select(inserted.c.id).add_cte(*chained)
+
+
+def _bind(obj: Base, prefix: str, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        f"{prefix}_{name}": getattr(obj, key)
+        for key, name in _columns(type(obj))
+        if name not in skip
+    }
 
 
 async def _create_in_one_statement(
@@ -419,27 +497,6 @@ async def _create_in_one_statement(
     )
     alert = new.alert
     body = device_view(alert).model_dump_json()
-    linked = _linked_duress(device_id).scalar_subquery()
-    blockers = [
-        ~exists().where(
-            Alert.device_id == device_id,
-            Alert.is_drill.is_(payload.is_drill),
-            Alert.joinable.is_(True),
-        )
-    ]
-    if key_hash is not None:
-        blockers.append(
-            ~exists().where(
-                IdempotencyRecord.device_id == device_id, IdempotencyRecord.key_hash == key_hash
-            )
-        )
-    names, values = _row(alert, linked_alert_id=linked)
-    inserted = (
-        insert(Alert)
-        .from_select(names, select(*values).where(*blockers))
-        .returning(Alert.id)
-        .cte("new_alert")
-    )
     dependents: list[Base] = [*new.clocks, new.task]
     if new.location is not None:
         dependents.append(new.location)
@@ -456,22 +513,25 @@ async def _create_in_one_statement(
                 expires_at=received_at + timedelta(hours=settings.intake.idempotency_ttl_h),
             )
         )
-    # The event names the linked duress alert, found by the same statement.
-    event_payload = cast(literal(new.event.payload, type_=JSONB), JSONB).op("||")(
-        func.jsonb_build_object("linked_alert_id", cast(linked, String))
-    )
-    chained = []
-    for n, (obj, computed) in enumerate(
-        [*((d, {}) for d in dependents), (new.event, {"payload": event_payload})]
-    ):
-        row_names, row_values = _row(obj, **computed)
-        chained.append(
-            insert(type(obj))
-            .from_select(row_names, select(*row_values).select_from(inserted))
-            .cte(f"row_{n}")
-        )
-    statement = select(inserted.c.id).add_cte(*chained)
-    created = (await session.execute(statement)).scalar_one_or_none()
+    shape: _Shape = (tuple(type(d) for d in dependents), key_hash is not None)
+    statement = _TEMPLATES.get(shape)
+    if statement is None:
+        statement = _TEMPLATES.setdefault(shape, _template(shape))
+    params: dict[str, Any] = {
+        "dup_device_id": device_id,
+        "join_device_id": device_id,
+        "join_is_drill": payload.is_drill,
+        "key_device_id": device_id,
+        "key_key_hash": key_hash,
+        "event_payload": new.event.payload,
+        **_bind(alert, "alert", skip=("linked_alert_id",)),
+        **_bind(new.event, "event", skip=("payload",)),
+    }
+    for n, row in enumerate(dependents):
+        params.update(_bind(row, f"row{n}"))
+    if key_hash is None:
+        del params["key_device_id"], params["key_key_hash"]
+    created = (await session.execute(statement, params)).scalar_one_or_none()
     if created is None:
         return None
     for table in ("alert", "outbox_event", "dispatch_task", "sla_clock"):
