@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -60,6 +60,18 @@ def sigap_spec(*, db_url: str, workers: int, pool_size: int, max_overflow: int) 
     argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     argv += ["--workers", str(workers)]
     return ServerSpec("sigap", argv, env, port, "/v1/alerts")
+
+
+def with_roles(spec: ServerSpec) -> tuple[ServerSpec, ServerSpec]:
+    """Split a Sigap server into ``--role intake`` (this spec, measured) and a ``--role worker``
+    process on its own port that runs the background loops for it."""
+    intake = replace(spec, argv=[*spec.argv, "--role", "intake"])
+    port = free_port()
+    argv = [str(port) if a == str(spec.port) else a for a in spec.argv]
+    worker = ServerSpec(
+        "sigap-worker", [*argv, "--role", "worker"], spec.env, port, spec.press_path
+    )
+    return intake, worker
 
 
 def yardstick_spec(*, db_url: str, workers: int, pool_size: int, max_overflow: int) -> ServerSpec:
