@@ -303,6 +303,8 @@ class Hub:
             total += len(events)
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()
+            if len(events) < batch:
+                return total  # read to the end: the next announcement wakes the next read
 
     async def _make_room(self, incoming: int) -> None:
         """Before evicting events some socket still needs, give it ``burst_grace_s`` to catch

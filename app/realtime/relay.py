@@ -29,6 +29,7 @@ from app.realtime.broker import CHANNEL, ORIGIN
 log = logging.getLogger("sigap.relay")
 RELAY_LOCK_KEY = 0x5167_6171
 RELAY_COALESCE_S = 0.005
+RELAY_BATCH = 1000
 LOOP_NAME = "relay"
 
 
@@ -55,29 +56,39 @@ _SEQUENCE_PG = text(
         FROM pending p WHERE o.id = p.id
         RETURNING o.seq
     )
-    SELECT head,
+    SELECT head, numbered,
            CASE WHEN head IS NOT NULL THEN pg_notify(:channel, head::text || ':' || :origin) END
-    FROM (SELECT max(seq) AS head FROM numbered) AS h
+    FROM (SELECT max(seq) AS head, count(*) AS numbered FROM numbered) AS h
     """
 )
 
 
 async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | None:
     """Number the committed, unnumbered events; returns the new head, or None if none."""
+    head, _ = await sequence_batch(context, batch=batch)
+    return head
+
+
+async def sequence_batch(context: AppContext, *, batch: int = 1000) -> tuple[int | None, int]:
+    """Number up to ``batch`` committed, unnumbered events: (new head or None, how many). Fewer
+    than ``batch`` means none was left: the caller need not ask again (a commit since then
+    wakes it)."""
     now = context.clock.now()
     async with context.sessions() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
-            head = await session.scalar(
-                _SEQUENCE_PG,
-                {
-                    "key": RELAY_LOCK_KEY,
-                    "batch": batch,
-                    "now": now,
-                    "channel": CHANNEL,
-                    "origin": ORIGIN,
-                },
-            )
-            return None if head is None else int(head)
+            row = (
+                await session.execute(
+                    _SEQUENCE_PG,
+                    {
+                        "key": RELAY_LOCK_KEY,
+                        "batch": batch,
+                        "now": now,
+                        "channel": CHANNEL,
+                        "origin": ORIGIN,
+                    },
+                )
+            ).one()
+            return (None, 0) if row.head is None else (int(row.head), int(row.numbered))
         ids = (
             await session.scalars(
                 select(OutboxEvent.id)
@@ -87,7 +98,7 @@ async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | N
             )
         ).all()
         if not ids:
-            return None
+            return None, 0
         state = await session.scalar(select(StreamState).where(StreamState.id == 1))
         if state is None:
             raise RuntimeError("stream_state is missing: run the migrations")
@@ -98,7 +109,7 @@ async def sequence_pending(context: AppContext, *, batch: int = 1000) -> int | N
         )
         state.last_seq = first + len(ids) - 1
         state.updated_at = now
-        return state.last_seq
+        return state.last_seq, len(ids)
 
 
 async def run_relay(context: AppContext) -> None:
@@ -110,8 +121,12 @@ async def run_relay(context: AppContext) -> None:
         # Let the commits of the same instant arrive: one numbering transaction for them all.
         await asyncio.sleep(RELAY_COALESCE_S)
         try:
-            while (head := await sequence_pending(context)) is not None:
-                context.broker.published(head)
+            while True:
+                head, numbered = await sequence_batch(context, batch=RELAY_BATCH)
+                if head is not None:
+                    context.broker.published(head)
+                if numbered < RELAY_BATCH:
+                    break  # nothing left: no second look at an empty queue
             context.loop_heartbeats[LOOP_NAME] = time.monotonic()
         except asyncio.CancelledError:
             raise
