@@ -1,12 +1,12 @@
-"""The dispatcher loop that runs in every server process.
+"""The dispatcher loop that runs in every server process, and the notifier's.
 
-Each due task is taken in its own transaction with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), done,
-and deleted in that transaction: several processes share the work and none does a task twice. A
-process killed mid-task leaves only an uncommitted transaction, which PostgreSQL rolls back when
-the connection drops, so the task is due again at once; a *hung* process loses its lock after
-``db.idle_transaction_timeout_s`` (PostgreSQL's ``idle_in_transaction_session_timeout``). The
-loop sleeps until the next due task, the poll interval, or a wake-up from a local press,
-whichever comes first.
+Due tasks are taken in batches with their alerts, ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), done,
+and deleted in the batch's transaction: several processes share the work and none does a task
+twice. A process killed mid-batch leaves only an uncommitted transaction, which PostgreSQL rolls
+back when the connection drops, so its tasks are due again at once; a *hung* process loses its
+locks after ``db.idle_transaction_timeout_s`` (PostgreSQL's
+``idle_in_transaction_session_timeout``). The loop sleeps until a commit queues work (here, or
+announced by another process), the next due task, or the long fallback poll, whichever is first.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The press: one transaction writes the alert, its first location, the idempotency record and
-the ``alert.received`` outbox event, and commits before anything is answered.
+"""The press: one transaction writes the alert, its first location, its routing clock, its
+routing task, the idempotency record and the ``alert.received`` outbox event, and commits before
+anything is answered. On PostgreSQL a first press (the usual case) is a single statement; joins,
+replays and twins take the general path, which SQLite always takes.
 
 Idempotency (IETF draft, scoped per device): a retry with the same key gets the stored response;
 the same key with another body gets 422; a retry that finds its twin still in flight waits for it
