@@ -39,6 +39,7 @@ from app.realtime.scopes import (
 log = logging.getLogger("sigap.hub")
 LOOP_NAME = "hub"
 CLOSE_TOO_SLOW = 4009
+REMOTE_WAKE_S = 0.25
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -159,6 +160,8 @@ class Hub:
         self._wake = asyncio.Event()
         self._pumping = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._remote_pending = False
+        self._remote_woken = 0.0
 
     async def start(self) -> None:
         async with self._context.sessions() as session:
@@ -183,8 +186,21 @@ class Hub:
             self._wake.set()
 
     def _remote_activity(self) -> None:
-        """Another process committed events: a task or a clock may be due here too. The loops
-        then need no short polling to share work across processes."""
+        """Another process committed events: a task or a clock may be due here too, so the
+        loops need no short polling to share work across processes. At most one wake-up per
+        ``REMOTE_WAKE_S``: the process that committed the work does it itself (its own commit
+        woke it at once); this is for work a busy or dead process left."""
+        if self._remote_pending:
+            return
+        self._remote_pending = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            max(0.0, self._remote_woken + REMOTE_WAKE_S - loop.time()), self._wake_loops
+        )
+
+    def _wake_loops(self) -> None:
+        self._remote_pending = False
+        self._remote_woken = asyncio.get_running_loop().time()
         self._context.dispatch_wakeup.set()
         self._context.sla_wakeup.set()
 
