@@ -3,6 +3,9 @@ background work of a routed alert costs (routing, offers, the relay, the SLA clo
 
 The bounds are what the code achieves today, per backend, so a change that adds round trips to
 a hot path fails here loudly. Counts, never latencies: they do not depend on the machine.
+
+Before issue 13 the same measurements were: a press 10 statements in 1 transaction on PostgreSQL
+(11 on SQLite); a routed alert 15.0 statements and 1.6 transactions (19.9 on SQLite).
 """
 
 from __future__ import annotations
