@@ -1,6 +1,7 @@
 """The ``sigap`` command for operators.
 
-sigap serve [--host H] [--port P] [--workers N]   migrate, load reference data if missing, serve
+sigap serve [--host H] [--port P] [--workers N] [--role all|intake|worker]
+                                                   migrate, load reference data if missing, serve
 sigap migrate                                      apply pending migrations (under a lock)
 sigap reference load [--replace-units]             load or refresh every region bundle
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -79,8 +81,16 @@ async def prepare(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.main import build_context
+    from app.main import RoleRefused, build_context, check_role
 
+    settings = settings.model_copy(update={"role": args.role})
+    try:
+        check_role(settings)
+    except RoleRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The role travels in the environment: uvicorn's worker processes build their own settings.
+    os.environ["SIGAP_ROLE"] = args.role
     if settings.is_sqlite and args.workers > 1:
         print(
             "error: SQLite runs with one worker only; use PostgreSQL (SIGAP_DATABASE_URL) "
@@ -240,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--role",
+        choices=("all", "intake", "worker"),
+        default=os.environ.get("SIGAP_ROLE", "all"),
+        help="all: everything (default); intake: HTTP and websockets, no background work "
+        "loop; worker: the background loops, serving only /healthz, /readyz, /metrics "
+        "(PostgreSQL only)",
+    )
     serve.add_argument(
         "--forwarded-allow-ips",
         default="127.0.0.1",

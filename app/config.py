@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public, well-known values: usable for development only, refused in production.
@@ -27,8 +27,13 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
     max_overflow: int = Field(5, ge=0, le=50)
-    pool_timeout_s: float = Field(10.0, gt=0)
-    """How long a request queues for a pooled connection under a burst before answering 503."""
+    pool_timeout_s: float = Field(60.0, gt=0)
+    """How long a request waits for a pooled connection. Waiting is not failing: a burst queues
+    here, it is not refused. The server cannot see when a phone gives up (the app waits about
+    30 s), so it outwaits it: a press recorded after that is still routed, and the phone's retry
+    with its key gets the recorded answer. This only bounds the queue; a database that is down
+    is noticed by connecting and by statements (``connect_timeout_s``, ``command_timeout_s``),
+    which free the connections, so an outage is answered in seconds whatever this is."""
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
@@ -37,7 +42,19 @@ class DatabaseSettings(BaseModel):
     so a claimed dispatch task is free again."""
     lock_timeout_ms: int = Field(3000, ge=100)
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
-    sqlite_busy_timeout_ms: int = Field(10000, ge=100)
+    sqlite_busy_timeout_ms: int = Field(30000, ge=100)
+    """How long a SQLite transaction waits for the write lock: as long as a request lives."""
+
+
+class OverloadSettings(BaseModel):
+    """When every database connection is busy, lower-priority routes are refused (503) so the
+    connections go to presses and responders (routes are classified in app/api/shedding.py)."""
+
+    shed: bool = True
+    standard_factor: float = Field(4.0, ge=1)
+    """Standard routes are shed too once requests in flight exceed this many times the pool
+    (deferrable ones are shed as soon as every connection is busy and a request waits)."""
+    retry_after_s: int = Field(5, ge=1, le=300)
 
 
 class SecuritySettings(BaseModel):
@@ -52,6 +69,21 @@ class SecuritySettings(BaseModel):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(2, ge=1)
+    hashing_threads: int = Field(2, ge=1, le=32)
+    """Argon2 jobs a process runs at once, on threads beside the event loop; more wait."""
+    signin_free_failures: int = Field(3, ge=0, le=20)
+    """Consecutive wrong passwords for an account before each next try must wait."""
+    signin_max_delay_s: int = Field(60, ge=1, le=60)
+    """The back-off doubles from 1 s up to this. Never more than a minute: an account is
+    never locked, or anyone knowing a username could keep a counselor out."""
+    signin_trusted_network_days: int = Field(30, ge=0)
+    """A network an account signed in from within this many days is judged on its own
+    failures only, so failures elsewhere cannot delay the counselor at their post."""
+    signin_per_network_limit: int = Field(100, ge=1)
+    signin_per_network_window_s: int = Field(600, ge=10)
+    """Password sign-ins per network per window (a post's staff share one NAT address)."""
+    signin_alert_failures: int = Field(10, ge=1)
+    """Consecutive failures at which supervisors are told (again at twice, four times...)."""
     allowed_origins: list[str] = Field(default_factory=list)
 
 
@@ -104,14 +136,40 @@ class DispatchSettings(BaseModel):
     """Messages at most per alert and person per notify_window_s (a phone must not be flooded)."""
     notify_window_s: float = Field(600.0, gt=0)
     notify_daily_cap: int = Field(2000, ge=0)
-    """Spending cap: messages sent per day across the deployment; beyond it they are suppressed
-    (the console still shows everything)."""
+    """Spending cap: routine messages (offers) sent per day across the deployment, the day
+    counted in the default region's time zone; beyond it they are suppressed (the console still
+    shows everything) and supervisors are told."""
+    notify_critical_daily_cap: int = Field(500, ge=1)
+    """A separate budget that only critical messages (escalation, 112 hand-off, SLA breach,
+    stalled loop, cap reached) spend, so routine messages can never use it up."""
+    notify_digest_window_s: float = Field(120.0, ge=0, le=3600)
+    """Critical messages to one person: the first goes at once, any more within this window go
+    together as one digest at its end (a flood of fake alerts cannot flood a phone). 0: none."""
+    notify_claim_lease_s: float = Field(120.0, ge=10, le=3600)
+    """A message being sent is retried (same id) if its sender has not recorded the outcome
+    within this, e.g. because the process died mid-send."""
+    notify_batch_size: int = Field(20, ge=1, le=500)
+    notify_send_concurrency: int = Field(8, ge=1, le=64)
+    """Messages one notifier sends at once (each a gateway call with no transaction open)."""
     notify_providers: list[str] = Field(default_factory=lambda: ["log"])
     """Providers tried in order until one succeeds: "log" (default) and "http" (an SMS,
     WhatsApp or voice gateway behind one HTTPS endpoint), e.g. ["http", "log"]."""
     notify_http_url: str | None = None
     notify_http_token: SecretStr = SecretStr("")
     notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_batch(self) -> DispatchSettings:
+        # A lease shorter than a slow batch would have a second sender repeat live sends.
+        rounds = -(-self.notify_batch_size // self.notify_send_concurrency)
+        worst = rounds * self.notify_http_timeout_s * max(1, len(self.notify_providers))
+        if self.notify_claim_lease_s <= worst:
+            raise ValueError(
+                f"notify_claim_lease_s ({self.notify_claim_lease_s:g}) must exceed the longest a "
+                f"batch can take ({worst:g} s: notify_batch_size / notify_send_concurrency "
+                "rounds of notify_http_timeout_s per provider)"
+            )
+        return self
 
 
 class RealtimeSettings(BaseModel):
@@ -188,7 +246,12 @@ class Settings(BaseSettings):
     """Allows placeholder secrets and unsafe database settings. Never in production."""
     environment: Literal["production", "development", "test"] = "production"
     log_level: str = "INFO"
+    role: Literal["all", "intake", "worker"] = "all"
+    """What this process does (``sigap serve --role``): ``all``; ``intake``, HTTP and websockets
+    with no background work loop; ``worker``, the loops with only health and metrics served.
+    Roles other than ``all`` need PostgreSQL (SQLite is one process)."""
     db: DatabaseSettings = DatabaseSettings()
+    overload: OverloadSettings = OverloadSettings()
     security: SecuritySettings = SecuritySettings()
     intake: IntakeSettings = IntakeSettings()
     geo: GeoSettings = GeoSettings()

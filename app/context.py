@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.clock import Clock
 from app.config import Settings
 from app.dispatch.availability import PresenceSource, RosterOnly, SnapshotCache
-from app.dispatch.notify import NotificationProvider
 from app.geo.runtime import GeoService
+from app.notify.providers import NotificationProvider
 from app.observability import Metrics
 from app.realtime.broker import Broker, LocalBroker
 from app.realtime.presence import PresenceTracker

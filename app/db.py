@@ -5,16 +5,25 @@ transaction with ``BEGIN IMMEDIATE``: writers queue on the database lock instead
 a read transaction later tries to write. PostgreSQL uses asyncpg with a small pool (the shared
 server allows 100 connections in all) and timeouts, so an unreachable database turns into a quick
 503 rather than a hung request.
+
+Waiting is not failing: under a burst a request queues for a pooled connection (FIFO) and, on
+SQLite, then for the write lock (busy timeout), as long as the request lives (the pool wait
+outwaits the phone). Only ``is_outage`` errors, a database that cannot be reached or does not
+answer, become a 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -123,3 +132,47 @@ def create_sessionmaker(
 
 def is_postgresql(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+# SQLSTATEs that mean "the database is not there or not answering", not "this request is wrong":
+# class 08 (connection exception), 57P01-57P05 (admin/crash shutdown, cannot connect now: a
+# server stopping, crashing or in recovery), 57014 (a statement cancelled by a timeout), 53300
+# (too many connections).
+_OUTAGE_SQLSTATE_PREFIXES = ("08", "57P", "57014", "53300")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached or does not answer (answer 503 and
+    let the client retry) rather than a bug (500).
+
+    Drivers raise these in several shapes: SQLAlchemy's wrappers (``OperationalError``,
+    ``InterfaceError``, a ``DBAPIError`` that invalidated its connection), a pool timeout, plain
+    socket errors, and asyncpg's own exceptions, which are *not* wrapped when they come from
+    opening a connection (``CannotConnectNowError`` while PostgreSQL runs crash recovery). So
+    the check follows ``orig`` and ``__cause__`` down to the driver's error and its SQLSTATE.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(
+            error,
+            PoolTimeout
+            | OperationalError
+            | InterfaceError
+            | OSError
+            | asyncio.TimeoutError,
+        ):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+            return True  # "connection is closed": asyncpg's own word for a lost connection
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATE_PREFIXES):
+            return True
+        pending += [getattr(error, "orig", None), error.__cause__]
+    return False

@@ -170,6 +170,17 @@ class ServiceUnavailable(DomainError):
     )
 
 
+class Overloaded(DomainError):
+    status, slug, title = 503, "overloaded", "Busy with incoming alerts"
+    retryable = True
+    description = (
+        "Every database connection is busy with alerts, so this lower-priority request (a "
+        "report, an export, an administrative change) was set aside. Nothing was done. Retry "
+        "after Retry-After seconds. Presses, the stream and responders' actions are never "
+        "refused this way."
+    )
+
+
 PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     MalformedJson,
     Unauthenticated,
@@ -194,4 +205,5 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     PinLocked,
     InternalError,
     ServiceUnavailable,
+    Overloaded,
 )

@@ -45,7 +45,9 @@ CASE_CLOCKS = frozenset(
 
 def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     """Events about the case file (classification, legal deadlines): for UPTD PPA staff only,
-    never for transit operators, who see the alert and nothing of the case behind it."""
-    return event_type.startswith("case.") or (
+    never for transit operators, who see the alert and nothing of the case behind it. Staff
+    account security (``staff.sign_in_failures``) is internal in the same way, and never
+    reaches integrators."""
+    return event_type.startswith(("case.", "staff.")) or (
         event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS
     )

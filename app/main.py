@@ -29,19 +29,20 @@ from app.api import (
 )
 from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
+from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
-from app.dispatch.notify import build_providers
 from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
+from app.notify import build_providers
 from app.observability import Metrics, count_database_work
-from app.realtime.broker import Broker, LocalBroker, PostgresBroker
-from app.realtime.hub import Hub
+from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
+from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
@@ -76,6 +77,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             notify_wakeup.set()
         if tables & {"outbox_event", "sla_clock"}:  # state changes come with their events
             sla_wakeup.set()
+        if settings.role == "intake" and tables & {"outbox_event", "dispatch_task"}:
+            broker.poke()  # the worker processes number, route and time it: wake them now
 
     broker: Broker = LocalBroker()
     if is_postgresql(engine):
@@ -127,6 +130,18 @@ async def start(context: AppContext) -> None:
         log.warning("no reference data loaded: run `sigap reference load`")
 
 
+class RoleRefused(RuntimeError):
+    """A process role that cannot work with these settings (roles on SQLite)."""
+
+
+def check_role(settings: Settings) -> None:
+    if settings.role != "all" and settings.is_sqlite:
+        raise RoleRefused(
+            f"--role {settings.role} needs PostgreSQL: with SQLite one process does everything "
+            "(its background loops wake on in-process events), so run it with --role all"
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -135,21 +150,30 @@ def create_app(
     realtime: bool | None = None,
 ) -> FastAPI:
     """``run_loops``: the background loops (dispatcher, notifier, housekeeping); ``realtime``
-    (default: the same): the relay, the hub and presence, which websockets need."""
+    (default: the same): the relay, the hub and presence, which websockets need.
+
+    ``settings.role`` narrows both: an ``intake`` process runs the hub and presence (its sockets
+    live here; on PostgreSQL the hub follows the relay's NOTIFY from whichever process numbers
+    events) and the reference refresh, and no work loop; a ``worker`` process runs the loops
+    and the relay, and serves only ``/healthz``, ``/readyz`` and ``/metrics``."""
     settings = context.settings if context else (settings or Settings())
+    check_role(settings)
     ctx = context or build_context(settings)
     logredact.install()
     hub = Hub(ctx)
+    role = settings.role
     with_realtime = run_loops if realtime is None else realtime
+    with_hub = with_realtime and role != "worker"  # sockets are served where the hub is
+    with_relay = with_realtime and role != "intake"
+    with_work = run_loops and role != "intake"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start(ctx)
         tasks: list[asyncio.Task[None]] = []
-        if with_realtime:
+        if with_hub:
             await hub.start()
-            tasks += [
-                asyncio.create_task(run_relay(ctx)),
+            tasks.append(
                 asyncio.create_task(
                     run_presence_flush(
                         ctx.sessions,
@@ -158,13 +182,25 @@ def create_app(
                         ctx.settings.realtime.presence_flush_s,
                         ctx.loop_heartbeats,
                     )
-                ),
-            ]
+                )
+            )
+        listening = with_work and not with_hub and is_postgresql(ctx.engine)
+        if listening:
+            # A worker has no hub, but must hear the intake processes' announcements.
+            ctx.broker.on_remote = Throttled(lambda: wake_work_loops(ctx), REMOTE_WAKE_S)
+            await ctx.broker.start(lambda _head: None)
+        if with_relay:
+            tasks.append(asyncio.create_task(run_relay(ctx)))
         if run_loops:
-            tasks += [
+            # Every role that serves presses keeps its reference data fresh (the press looks
+            # places up in memory).
+            tasks.append(
                 asyncio.create_task(
                     run_periodic(ctx, name="geo-refresh", interval_s=30, body=refresh_geo)
-                ),
+                )
+            )
+        if with_work:
+            tasks += [
                 asyncio.create_task(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
                 ),
@@ -178,38 +214,45 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if with_realtime:
+            if with_hub:
                 await hub.stop()
+            elif listening:
+                await ctx.broker.stop()
             if context is None:
                 await ctx.engine.dispose()
 
+    serves_api = role != "worker"
     app = FastAPI(
         title="Sigap API",
         version=API_VERSION,
         summary="Panic-button emergency response for women and children at risk",
         description=package_doc or "",
         lifespan=lifespan,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url="/openapi.json" if serves_api else None,
+        docs_url="/docs" if serves_api else None,
         redoc_url=None,
     )
     app.state.context = ctx
     app.state.hub = hub
     install(app)
-    for module in (
-        alerts,
-        alert_work,
-        assignments,
-        rosters,
-        sla,
-        devices,
-        auth,
-        staff,
-        reference,
-        health,
-        stream,
-    ):
-        app.include_router(module.router)
+    if serves_api:
+        for module in (
+            alerts,
+            alert_work,
+            assignments,
+            rosters,
+            sla,
+            devices,
+            auth,
+            staff,
+            reference,
+            health,
+            stream,
+        ):
+            app.include_router(module.router)
+    else:
+        app.include_router(health.worker_router)  # health and metrics only
+    app.add_middleware(LoadShedder, context=ctx)  # inside the edge: its 503s are counted there
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.intake.max_body_bytes, metrics=ctx.metrics
     )

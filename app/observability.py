@@ -36,6 +36,17 @@ class Metrics:
             ["loop"],
             registry=self.registry,
         )
+        self.requests_in_flight = Gauge(
+            "sigap_http_requests_in_flight",
+            "HTTP requests being served by this process (the overload signal, with the pool).",
+            registry=self.registry,
+        )
+        self.requests_shed = Counter(
+            "sigap_http_requests_shed",
+            "Requests refused with 503 under overload, by priority (deferrable, standard).",
+            ["priority"],
+            registry=self.registry,
+        )
         self.database_unavailable = Counter(
             "sigap_database_unavailable",
             "Requests answered 503 because the database could not be reached.",
@@ -49,6 +60,25 @@ class Metrics:
         self.db_transactions = Counter(
             "sigap_db_transactions",
             "Transactions this process began (a statement in autocommit mode is not counted).",
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "sigap_notifications",
+            "Notification sends by outcome (sent; retried: every provider failed, tried again "
+            "later; failed: given up). A digest of several messages is one send.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.notification_cap_reached = Counter(
+            "sigap_notification_cap_reached",
+            "Days on which a notification budget (ordinary, critical) turned messages away.",
+            ["pool"],
+            registry=self.registry,
+        )
+        self.notification_budget_spent = Gauge(
+            "sigap_notification_budget_spent",
+            "Sends spent today (the region's day) from each budget, as last seen by this process.",
+            ["pool"],
             registry=self.registry,
         )
         self.dispatch_tasks = Counter(

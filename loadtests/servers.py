@@ -47,7 +47,11 @@ def free_port() -> int:
         return port
 
 
-def sigap_spec(*, db_url: str, workers: int, pool_size: int, max_overflow: int) -> ServerSpec:
+def sigap_spec(
+    *, db_url: str, workers: int, pool_size: int, max_overflow: int, role: str = "all"
+) -> ServerSpec:
+    """``role``: ``sigap serve --role`` (``intake`` beside a ``worker`` measures the press alone
+    while another process drains the work)."""
     port = free_port()
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     env = {
@@ -58,8 +62,9 @@ def sigap_spec(*, db_url: str, workers: int, pool_size: int, max_overflow: int) 
         "SIGAP_DB__MAX_OVERFLOW": str(max_overflow),
     }
     argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    argv += ["--workers", str(workers)]
-    return ServerSpec("sigap", argv, env, port, "/v1/alerts")
+    argv += ["--workers", str(workers), "--role", role]
+    name = "sigap" if role == "all" else f"sigap-{role}"
+    return ServerSpec(name, argv, env, port, "/v1/alerts")
 
 
 def with_roles(spec: ServerSpec) -> tuple[ServerSpec, ServerSpec]:

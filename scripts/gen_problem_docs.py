@@ -33,12 +33,13 @@ def render() -> str:
         lines.append(f"| `{error.type_uri()}` | {error.status} | {retry} | {meaning} |")
     lines += [
         "",
-        "What a press (`POST /v1/alerts`) can meet: `malformed-json` (400),",
-        "`unauthenticated` (401), `forbidden` (403, a staff token on the press route),",
-        "`idempotency-request-in-flight` (409),",
-        "`body-too-large` (413), `idempotency-key-reused` (422), `internal-error` (500),",
-        "`service-unavailable` (503). A press is never refused for its content: everything else is",
-        "recorded and reported in the alert's `flags`.",
+        "What a press (`POST /v1/alerts`) can meet: `unauthenticated` (401), `forbidden` (403,",
+        "a staff token on the press route), `idempotency-request-in-flight` (409),",
+        "`body-too-large` (413), `idempotency-key-reused` (422), `internal-error` (500, a bug),",
+        "`service-unavailable` (503). A press is never refused for its content: any body of at",
+        "most 64 KB, even one that is not JSON, is recorded and its problems reported in the",
+        "alert's `flags` (docs/intake.md); `malformed-json` and `validation-error` are for the",
+        "other routes.",
         "",
     ]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +25,12 @@ from app.clock import FrozenClock
 from app.config import Settings
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker
-from app.dispatch.notify import RecordingProvider
 from app.main import build_context, create_app, start
 from app.migrate import upgrade
+from app.notify import RecordingProvider
 from app.reference.loader import load_all
+from tests.burner import burning
+from tests.pgcluster import PgCluster
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_REGION = REPO / "tests" / "fixtures" / "regions" / "test-island"
@@ -41,6 +43,7 @@ OPERATIONAL_TABLES = (
     "case_file",
     "staff_presence",
     "notification",
+    "notification_budget",
     "alert_note",
     "dispatch_task",
     "assignment",
@@ -53,6 +56,7 @@ OPERATIONAL_TABLES = (
     "alert",
     "rate_limit_counter",
     "refresh_token",
+    "sign_in_throttle",
     "staff_user",
     "integrator_client",
     "device",
@@ -134,6 +138,23 @@ async def base_context(database_url: str) -> AsyncIterator[AppContext]:
     await start(context)
     yield context
     await context.engine.dispose()
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[PgCluster]:
+    """A private PostgreSQL cluster of this test's own (tests/pgcluster.py), deleted after it:
+    for tests that crash or stop the database, which the shared server must never be."""
+    if BACKEND != "postgresql":
+        pytest.skip("crashing a database server needs PostgreSQL; the SQLite suite has none")
+    with PgCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def burner() -> Iterator[None]:
+    """One core kept busy by another process for the test's duration (tests/burner.py)."""
+    with burning(1):
+        yield
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ async def test_every_principal_against_every_route(
         ),
         ("GET", "/v1/me", None, expect(200, owner=403, other_device=403)),
         ("GET", "/v1/users", None, only(200, ("supervisor", "admin"))),
+        ("GET", "/v1/sign-in-failures", None, only(200, ("supervisor", "admin"))),
         ("PATCH", f"/v1/users/{user_id}", {"display_name": "Konselor KB"}, only(200, ("admin",))),
         (
             "POST",

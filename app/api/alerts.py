@@ -21,11 +21,11 @@ from app.dispatch.claims import renew
 from app.dispatch.views import can_see
 from app.errors import (
     BodyTooLarge,
+    Conflict,
     Forbidden,
     IdempotencyInFlight,
     IdempotencyKeyReused,
     InternalError,
-    MalformedJson,
     NotFound,
     PinIncorrect,
     PinLocked,
@@ -35,7 +35,6 @@ from app.errors import (
     ValidationFailed,
 )
 from app.ingestion.follow import add_locations, cancel_alert
-from app.ingestion.payload import decode_json
 from app.ingestion.press import ingest_alert
 from app.ingestion.views import device_view, staff_view
 from app.models import Alert
@@ -53,8 +52,8 @@ from app.schemas.common import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
+# No content error: a press takes any body (PRODUCT.md section 2, step 1).
 _PRESS_ERRORS = error_responses(
-    MalformedJson,
     Unauthenticated,
     Forbidden,
     IdempotencyInFlight,
@@ -70,14 +69,21 @@ _PRESS_ERRORS = error_responses(
     status_code=201,
     summary="Press the panic button",
     description=(
-        "Records an alert and commits it **before** answering. Any authenticated JSON body of at "
-        "most 64 KB is recorded: missing or unusable fields are flagged in `flags`, never refused. "
+        "Records an alert and commits it **before** answering. **Any body** of at most 64 KB "
+        "from a device is a press and is recorded: `AlertCreate` documents what the app should "
+        "send, but this route accepts more than that schema (a body that is empty, not JSON, not "
+        "UTF-8, not an object, or has fields of any type), flagging in `flags` whatever it could "
+        "not use (`body_unreadable` when nothing could be read). Schema-driven fuzzers: an "
+        "accepted body that violates the schema is the contract here, not a failure. "
         "A retry with the same `Idempotency-Key` returns the original status and body with "
-        "`Idempotent-Replayed: true`. A press while the device's alert is active joins it (200)."
+        "`Idempotent-Replayed: true` (a readable body is compared as JSON, ignoring key order "
+        "and white space; an unreadable one byte for byte). A press while the device's alert is "
+        "active joins it (200). Content is never refused: the only other answers are 401 or 403 "
+        "(not a device credential), 413, 409/422 (idempotency) and 503."
     ),
     openapi_extra={
         "requestBody": {
-            "required": True,
+            "required": False,  # an empty body is a press too
             "content": {
                 "application/json": {
                     "schema": {"$ref": "#/components/schemas/AlertCreate"},
@@ -115,11 +121,10 @@ async def press(
 ) -> Response:
     device = require_device(principal).device
     device_id = device.id  # the ORM object expires if the service has to retry its transaction
-    document = decode_json(await request.body())
     result = await ingest_alert(
         session,
         device_id=device_id,
-        document=document,
+        body=await request.body(),
         idempotency_key=idempotency_key,
         received_at=context.clock.now(),
         settings=context.settings,
@@ -285,6 +290,7 @@ async def post_locations(
         Forbidden,
         PinIncorrect,
         NotFound,
+        Conflict,
         UnsupportedMediaType,
         ValidationFailed,
         PinLocked,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.access import IntegratorPrincipal, StaffPrincipal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.errors import Forbidden, Unauthenticated
+from app.identity.throttle import SignInPolicy
 from app.identity.tokens import (
     OAuthFailure,
     client_credentials_grant,
@@ -26,6 +27,7 @@ from app.identity.tokens import (
     revoke_refresh_token,
 )
 from app.models import StaffUser
+from app.ratelimit import network_key
 from app.schemas.identity import OAuthError, PrincipalRead, TokenResponse
 
 router = APIRouter(prefix="/v1", tags=["auth"])
@@ -67,6 +69,8 @@ def _oauth_error(failure: OAuthFailure) -> JSONResponse:
     headers = dict(_NO_STORE)
     if failure.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="sigap"'
+    if failure.retry_after_s is not None:
+        headers["Retry-After"] = str(failure.retry_after_s)
     return JSONResponse(
         {"error": failure.error, "error_description": failure.description},
         status_code=failure.status,
@@ -120,11 +124,30 @@ def _require(form: dict[str, str], *names: str) -> list[str]:
     description=(
         "`password` and `refresh_token` grants for staff (access token about 10 minutes, rotating "
         "refresh token); `client_credentials` for integrators (HTTP Basic or form client "
-        "authentication). Errors follow RFC 6749 section 5.2."
+        "authentication). Errors follow RFC 6749 section 5.2.\n\n"
+        'Password sign-in is throttled (docs/operators.md, "Sign-in throttling"): after a few '
+        "consecutive wrong passwords for an account each next try waits 1 s, 2 s, 4 s ... at "
+        "most 60 s (never a lockout; a correct password after the wait works), and each network "
+        "has a generous limit of password attempts per window. A throttled request gets `429` "
+        'with `Retry-After` (seconds) and `{"error": "slow_down"}`. Unknown usernames are '
+        "throttled exactly like known ones."
     ),
     openapi_extra=_FORM_BODY,
     response_model=TokenResponse,
-    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}},
+    responses={
+        400: {"model": OAuthError},
+        401: {"model": OAuthError},
+        429: {
+            "model": OAuthError,
+            "description": "Throttled (`slow_down`): retry after `Retry-After` seconds.",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before the next try.",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+    },
 )
 async def token(request: Request, session: Session, context: Context) -> JSONResponse:
     now = context.clock.now()
@@ -138,7 +161,9 @@ async def token(request: Request, session: Session, context: Context) -> JSONRes
                 session,
                 username=username,
                 password=password,
+                network=network_key(request.client.host if request.client else None),
                 hasher=context.hasher,
+                policy=SignInPolicy.from_settings(context.settings.security),
                 signer=context.signer,
                 refresh_ttl=refresh_ttl,
                 now=now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -10,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Principal
 from app.context import AppContext
+from app.db import is_outage
 from app.errors import Unauthenticated
 from app.identity.principal import authenticate_bearer
 from app.pagination import MAX_LIMIT, Cursor
+
+log = logging.getLogger("sigap.api")
 
 
 def get_context(request: Request) -> AppContext:
@@ -21,9 +25,22 @@ def get_context(request: Request) -> AppContext:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request. Routes commit explicitly *before* building their response."""
-    async with get_context(request).sessions() as session:
+    """One session per request. Routes commit explicitly *before* building their response.
+
+    The session is closed after the answer has gone out. If the database went away meanwhile,
+    closing (a rollback on a dead connection) fails; that must not turn an answer already sent
+    into an error, so an outage here is logged and the connection left for the pool to discard.
+    """
+    session = get_context(request).sessions()
+    try:
         yield session
+    finally:
+        try:
+            await session.close()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.info("session closed on a lost database connection: %s", type(exc).__name__)
 
 
 Context = Annotated[AppContext, Depends(get_context)]

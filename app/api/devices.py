@@ -10,6 +10,7 @@ from app.access import require_device
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.errors import (
     BodyTooLarge,
+    Conflict,
     Forbidden,
     PinIncorrect,
     PinLocked,
@@ -95,6 +96,7 @@ async def read_me(principal: CurrentPrincipal) -> DeviceRead:
         ValidationFailed,
         PinRules,
         PinLocked,
+        Conflict,
     ),
 )
 async def put_pins(

@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from app.api.deps import Context
 from app.api.problems import problem_catalogue
+from app.context import AppContext
 from app.errors import NotFound
 from app.loops import heartbeat_ages
 from app.sla import metrics as sla_metrics
@@ -41,13 +43,17 @@ async def readyz(context: Context) -> JSONResponse:
     try:
         async with context.sessions() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
-    except Exception as exc:  # any failure here means "not ready", whatever its kind
+    except TimeoutError:
+        # Every connection busy with a burst is a database that answers, just not this probe
+        # first: a burst must not take intake out of its load balancer.
+        database = "busy" if _pool_saturated(context) else "unavailable: no answer"
+    except Exception as exc:  # any other failure means "not ready", whatever its kind
         database = f"unavailable: {type(exc).__name__}"
     loops: dict[str, Any] = {
         name: {"heartbeat_age_s": round(age, 1), "stalled": age > _stall_after(name)}
         for name, age in heartbeat_ages(context).items()
     }
-    ready = database == "ok"
+    ready = database in ("ok", "busy")
     return JSONResponse(
         {
             "status": "ready" if ready else "unavailable",
@@ -58,6 +64,12 @@ async def readyz(context: Context) -> JSONResponse:
         status_code=200 if ready else 503,
         headers={} if ready else {"Retry-After": "2"},
     )
+
+
+def _pool_saturated(context: AppContext) -> bool:
+    pool = context.engine.sync_engine.pool
+    capacity = context.settings.db.pool_size + context.settings.db.max_overflow
+    return isinstance(pool, QueuePool) and pool.checkedout() >= capacity
 
 
 def _stall_after(name: str) -> float:
@@ -90,6 +102,17 @@ async def metrics(context: Context) -> Response:
         m.oldest_unacknowledged.set(figures.oldest_unacknowledged_s)
         m.dispatch_queue_depth.set(figures.dispatch_queue_depth)
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+worker_router = APIRouter(tags=["operations"])
+"""All a ``--role worker`` process serves: it runs the loops and answers no API request."""
+worker_router.add_api_route("/healthz", healthz, methods=["GET"], summary="The process is alive")
+worker_router.add_api_route(
+    "/readyz", readyz, methods=["GET"], summary="The database answers; the loops' heartbeats"
+)
+worker_router.add_api_route(
+    "/metrics", metrics, methods=["GET"], response_class=Response, summary="Prometheus metrics"
+)
 
 
 @router.get("/problems", summary="Every problem type this API returns", include_in_schema=True)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import is_outage
 from app.errors import (
     PROBLEM_TYPES,
     DomainError,
@@ -27,6 +29,8 @@ from app.errors import (
 
 log = logging.getLogger("sigap.errors")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = "2"
+"""Seconds a client waits before retrying after a 503 (the phone app backs off from there)."""
 
 
 class Problem(BaseModel):
@@ -64,12 +68,64 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def is_database_outage(exc: BaseException) -> bool:
-    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
+def outage_response(request: Request) -> JSONResponse:
+    request.app.state.context.metrics.database_unavailable.inc()
+    return problem_response(
+        request,
+        ServiceUnavailable(
+            "The database cannot be reached. Nothing was recorded; retry shortly.",
+            headers={"Retry-After": RETRY_AFTER_S},
+        ),
+    )
+
+
+class ProblemGuard:
+    """Innermost middleware: no exception leaves the application as an exception.
+
+    Starlette hands an exception without a specific handler to its outermost error middleware,
+    which answers and then *re-raises* it; uvicorn then closes the connection, and a client
+    reusing that keep-alive connection sees a reset. An exception after the answer went out (a
+    dependency's teardown: closing a session on a connection the crash killed) is logged and
+    dropped here, since the client already has its answer; before it, it is answered here: a
+    database outage is a 503 with ``Retry-After``, anything else a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            outage = is_outage(exc)
+            if started:
+                if outage:
+                    log.info("database lost after answering: %s", type(exc).__name__)
+                else:
+                    log.exception("error after answering %s %s", scope["method"], scope["path"])
+                return
+            request = Request(scope)
+            response = await render_unexpected(request, exc)
+            await response(scope, receive, send)
+
+
+async def render_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_outage(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return outage_response(request)
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, InternalError())
 
 
 def install(app: FastAPI) -> None:
@@ -103,18 +159,7 @@ def install(app: FastAPI) -> None:
         return problem_response(request, mapped)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_database_outage(exc):
-            request.app.state.context.metrics.database_unavailable.inc()
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return problem_response(
-                request,
-                ServiceUnavailable(
-                    "The database cannot be reached. Nothing was recorded; retry shortly.",
-                    headers={"Retry-After": "2"},
-                ),
-            )
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem_response(request, InternalError())
+        return await render_unexpected(request, exc)
 
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -129,6 +174,7 @@ def install(app: FastAPI) -> None:
     ):
         app.add_exception_handler(exc_type, unexpected)
     app.add_exception_handler(Exception, unexpected)
+    app.add_middleware(ProblemGuard)
 
 
 def problem_catalogue() -> list[dict[str, Any]]:

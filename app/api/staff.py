@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from app.access import require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
@@ -19,10 +21,12 @@ from app.errors import (
 )
 from app.identity.integrators import create_integrator
 from app.identity.staff import create_user, list_users, read_user, update_user
+from app.identity.throttle import recent_failures
 from app.schemas.common import Page
 from app.schemas.identity import (
     IntegratorCreate,
     IntegratorCredential,
+    SignInFailuresRead,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -127,3 +131,43 @@ async def post_integrator(
     )
     await session.commit()
     return credential
+
+
+@router.get(
+    "/sign-in-failures",
+    summary="Staff accounts with recent failed sign-ins (supervisor, admin)",
+    description=(
+        "Most recent first, at most 200 accounts: consecutive failures (0 again once the account "
+        "signed in since), until when tries from other networks must wait, and the networks the "
+        "failures came from. Supervisors are also told on the stream "
+        "(`staff.sign_in_failures`). Reading this list is audited."
+    ),
+    response_model=list[SignInFailuresRead],
+    responses=_ERRORS,
+)
+async def get_sign_in_failures(
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+    hours: Annotated[int, Query(ge=1, le=24 * 30, description="How far back")] = 24,
+) -> list[SignInFailuresRead]:
+    staff = require_staff(principal, "admin", "supervisor")
+    now = context.clock.now()
+    failures = await recent_failures(
+        session,
+        since=now - timedelta(hours=hours),
+        now=now,
+        limit=200,
+        trusted_for=timedelta(days=context.settings.security.signin_trusted_network_days),
+    )
+    record(
+        session,
+        principal=staff,
+        action="sign_in_failures.read",
+        object_type="staff_user",
+        object_id=None,
+        at=now,
+        detail={"hours": hours, "accounts": len(failures)},
+    )
+    await session.commit()
+    return failures

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import notify
 from app.config import DispatchSettings
 from app.db import note_written
-from app.dispatch import notify
 from app.dispatch.availability import (
     PresenceSource,
     RegionSnapshot,

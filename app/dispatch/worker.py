@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.dispatch.ladder import Dispatch, batch_notifications, queue_batched
-from app.dispatch.notify import deliver_due
 from app.dispatch.service import run_task
 from app.models import Alert, DispatchTask, Notification
+from app.notify import deliver_notifications
 from app.sla.clocks import sync_alerts
 
 log = logging.getLogger("sigap.dispatch")
@@ -213,20 +213,13 @@ async def run_dispatcher(context: AppContext) -> None:
             await asyncio.wait_for(wake.wait(), timeout=pause)
 
 
-async def deliver_notifications(context: AppContext) -> None:
-    async with context.sessions() as session, session.begin():
-        await deliver_due(
-            session,
-            providers=context.notifiers,
-            settings=context.settings.dispatch,
-            now=context.clock.now(),
-        )
-
-
 async def next_notification_in(context: AppContext) -> float | None:
     async with context.sessions() as session:
         due = await session.scalar(
-            select(func.min(Notification.due_at)).where(Notification.status == "queued")
+            # A ``sending`` row is due again when its lease runs out (``due_at`` is its end).
+            select(func.min(Notification.due_at)).where(
+                Notification.status.in_(("queued", "sending"))
+            )
         )
     if due is None:
         return None

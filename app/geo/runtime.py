@@ -7,6 +7,7 @@ and rebuilds its in-memory indexes, so an operator's import reaches all workers 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,8 @@ class GeoService:
         self._stations = StationIndex.build([])
         self.area_names: dict[str, str] = {}
         self.region_codes: set[str] = set()
+        self.timezones: dict[str, ZoneInfo] = {}
+        """Region code -> its time zone (a notification budget's day is the region's day)."""
 
     async def refresh(self, session: AsyncSession, *, force: bool = False) -> bool:
         """Rebuild the indexes if the reference data changed; True when it did."""
@@ -76,6 +79,7 @@ class GeoService:
         )
         self.area_names = {a.code: a.name for a in areas}
         self.region_codes = set(tolerance)
+        self.timezones = {r.code: ZoneInfo(r.timezone) for r in regions}
         self.version = version
         return True
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import PinIncorrect, PinLocked, PinRules, ValidationFailed
+from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
 from app.models import Device
 from app.schemas.identity import DeviceCreate, PinsUpdate
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
@@ -105,19 +105,53 @@ async def set_pins(
     max_failures: int,
     lockout_s: int,
 ) -> None:
+    """Set the PINs (the current cancel PIN is needed to change them). Argon2 runs with no
+    transaction open: the request's transaction is committed first and the device locked again
+    after, so neither a pooled connection nor SQLite's write lock waits on hashing."""
     check_not_locked(device, now=now)
-    if device.cancel_pin_hash is not None:
-        if data.current_pin is None:
-            raise ValidationFailed(
-                "current_pin is required to change PINs.",
-                extra={"errors": [{"loc": ["body", "current_pin"], "msg": "required"}]},
-            )
-        if not hasher.verify(device.cancel_pin_hash, data.current_pin):
-            record_pin_failure(device, now=now, max_failures=max_failures, lockout_s=lockout_s)
-            raise PinIncorrect("current_pin is not correct; nothing changed.")
-    if data.duress_pin is not None and data.duress_pin == data.cancel_pin:
+    current_hash = device.cancel_pin_hash
+    if current_hash is not None and data.current_pin is None:
+        raise ValidationFailed(
+            "current_pin is required to change PINs.",
+            extra={"errors": [{"loc": ["body", "current_pin"], "msg": "required"}]},
+        )
+    seen = (device.cancel_pin_hash, device.duress_pin_hash)
+    await session.commit()
+    current_ok = current_hash is None or await hasher.verify(current_hash, data.current_pin or "")
+    new_pins = [data.cancel_pin] + ([data.duress_pin] if data.duress_pin else [])
+    rules_ok = data.duress_pin is None or data.duress_pin != data.cancel_pin
+    hashes = await hasher.hash_many(*new_pins) if current_ok and rules_ok else []
+    device = await lock_device(session, device.id, seen=seen, now=now)
+    if not current_ok:
+        record_pin_failure(device, now=now, max_failures=max_failures, lockout_s=lockout_s)
+        raise PinIncorrect("current_pin is not correct; nothing changed.")
+    if not rules_ok:
         raise PinRules("The duress PIN must differ from the cancel PIN.")
-    device.cancel_pin_hash = hasher.hash(data.cancel_pin)
-    device.duress_pin_hash = hasher.hash(data.duress_pin) if data.duress_pin else None
+    device.cancel_pin_hash = hashes[0]
+    device.duress_pin_hash = hashes[1] if len(hashes) > 1 else None
     device.pin_failures = 0
     await session.flush()
+
+
+async def lock_device(
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    *,
+    seen: tuple[str | None, str | None],
+    now: datetime,
+) -> Device:
+    """The device again, locked, after a PIN was checked with no transaction open: refused if
+    it was locked meanwhile (concurrent wrong PINs do not buy extra tries) or its PINs changed
+    (the check was against PINs that no longer exist)."""
+    device = await session.scalar(
+        select(Device)
+        .where(Device.id == device_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if device is None:
+        raise Conflict("The device changed meanwhile; retry.")
+    check_not_locked(device, now=now)
+    if (device.cancel_pin_hash, device.duress_pin_hash) != seen:
+        raise Conflict("The PINs were changed meanwhile; nothing was done. Retry.")
+    return device

@@ -10,6 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, UsernameTaken, ValidationFailed
+from app.identity.throttle import (
+    SignInPolicy,
+    SignInThrottled,
+    admit,
+    record_failure,
+    record_success,
+)
 from app.models import StaffUser, Unit
 from app.pagination import Cursor
 from app.schemas.identity import UserCreate, UserRead, UserUpdate
@@ -48,11 +55,13 @@ def _unit_error(message: str) -> ValidationFailed:
 async def create_user(
     session: AsyncSession, *, data: UserCreate, hasher: SecretHasher, now: datetime
 ) -> StaffUser:
+    # Hash before touching the database, so no transaction waits on argon2 where it can help.
+    password_hash = await hasher.hash(data.password)
     unit = await _resolve_unit(session, data.role, data.unit_code)
     user = StaffUser(
         id=uuid.uuid4(),
         username=data.username,
-        password_hash=hasher.hash(data.password),
+        password_hash=password_hash,
         role=data.role,
         unit_id=unit.id if unit else None,
         display_name=data.display_name,
@@ -104,13 +113,36 @@ async def _unit_code(session: AsyncSession, unit_id: uuid.UUID | None) -> str | 
 
 
 async def authenticate_password(
-    session: AsyncSession, *, username: str, password: str, hasher: SecretHasher
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    network: str,
+    hasher: SecretHasher,
+    policy: SignInPolicy,
+    now: datetime,
 ) -> StaffUser | None:
+    """The account, or None for a wrong username or password or a disabled account; raises
+    SignInThrottled while the account or the network must wait (``app.identity.throttle``).
+
+    Commits twice: the charged attempt *before* the password is hashed (concurrent attempts must
+    see it, and no transaction, on SQLite the database's write lock, may stay open while argon2
+    runs), and a failure's record after. On success the caller commits what it issues.
+    """
+    try:
+        admission = await admit(session, username=username, network=network, policy=policy, now=now)
+    except SignInThrottled:
+        await session.commit()  # the refused attempt still counts against its network
+        raise
     user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    await session.commit()
     # Verify even for unknown users so response time does not reveal which usernames exist.
-    ok = hasher.verify(user.password_hash if user else None, password)
+    ok = await hasher.verify(user.password_hash if user else None, password)
     if user is None or not ok or user.disabled_at is not None:
+        await record_failure(session, admission=admission, user=user, policy=policy, now=now)
+        await session.commit()
         return None
+    await record_success(session, admission=admission, user_id=user.id, now=now)
     return user
 
 

@@ -6,6 +6,7 @@ again means it was stolen or replayed, so the whole sign-in session (its family)
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.staff import authenticate_password
+from app.identity.throttle import SignInPolicy, SignInThrottled
 from app.models import IntegratorClient, RefreshToken, StaffUser
 from app.schemas.identity import TokenResponse
 from app.security.credentials import REFRESH_PREFIX, digest, new_secret
@@ -26,6 +28,15 @@ class OAuthFailure(Exception):
     error: str
     description: str
     status: int = 400
+    retry_after_s: int | None = None
+
+
+THROTTLED_ERROR = "slow_down"
+"""The RFC 6749 ``error`` of a throttled token request (429). RFC 6749 section 5.2 defines no
+"too many requests" code; ``slow_down`` is the one registered for the token endpoint (RFC 8628,
+OAuth Extensions Error Registry) and means exactly "wait, then retry"; ``Retry-After`` says how
+long. ``temporarily_unavailable`` would claim an outage, and ``invalid_grant`` a wrong password
+that may not be wrong."""
 
 
 async def password_grant(
@@ -33,12 +44,30 @@ async def password_grant(
     *,
     username: str,
     password: str,
+    network: str,
     hasher: SecretHasher,
+    policy: SignInPolicy,
     signer: TokenSigner,
     refresh_ttl: timedelta,
     now: datetime,
 ) -> TokenResponse:
-    user = await authenticate_password(session, username=username, password=password, hasher=hasher)
+    try:
+        user = await authenticate_password(
+            session,
+            username=username,
+            password=password,
+            network=network,
+            hasher=hasher,
+            policy=policy,
+            now=now,
+        )
+    except SignInThrottled as throttled:
+        raise OAuthFailure(
+            THROTTLED_ERROR,
+            f"{throttled.reason} Retry in {throttled.retry_after_s} seconds.",
+            status=429,
+            retry_after_s=throttled.retry_after_s,
+        ) from throttled
     if user is None:
         raise OAuthFailure(
             "invalid_grant", "Wrong username or password, or the account is disabled."
@@ -89,13 +118,15 @@ async def client_credentials_grant(
     signer: TokenSigner,
     now: datetime,
 ) -> TokenResponse:
+    """Not throttled: the secret is 256 random bits checked by one SHA-256, so it can neither be
+    guessed nor made to cost the server anything (only human-chosen passwords are)."""
     client = await session.scalar(
         select(IntegratorClient).where(IntegratorClient.client_id == client_id)
     )
     if (
         client is None
         or client.disabled_at is not None
-        or client.secret_hash != digest(client_secret)
+        or not hmac.compare_digest(client.secret_hash, digest(client_secret))
     ):
         raise OAuthFailure("invalid_client", "Unknown client or wrong secret.", status=401)
     granted = set(client.scopes)

@@ -12,7 +12,7 @@ from app.config import IntakeSettings
 from app.errors import NotFound, PinIncorrect, ValidationFailed
 from app.events import emit
 from app.geo.runtime import GeoService
-from app.identity.devices import check_not_locked, record_pin_failure
+from app.identity.devices import check_not_locked, lock_device, record_pin_failure
 from app.ingestion.payload import LocationFix
 from app.ingestion.trail import append_fixes, emit_location_updated
 from app.ingestion.views import device_view
@@ -26,7 +26,10 @@ from app.tasks import schedule
 async def own_alert(session: AsyncSession, *, device: Device, alert_id: uuid.UUID) -> Alert:
     """The device's own alert, or 404 (another device's alert does not exist for it)."""
     alert = await session.scalar(
-        select(Alert).where(Alert.id == alert_id, Alert.device_id == device.id).with_for_update()
+        select(Alert)
+        .where(Alert.id == alert_id, Alert.device_id == device.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # locked again after a commit: read afresh
     )
     if alert is None:
         raise NotFound()
@@ -98,9 +101,16 @@ async def cancel_alert(
                 "This device has a cancel PIN: send it as `pin`.",
                 extra={"errors": [{"loc": ["body", "pin"], "msg": "required"}]},
             )
-        # Always run both checks so the time taken does not reveal which PIN matched.
-        cancel_ok = hasher.verify(device.cancel_pin_hash, pin)
-        duress = hasher.verify(device.duress_pin_hash, pin)
+        seen = (device.cancel_pin_hash, device.duress_pin_hash)
+        # Argon2 runs with no transaction open (no row lock, no pooled connection, no SQLite
+        # write lock waits on it); alert and device are locked and checked again after.
+        await session.commit()
+        # Both checks always run, in one job, so the time taken does not reveal which matched.
+        cancel_ok, duress = await hasher.verify_pins(*seen, pin)
+        alert = await own_alert(session, device=device, alert_id=alert_id)
+        if alert.device_status != "active":
+            return device_view(alert)  # a concurrent cancel ended it meanwhile
+        device = await lock_device(session, device.id, seen=seen, now=now)
         if not (cancel_ok or duress):
             locked = record_pin_failure(
                 device,

@@ -1,4 +1,5 @@
-"""Housekeeping of intake state: expired idempotency records and old rate-limit windows."""
+"""Housekeeping of intake state: expired idempotency records, old rate-limit windows and
+sign-in throttle rows idle for longer than the trust period."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from app.context import AppContext
+from app.identity.throttle import purge_idle
 from app.models import IdempotencyRecord
 from app.ratelimit import purge
 
@@ -16,6 +18,8 @@ async def purge_expired(context: AppContext) -> None:
     async with context.sessions() as session:
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
         await purge(session, before=now - timedelta(days=1))
+        trust_days = context.settings.security.signin_trusted_network_days
+        await purge_idle(session, before=now - timedelta(days=trust_days + 1))
         await session.commit()
 
 

@@ -1,20 +1,22 @@
 """Lenient reading of a press body: record everything, flag what is unusable, refuse nothing.
 
-A press is never refused for its content (PRODUCT.md section 2, step 1). Every field is read on
-its own; a bad value becomes a flag and a safe default, so the alert goes on with what is usable.
+A press is never refused for its content (PRODUCT.md section 2, step 1): any bytes come in, a
+``PressPayload`` goes out. ``body.read_body`` turns the bytes into a safe document (or none) and
+its fingerprint; here every field is read on its own, and a bad value of any type becomes a flag and
+a safe default, so the alert goes on with what is usable. What the reading had to drop or alter is
+kept as the raw bytes, encrypted with the alert's private data, for staff.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import base64
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import IntakeSettings
-from app.errors import MalformedJson
+from app.ingestion.body import read_body
 
 KNOWN_FIELDS = frozenset(
     {
@@ -33,6 +35,34 @@ KNOWN_FIELDS = frozenset(
 LOCATION_SOURCES = frozenset({"gps", "network", "fused", "wifi", "cell", "manual"})
 REPORTERS = frozenset({"victim", "witness"})
 _TEXT_LIMIT = 2000
+_CONTACT_FIELDS = ("name", "phone")
+_CONTACT_LIMIT = 200
+_TRANSIT_FIELDS = ("operator", "station", "vehicle", "route")
+_TRANSIT_LIMIT = 80
+_LOCATION_FIELDS = frozenset({"lat", "lon", "accuracy_m", "fix_at", "source"})
+# Flags that mean the reading dropped or altered something the phone sent: the raw bytes are kept.
+_LOSSY_FLAGS = frozenset(
+    {
+        "body_not_object",
+        "text_truncated",
+        "unknown_fields",
+        "location_invalid",
+        "accuracy_invalid",
+        "fix_time_invalid",
+        "location_source_unknown",
+        "pressed_at_invalid",
+        "transit_invalid",
+        "transit_partly_invalid",
+        "contact_invalid",
+        "contact_partly_invalid",
+        "message_invalid",
+        "reporter_invalid",
+        "victim_is_child_invalid",
+        "companion_preference_invalid",
+        "silent_invalid",
+        "is_drill_invalid",
+    }
+)
 
 
 @dataclass
@@ -62,27 +92,19 @@ class PressPayload:
     request_hash: str
 
 
-def decode_json(body: bytes) -> Any:
-    """Parse JSON or raise MalformedJson (the only content error a press can get)."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJson("The body is not valid UTF-8 JSON.") from exc
-
-
-def request_fingerprint(document: Any) -> str:
-    """Hash of the parsed body, insensitive to key order and white space."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def parse_press(document: Any, *, received_at: datetime, settings: IntakeSettings) -> PressPayload:
-    flags: list[str] = []
+def parse_press(body: bytes, *, received_at: datetime, settings: IntakeSettings) -> PressPayload:
+    """Read any body of a press; never raises."""
+    reading = read_body(body)
+    flags = list(reading.flags)
     private: dict[str, Any] = {}
+    document = reading.document
     if not isinstance(document, dict):
-        flags.append("body_not_object")
-        private["raw_body"] = document
+        if reading.readable:
+            flags.append("body_not_object")
         document = {}
+    # Nothing says whether the phone asked for silence: take it as silent, as an unreadable
+    # "silent" is (ringing a phone the abuser may see is worse), and as real, never a drill.
+    nothing_read = not reading.readable or "body_not_object" in flags
 
     unknown = sorted(k for k in document if k not in KNOWN_FIELDS)
     if unknown:
@@ -97,7 +119,7 @@ def parse_press(document: Any, *, received_at: datetime, settings: IntakeSetting
         location = read_fix(document["location"], received_at=received_at, settings=settings)
         flags.extend(location.flags)
 
-    return PressPayload(
+    payload = PressPayload(
         pressed_at=pressed_at,
         location=location,
         transit=_read_transit(document.get("transit"), flags),
@@ -106,7 +128,9 @@ def parse_press(document: Any, *, received_at: datetime, settings: IntakeSetting
             document.get("victim_is_child"), "victim_is_child", flags
         ),
         # An unreadable "silent" is taken as silent: ringing a phone the abuser may see is worse.
-        silent=_read_bool(document.get("silent"), "silent", flags, default=False, if_invalid=True),
+        silent=_read_bool(
+            document.get("silent"), "silent", flags, default=nothing_read, if_invalid=True
+        ),
         # An unreadable "is_drill" is taken as real: a real emergency must never become a drill.
         is_drill=_read_bool(
             document.get("is_drill"), "is_drill", flags, default=False, if_invalid=False
@@ -120,8 +144,15 @@ def parse_press(document: Any, *, received_at: datetime, settings: IntakeSetting
         ),
         private=private | _read_private(document, flags),
         flags=flags,
-        request_hash=request_fingerprint(document),
+        request_hash=reading.fingerprint,
     )
+    raw = reading.raw
+    if raw is None and not _LOSSY_FLAGS.isdisjoint(flags):
+        raw = body
+    if raw is not None:
+        # Bytes do not go into JSON: base64 keeps them exact, whatever they are.
+        payload.private["raw_body_b64"] = base64.b64encode(raw).decode("ascii")
+    return payload
 
 
 def read_fix(value: Any, *, received_at: datetime, settings: IntakeSettings) -> LocationFix:
@@ -129,6 +160,8 @@ def read_fix(value: Any, *, received_at: datetime, settings: IntakeSettings) -> 
     flags: list[str] = []
     if not isinstance(value, dict):
         return LocationFix(None, None, None, received_at, None, False, ["location_invalid"])
+    if not _LOCATION_FIELDS.issuperset(value):
+        flags.append("unknown_fields")
     lat, lon = _finite(value.get("lat")), _finite(value.get("lon"))
     usable = True
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -152,7 +185,7 @@ def read_fix(value: Any, *, received_at: datetime, settings: IntakeSettings) -> 
         flags.append("location_stale")
         usable = False
     source = value.get("source")
-    if source not in LOCATION_SOURCES:
+    if not isinstance(source, str) or source not in LOCATION_SOURCES:
         if source is not None:
             flags.append("location_source_unknown")
         source = None
@@ -206,7 +239,10 @@ def _is_naive_timestamp(value: str) -> bool:
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -244,8 +280,8 @@ def _read_transit(value: Any, flags: list[str]) -> dict[str, str] | None:
         flags.append("transit_invalid")
         return None
     context = {
-        key: str(value[key])[:80].strip()
-        for key in ("operator", "station", "vehicle", "route")
+        key: _limited(str(value[key]), _TRANSIT_LIMIT, flags).strip()
+        for key in _TRANSIT_FIELDS
         if isinstance(value.get(key), str | int) and not isinstance(value.get(key), bool)
     }
     if len(context) != len([k for k in value if value[k] is not None]):
@@ -258,13 +294,24 @@ def _read_private(document: dict[str, Any], flags: list[str]) -> dict[str, Any]:
     contact = document.get("contact")
     if isinstance(contact, dict):
         private["contact"] = {
-            k: str(contact[k])[:200] for k in ("name", "phone") if isinstance(contact.get(k), str)
+            k: _limited(contact[k], _CONTACT_LIMIT, flags)
+            for k in _CONTACT_FIELDS
+            if isinstance(contact.get(k), str)
         }
+        if len(private["contact"]) != len([k for k in contact if contact[k] is not None]):
+            flags.append("contact_partly_invalid")
     elif contact is not None:
         flags.append("contact_invalid")
     message = document.get("message")
     if isinstance(message, str):
-        private["message"] = message[:_TEXT_LIMIT]
+        private["message"] = _limited(message, _TEXT_LIMIT, flags)
     elif message is not None:
         flags.append("message_invalid")
     return private
+
+
+def _limited(text: str, limit: int, flags: list[str]) -> str:
+    if len(text) <= limit:
+        return text
+    flags.append("text_truncated")  # the whole text stays in the raw bytes kept for staff
+    return text[:limit]

@@ -81,7 +81,7 @@ async def ingest_alert(
     session: AsyncSession,
     *,
     device_id: uuid.UUID,
-    document: Any,
+    body: bytes,
     idempotency_key: str | None,
     received_at: datetime,
     settings: Settings,
@@ -89,7 +89,7 @@ async def ingest_alert(
     keyring: KeyRing,
 ) -> PressResult:
     """Record a press and commit. Raises IdempotencyKeyReused or IdempotencyInFlight."""
-    payload = parse_press(document, received_at=received_at, settings=settings.intake)
+    payload = parse_press(body, received_at=received_at, settings=settings.intake)
     key_hash = key_digest(idempotency_key) if idempotency_key is not None else None
     for attempt in range(_MAX_ATTEMPTS):
         try:

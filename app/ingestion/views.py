@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from app.geo.runtime import GeoService
+from app.ingestion.body import clean_text
 from app.models import Alert
 from app.schemas.alerts import (
     AlertDeviceView,
@@ -91,7 +95,39 @@ def staff_view(
         do_not_call_back=alert.do_not_call_back,
         linked_alert_id=alert.linked_alert_id,
         cancelled_at=alert.cancelled_at,
-        contact=private.get("contact"),
-        message=private.get("message"),
+        contact=_contact(private.get("contact")),
+        message=_text(private.get("message")),
         companion_preference=alert.companion_preference,
+        body_text=body_text(private),
     )
+
+
+def body_text(private: dict[str, Any]) -> str | None:
+    """What a counselor can read of the raw body kept for a press; never raises.
+
+    Bytes that are not UTF-8 become U+FFFD and NUL becomes ␀ (U+2400), so the text is safe in any
+    JSON answer or console and still shows where the odd bytes were.
+    """
+    encoded = private.get("raw_body_b64")
+    if isinstance(encoded, str):
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return raw.decode("utf-8", "replace").replace("\x00", "\u2400")
+    if "raw_body" in private:  # alerts recorded before the raw bytes were kept: the parsed value
+        try:
+            return clean_text(json.dumps(private["raw_body"]))
+        except (RecursionError, ValueError):
+            return None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return clean_text(value) if isinstance(value, str) else None
+
+
+def _contact(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): clean_text(v) for k, v in value.items() if isinstance(v, str)}

@@ -8,15 +8,15 @@ from app.models.dispatch import (
     AlertNote,
     Assignment,
     DispatchTask,
-    Notification,
     RoutingDecision,
     Shift,
 )
 from app.models.intake import IdempotencyRecord, RateLimitCounter
+from app.models.notification import Notification, NotificationBudget
 from app.models.outbox import OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
 from app.models.sla import Case, SlaClock
-from app.models.staff import IntegratorClient, RefreshToken, StaffUser
+from app.models.staff import IntegratorClient, RefreshToken, SignInThrottle, StaffUser
 from app.models.unit import Unit
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "IdempotencyRecord",
     "IntegratorClient",
     "Notification",
+    "NotificationBudget",
     "OutboxEvent",
     "Partner",
     "RateLimitCounter",
@@ -42,6 +43,7 @@ __all__ = [
     "Region",
     "RoutingDecision",
     "Shift",
+    "SignInThrottle",
     "SlaClock",
     "StaffPresence",
     "StaffUser",

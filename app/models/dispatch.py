@@ -1,5 +1,5 @@
 """Dispatch: routing decisions, the legs (offers and claims) they create, durable timers, rosters,
-notes and outbound notifications."""
+notes (outbound notifications are in ``notification.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -129,26 +128,3 @@ class AlertNote(Base):
     """AEAD-encrypted: notes are narratives about a victim."""
     created_at: Mapped[datetime]
 
-
-class Notification(Base):
-    """A message to a person who is not watching a screen; sent at least once by the notifier.
-
-    ``dedupe_key`` makes a retried transaction or a second worker unable to queue it twice; the
-    text never carries a victim's identity (only the case code and what to do)."""
-
-    __tablename__ = "notification"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
-    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alert.id"), index=True)
-    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_user.id"))
-    kind: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    """queued | sent | suppressed | failed"""
-    channel: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    due_at: Mapped[datetime] = mapped_column(index=True)
-    sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(300))

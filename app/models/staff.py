@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType
@@ -54,3 +54,27 @@ class IntegratorClient(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONType)
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Password sign-in failures for one username, or one username from one network.
+
+    Keyed by a digest of what was typed, whether or not such an account exists, so the throttle
+    answers alike for known and unknown usernames; ``user_id`` is set only for a real account
+    (for the supervisors' list), and the typed username itself is never stored.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    network: Mapped[str | None] = mapped_column(String(64))
+    """The network of a per-network row (``app.ratelimit.network_key``); None account-wide."""
+    failures: Mapped[int] = mapped_column(Integer)
+    """Consecutive failures (an attempt counts as one until it succeeds)."""
+    blocked_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(index=True)

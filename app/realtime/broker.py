@@ -54,6 +54,10 @@ class Broker(Protocol):
         """The local relay committed up to ``head``."""
         ...
 
+    def poke(self) -> None:
+        """Announce this process's commits to the processes that do its work."""
+        ...
+
     @property
     def heartbeat_age_s(self) -> float | None:
         """Seconds since the broker last proved it is listening (None: nothing to listen to)."""
@@ -75,6 +79,9 @@ class LocalBroker:
         if self._on_head is not None:
             self._on_head(head)
 
+    def poke(self) -> None:
+        pass  # one process does everything: its own commits woke its loops
+
     @property
     def heartbeat_age_s(self) -> float | None:
         return None
@@ -86,6 +93,7 @@ class PostgresBroker:
         self._heartbeat_s = heartbeat_s
         self._on_head: HeadCallback | None = None
         self.on_remote: Callable[[], None] | None = None
+        self._poked = asyncio.Event()
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
         self._last_ok = time.monotonic()
@@ -105,6 +113,12 @@ class PostgresBroker:
     def published(self, head: int) -> None:
         if self._on_head is not None:
             self._on_head(head)
+
+    def poke(self) -> None:
+        """This process committed work it does not do itself (``--role intake``): announce it
+        (``0:origin``, no head), so the processes that do it wake at once. Pokes made while one
+        is being sent travel together."""
+        self._poked.set()
 
     @property
     def heartbeat_age_s(self) -> float | None:
@@ -148,9 +162,22 @@ class PostgresBroker:
                     await self._close()
                     await self._connect()
                     backoff = 0.2
-                await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
+                if self._poked.is_set():
+                    # Announce this process's commits to the processes that do its work; the
+                    # listening connection sends it, outside every transaction. Proves the
+                    # connection alive too.
+                    self._poked.clear()
+                    await self._connection.execute(
+                        "SELECT pg_notify($1, $2)",
+                        CHANNEL,
+                        f"0:{ORIGIN}",
+                        timeout=self._heartbeat_s,
+                    )
+                else:
+                    await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
                 self._last_ok = time.monotonic()
-                await asyncio.sleep(self._heartbeat_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), timeout=self._heartbeat_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a dead listener is replaced, never fatal
@@ -159,3 +186,26 @@ class PostgresBroker:
                 await self._close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class Throttled:
+    """Calls ``action`` soon after the first call of a burst, then at most once per ``every_s``:
+    another process's announcements wake this process's loops without turning each of them
+    into a cycle of empty queries."""
+
+    def __init__(self, action: Callable[[], None], every_s: float) -> None:
+        self._action, self._every_s = action, every_s
+        self._pending = False
+        self._last = -every_s
+
+    def __call__(self) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, self._last + self._every_s - loop.time()), self._run)
+
+    def _run(self) -> None:
+        self._pending = False
+        self._last = asyncio.get_running_loop().time()
+        self._action()

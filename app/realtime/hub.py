@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.realtime.broker import Throttled
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
     AlertFacts,
@@ -39,7 +40,17 @@ from app.realtime.scopes import (
 log = logging.getLogger("sigap.hub")
 LOOP_NAME = "hub"
 CLOSE_TOO_SLOW = 4009
-REMOTE_WAKE_S = 0.25
+REMOTE_WAKE_S = 0.05
+
+
+def wake_work_loops(context: AppContext) -> None:
+    """Another process committed work (a press on an intake process, events numbered
+    elsewhere): a task, an event to number or a clock may be due here. The process that did
+    the work woke its own loops at once; this is for the processes that do work for others
+    (``--role worker``) or that pick up what a busy or dead process left."""
+    context.dispatch_wakeup.set()
+    context.outbox_wakeup.set()
+    context.sla_wakeup.set()
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -160,8 +171,6 @@ class Hub:
         self._wake = asyncio.Event()
         self._pumping = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._remote_pending = False
-        self._remote_woken = 0.0
 
     async def start(self) -> None:
         async with self._context.sessions() as session:
@@ -169,7 +178,9 @@ class Hub:
         if state is None:
             raise RuntimeError("stream_state is missing: run the migrations")
         self.head, self.epoch = state.last_seq, state.epoch
-        self._context.broker.on_remote = self._remote_activity
+        self._context.broker.on_remote = Throttled(
+            lambda: wake_work_loops(self._context), REMOTE_WAKE_S
+        )
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
 
@@ -184,25 +195,6 @@ class Hub:
         """The broker's wake-up: the head moved (or may have)."""
         if head is None or head > self.head:
             self._wake.set()
-
-    def _remote_activity(self) -> None:
-        """Another process committed events: a task or a clock may be due here too, so the
-        loops need no short polling to share work across processes. At most one wake-up per
-        ``REMOTE_WAKE_S``: the process that committed the work does it itself (its own commit
-        woke it at once); this is for work a busy or dead process left."""
-        if self._remote_pending:
-            return
-        self._remote_pending = True
-        loop = asyncio.get_running_loop()
-        loop.call_later(
-            max(0.0, self._remote_woken + REMOTE_WAKE_S - loop.time()), self._wake_loops
-        )
-
-    def _wake_loops(self) -> None:
-        self._remote_pending = False
-        self._remote_woken = asyncio.get_running_loop().time()
-        self._context.dispatch_wakeup.set()
-        self._context.sla_wakeup.set()
 
     @property
     def sockets(self) -> int:

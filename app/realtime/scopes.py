@@ -96,6 +96,8 @@ def message_for(
     if audience.kind == "device":
         return _for_device(audience, event, facts)
     if audience.kind == "integrator":
+        if event.alert_id is None:
+            return None  # the deployment's own operations (a spent budget) are for staff
         if "alerts:read" not in audience.scopes or is_case_matter(event.event, event.data):
             return None  # case files stay with UPTD PPA until integrator scopes say otherwise
         return event.event, event.data

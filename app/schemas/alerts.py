@@ -146,6 +146,14 @@ class AlertStaffView(BaseModel):
     contact: dict[str, str] | None = Field(None, description="Decrypted; every read is audited")
     message: str | None = None
     companion_preference: str | None = None
+    body_text: str | None = Field(
+        None,
+        description=(
+            "The press body as the phone sent it, when the reading had to drop or alter something "
+            "(see `flags`): decoded as UTF-8, with U+FFFD for bytes that are not and ␀ for NUL. "
+            "Decrypted; every read is audited"
+        ),
+    )
 
 
 class LocationBatch(StrictInput):

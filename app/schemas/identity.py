@@ -61,6 +61,7 @@ class OAuthError(BaseModel):
         "unauthorized_client",
         "unsupported_grant_type",
         "invalid_scope",
+        "slow_down",  # 429, throttled (RFC 8628's registered code; see app.identity.tokens)
     ]
     error_description: str | None = None
 
@@ -123,3 +124,24 @@ class PrincipalRead(BaseModel):
     role: Role | None = None
     unit_code: str | None = None
     scopes: list[str] = Field(default_factory=list)
+
+
+class SignInNetworkRead(BaseModel):
+    network: str = Field(description="IPv4 address or IPv6 /64 the attempts came from")
+    failures: int = Field(description="Consecutive failures from this network")
+    last_failure_at: datetime | None
+    trusted: bool = Field(
+        description="The account signed in from here recently: only this network's own "
+        "failures delay it"
+    )
+
+
+class SignInFailuresRead(BaseModel):
+    user_id: uuid.UUID
+    username: str
+    failures: int = Field(description="Consecutive failed sign-ins, from anywhere")
+    last_failure_at: datetime
+    waiting_until: datetime | None = Field(
+        description="Until then a try from an untrusted network gets 429 (at most 60 s)"
+    )
+    networks: list[SignInNetworkRead]

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import notify
 from app.config import DispatchSettings, SlaSettings
 from app.db import note_written
-from app.dispatch import notify
 from app.events import emit
 from app.models import Alert, Assignment, Case, Region, RoutingDecision, SlaClock
 from app.sla.policy import (

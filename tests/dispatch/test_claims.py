@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.dispatch.notify import RecordingProvider, queue
-from app.dispatch.worker import deliver_notifications
 from app.models import Alert, Notification
+from app.notify import RecordingProvider, deliver_notifications, queue
 from tests.dispatch.staffing import drain, event_names, legs, on_duty, post, token_on_duty
 from tests.helpers import auth, press, press_body, register, staff_token
 
@@ -285,11 +284,12 @@ async def test_notifications_reach_everyone_once_and_never_carry_identity(
     assert isinstance(recorder, RecordingProvider)
     assert sorted((m.recipient_username, m.kind) for m in recorder.sent) == [
         ("konselor.kb", "offer"),
-        ("supervisor", "escalation"),
+        ("supervisor", "digest"),  # the escalation and the 112 hand-off, coalesced
         ("supervisor", "offer"),  # also on duty at the central desk
-        ("supervisor", "transfer"),
     ]
     assert all("SGP-" in m.text and "child" not in m.text.lower() for m in recorder.sent)
+    digest = next(m for m in recorder.sent if m.kind == "digest")
+    assert "2 urgent updates" in digest.text and "112" in digest.text
 
 
 async def test_the_per_alert_limit_holds_routine_messages_but_never_critical_ones(

@@ -83,6 +83,10 @@ async def test_expiry_mid_session_closes_4008_and_a_fresh_auth_extends_it(
             clock.advance(500)
             fresh = (await sign_in(client, "supervisor"))["access_token"]
             await ws.send({"type": "auth", "token": fresh})
+            # Messages are handled in order: the pong means the fresh token is in use, so moving
+            # the clock cannot race the server's expiry watch.
+            await ws.send({"type": "ping"})
+            assert (await ws.receive())["type"] == "pong"
             clock.advance(200)  # the first token has expired; the fresh one has not
             await ws.send({"type": "ping"})
             assert (await ws.receive())["type"] == "pong"

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from app.clock import FrozenClock
 from app.config import DispatchSettings
 from app.context import AppContext
-from app.dispatch.notify import build_providers, deliver_due
 from app.models import Notification, StaffUser
+from app.notify import build_providers, deliver_due
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register
 
@@ -56,10 +56,7 @@ async def offer_to_kb(client: httpx.AsyncClient, context: AppContext, phone: str
 
 async def deliver(context: AppContext, settings: DispatchSettings, gateway: FakeGateway) -> int:
     providers = build_providers(settings, transport=httpx.MockTransport(gateway))
-    async with context.sessions() as session, session.begin():
-        return await deliver_due(
-            session, providers=providers, settings=settings, now=context.clock.now()
-        )
+    return await deliver_due(context, providers=providers, settings=settings)
 
 
 async def test_the_gateway_gets_the_phone_and_a_text_without_identity_and_retries_same_id(
