@@ -69,12 +69,17 @@ def sigap_spec(
 
 def with_roles(spec: ServerSpec) -> tuple[ServerSpec, ServerSpec]:
     """Split a Sigap server into ``--role intake`` (this spec, measured) and a ``--role worker``
-    process on its own port that runs the background loops for it."""
-    intake = replace(spec, argv=[*spec.argv, "--role", "intake"])
+    process on its own port, with the same keys, that runs the background loops for it."""
+
+    def role(argv: list[str], value: str) -> list[str]:
+        at = argv.index("--role") + 1
+        return [*argv[:at], value, *argv[at + 1 :]]
+
     port = free_port()
-    argv = [str(port) if a == str(spec.port) else a for a in spec.argv]
+    worker_argv = [str(port) if a == str(spec.port) else a for a in spec.argv]
+    intake = replace(spec, name="sigap-intake", argv=role(spec.argv, "intake"))
     worker = ServerSpec(
-        "sigap-worker", [*argv, "--role", "worker"], spec.env, port, spec.press_path
+        "sigap-worker", role(worker_argv, "worker"), spec.env, port, spec.press_path
     )
     return intake, worker
 
