@@ -126,8 +126,9 @@ class DispatchSettings(BaseModel):
     """Per leg kind: an offer not accepted within this moves the ladder on."""
     lease_s: float = Field(600.0, ge=30)
     """A claim lapses (and is re-offered) after this long without activity from its holder."""
-    poll_interval_s: float = Field(0.5, gt=0, le=30)
-    """The dispatcher's polling fallback; new local alerts wake it at once."""
+    poll_interval_s: float = Field(30.0, gt=0, le=300)
+    """The dispatcher's and notifier's fallback poll. They are woken by commits that queue
+    work (here, or announced by another process) and sleep until the next due time."""
     batch_size: int = Field(20, ge=1, le=500)
     concurrency: int = Field(2, ge=1, le=8)
     """Tasks a process works on at once (PostgreSQL; SQLite takes one at a time)."""
@@ -184,9 +185,10 @@ class RealtimeSettings(BaseModel):
     replay_window_h: float = Field(72.0, gt=0)
     """How far back ``after`` may resume; older positions get ``resync_required``."""
     replay_batch: int = Field(500, ge=10, le=10_000)
-    relay_poll_s: float = Field(1.0, gt=0, le=60)
-    """The relay's polling fallback; local commits wake it at once."""
-    hub_poll_s: float = Field(2.0, gt=0, le=60)
+    relay_poll_s: float = Field(10.0, gt=0, le=60)
+    """The relay's fallback poll (for events of a process that died before numbering them);
+    local commits wake it at once."""
+    hub_poll_s: float = Field(30.0, gt=0, le=300)
     """The hub's polling fallback behind LISTEN/NOTIFY."""
     listener_heartbeat_s: float = Field(5.0, gt=0, le=60)
     """How often the dedicated LISTEN connection is checked (a dead one is replaced)."""
@@ -225,7 +227,9 @@ class SlaSettings(BaseModel):
     """Seconds per clock; ``clock:kind`` entries win over ``clock``."""
     warn_fraction: float = Field(0.75, gt=0, lt=1)
     """Warn when this share of the target has passed (45 s of the 60 s acknowledgement)."""
-    monitor_interval_s: float = Field(0.5, gt=0, le=10)
+    monitor_interval_s: float = Field(30.0, gt=0, le=300)
+    """The SLA monitor's fallback poll: it sleeps until the next warning or deadline, and
+    commits that may change clocks wake it."""
 
 
 class Settings(BaseSettings):

@@ -40,6 +40,7 @@ class AppContext:
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
     sla_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    notify_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Wakes the SLA monitor before its next tick (tests, shutdown). Commits do not: stops are
     stamped exactly, and firing follows deadlines, so a tick is soon enough and much cheaper."""
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)

@@ -39,14 +39,14 @@ from app.console import routes as console
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
-from app.dispatch.worker import run_dispatcher
+from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
-from app.notify import build_providers, deliver_notifications
-from app.observability import Metrics
-from app.realtime.broker import Broker, LocalBroker, PostgresBroker
-from app.realtime.hub import Hub
+from app.notify import build_providers
+from app.observability import Metrics, count_database_work
+from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
+from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
@@ -70,12 +70,19 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
     engine = create_engine(settings)
     dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    notify_wakeup = asyncio.Event()
 
     def committed(tables: set[str]) -> None:
         if "outbox_event" in tables:
             outbox_wakeup.set()
         if "dispatch_task" in tables:
             dispatch_wakeup.set()
+        if "notification" in tables:
+            notify_wakeup.set()
+        if tables & {"outbox_event", "sla_clock"}:  # state changes come with their events
+            sla_wakeup.set()
+        if settings.role == "intake" and tables & {"outbox_event", "dispatch_task"}:
+            broker.poke()  # the worker processes number, route and time it: wake them now
 
     broker: Broker = LocalBroker()
     if is_postgresql(engine):
@@ -83,6 +90,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
             heartbeat_s=settings.realtime.listener_heartbeat_s,
         )
+    metrics = Metrics()
+    count_database_work(engine, metrics)
     presence: PresenceSource = RosterOnly()
     if settings.realtime.presence_required:
         presence = DatabasePresence(settings.realtime.presence_grace_s)
@@ -95,13 +104,14 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         hasher=SecretHasher(settings.security),
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
-        metrics=Metrics(),
+        metrics=metrics,
         notifiers=build_providers(settings.dispatch),
         presence=presence,
         broker=broker,
         dispatch_wakeup=dispatch_wakeup,
         outbox_wakeup=outbox_wakeup,
         sla_wakeup=sla_wakeup,
+        notify_wakeup=notify_wakeup,
     )
 
 
@@ -178,6 +188,11 @@ def create_app(
                     )
                 )
             )
+        listening = with_work and not with_hub and is_postgresql(ctx.engine)
+        if listening:
+            # A worker has no hub, but must hear the intake processes' announcements.
+            ctx.broker.on_remote = Throttled(lambda: wake_work_loops(ctx), REMOTE_WAKE_S)
+            await ctx.broker.start(lambda _head: None)
         if with_relay:
             tasks.append(asyncio.create_task(run_relay(ctx)))
         if run_loops:
@@ -195,11 +210,7 @@ def create_app(
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
-                asyncio.create_task(
-                    run_periodic(
-                        ctx, name="notifier", interval_s=1, body=deliver_notifications
-                    )
-                ),
+                asyncio.create_task(run_notifier(ctx)),
             ]
         try:
             yield
@@ -209,6 +220,8 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             if with_hub:
                 await hub.stop()
+            elif listening:
+                await ctx.broker.stop()
             if context is None:
                 await ctx.engine.dispose()
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Metrics:
@@ -46,6 +50,16 @@ class Metrics:
         self.database_unavailable = Counter(
             "sigap_database_unavailable",
             "Requests answered 503 because the database could not be reached.",
+            registry=self.registry,
+        )
+        self.db_statements = Counter(
+            "sigap_db_statements",
+            "SQL statements this process sent to the database (round trips, roughly).",
+            registry=self.registry,
+        )
+        self.db_transactions = Counter(
+            "sigap_db_transactions",
+            "Transactions this process began (a statement in autocommit mode is not counted).",
             registry=self.registry,
         )
         self.notifications = Counter(
@@ -109,3 +123,48 @@ class Metrics:
             "Dispatcher tasks due now and not yet done.",
             registry=self.registry,
         )
+
+
+class StatementCounter:
+    """Counts the SQL statements and transactions an engine runs while attached, by listening
+    to its events: the round-trip guard in the tests and the benchmarks' per-alert figures.
+
+    ``statements`` counts every statement sent (an ``executemany`` counts once, as the driver
+    sends it as one batch); ``transactions`` counts explicit BEGINs (a statement in autocommit
+    mode is its own transaction and is not counted here). ``log`` keeps the start of each
+    statement, to show what ran when a bound fails.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.sync_engine
+        self.statements = 0
+        self.transactions = 0
+        self.log: list[str] = []
+
+    def _on_execute(self, *args: Any) -> None:
+        self.statements += 1
+        self.log.append(" ".join(str(args[2]).split())[:120])
+
+    def _on_begin(self, _connection: Any) -> None:
+        self.transactions += 1
+
+    def reset(self) -> None:
+        self.statements, self.transactions = 0, 0
+        self.log.clear()
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self._engine, "before_cursor_execute", self._on_execute)
+        event.listen(self._engine, "begin", self._on_begin)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._on_execute)
+        event.remove(self._engine, "begin", self._on_begin)
+
+
+def count_database_work(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Feed ``sigap_db_statements`` and ``sigap_db_transactions`` from the engine's events, for
+    the life of the engine: what an idle process or an alert costs, read from ``/metrics``."""
+    statements, transactions = metrics.db_statements, metrics.db_transactions
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: statements.inc())
+    event.listen(engine.sync_engine, "begin", lambda *_: transactions.inc())

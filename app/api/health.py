@@ -77,7 +77,6 @@ def _stall_after(name: str) -> float:
         "geo-refresh": 120.0,
         "housekeeping": 7200.0,
         "listener": 15.0,
-        "sla-monitor": 10.0,
     }.get(name, 60.0)
 
 

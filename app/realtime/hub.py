@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.realtime.broker import Throttled
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
     AlertFacts,
@@ -39,6 +40,17 @@ from app.realtime.scopes import (
 log = logging.getLogger("sigap.hub")
 LOOP_NAME = "hub"
 CLOSE_TOO_SLOW = 4009
+REMOTE_WAKE_S = 0.05
+
+
+def wake_work_loops(context: AppContext) -> None:
+    """Another process committed work (a press on an intake process, events numbered
+    elsewhere): a task, an event to number or a clock may be due here. The process that did
+    the work woke its own loops at once; this is for the processes that do work for others
+    (``--role worker``) or that pick up what a busy or dead process left."""
+    context.dispatch_wakeup.set()
+    context.outbox_wakeup.set()
+    context.sla_wakeup.set()
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -166,6 +178,9 @@ class Hub:
         if state is None:
             raise RuntimeError("stream_state is missing: run the migrations")
         self.head, self.epoch = state.last_seq, state.epoch
+        self._context.broker.on_remote = Throttled(
+            lambda: wake_work_loops(self._context), REMOTE_WAKE_S
+        )
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
 
@@ -296,6 +311,8 @@ class Hub:
             total += len(events)
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()
+            if len(events) < batch:
+                return total  # read to the end: the next announcement wakes the next read
 
     async def _make_room(self, incoming: int) -> None:
         """Before evicting events some socket still needs, give it ``burst_grace_s`` to catch

@@ -84,7 +84,13 @@ async def next_due_in(context: AppContext) -> float | None:
     return None if due is None else (due - context.clock.now()).total_seconds()
 
 
+COALESCE_S = 0.1
+"""After a wake-up by a commit, wait this long so that a burst of commits costs one cycle."""
+
+
 async def run_monitor(context: AppContext) -> None:
+    """Forever: sync what is dirty or due, then sleep until the next warning or deadline, a
+    commit that may have changed clocks (woken), or the fallback poll, whichever is first."""
     interval = context.settings.sla.monitor_interval_s
     wake = context.sla_wakeup
     context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
@@ -103,5 +109,8 @@ async def run_monitor(context: AppContext) -> None:
             due_in = await next_due_in(context)
             if due_in is not None:
                 pause = min(interval, max(due_in, 0.01))  # wake for the next deadline on time
+        woken = False
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=pause)
+            woken = await asyncio.wait_for(wake.wait(), timeout=pause)
+        if woken:
+            await asyncio.sleep(COALESCE_S)
