@@ -473,6 +473,8 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     )
     admin.page.click("#lang-toggle")
     admin.page.wait_for_selector("text=" + catalogue("en")["users.title"])
+    # The unit panel and the accounts re-render on their own (each after its own request).
+    admin.page.wait_for_selector("#unit-save:has-text('" + catalogue("en")["units.save"] + "')")
     assert untranslated(visible_texts(admin.page), "en") == []
     admin.shot("units-admin-en")
     admin.check_clean()
