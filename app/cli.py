@@ -315,7 +315,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secrets":
         return cmd_secrets(args, None)
     command: Callable[[argparse.Namespace, Settings], int] = args.func
-    return command(args, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # refuse to start, naming each wrong setting
+        print("error: invalid settings, refusing to start:", file=sys.stderr)
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"  {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    return command(args, settings)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
 from app.notify import build_providers, deliver_notifications
-from app.observability import Metrics
+from app.observability import Metrics, forget_this_process
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker
 from app.realtime.hub import Hub
 from app.realtime.presence import DatabasePresence, run_presence_flush
@@ -50,6 +50,7 @@ from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
 from app.sla.monitor import run_monitor
+from app.watchdog import run_watchdog
 
 log = logging.getLogger("sigap")
 API_VERSION = "1.0.0"
@@ -197,6 +198,8 @@ def create_app(
                     )
                 ),
             ]
+        if tasks:  # watches this process's loops; not one of them (app/watchdog.py)
+            tasks.append(asyncio.create_task(run_watchdog(ctx)))
         try:
             yield
         finally:
@@ -207,6 +210,7 @@ def create_app(
                 await hub.stop()
             if context is None:
                 await ctx.engine.dispose()
+                forget_this_process()
 
     serves_api = role != "worker"
     app = FastAPI(
