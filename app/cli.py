@@ -100,6 +100,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     build_context(settings)  # refuses unsafe settings before anything is touched
     asyncio.run(prepare(settings))
+    if args.workers > 1:
+        # Every worker's metrics in every scrape (app/observability.py): a fresh directory per
+        # start, so no dead run's samples are ever added in.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sigap-metrics-")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -117,6 +123,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+    return 0
+
+
+def cmd_stream_new_epoch(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.realtime.epoch import new_epoch
+
+    epoch = asyncio.run(_with_session(settings, new_epoch))
+    print(f"stream epoch replaced ({epoch}): every client resumes with resync_required")
     return 0
 
 
@@ -305,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     icreate.add_argument("name")
     icreate.add_argument("--scope", action="append", required=True)
     icreate.set_defaults(func=cmd_integrator_create)
+
+    stream = sub.add_parser("stream", help="the event stream").add_subparsers(
+        dest="action", required=True
+    )
+    stream.add_parser(
+        "new-epoch", help="after restoring a SQLite file: make every client resync"
+    ).set_defaults(func=cmd_stream_new_epoch)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser

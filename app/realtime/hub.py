@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.realtime.device_replay import only_device
+from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
     AlertFacts,
@@ -50,14 +52,22 @@ def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
 
 
 async def load_events(
-    session: AsyncSession, *, after: int, upto: int | None, limit: int
+    session: AsyncSession,
+    *,
+    after: int,
+    upto: int | None,
+    limit: int,
+    device_id: uuid.UUID | None = None,
 ) -> list[StreamEvent]:
+    """``device_id``: only that phone's alerts' events (app/realtime/device_replay.py)."""
     query = (
         select(OutboxEvent)
         .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
         .order_by(OutboxEvent.seq)
         .limit(limit)
     )
+    if device_id is not None:
+        query = only_device(query, device_id)
     if upto is not None:
         query = query.where(OutboxEvent.seq <= upto)
     rows = (await session.scalars(query)).all()
@@ -163,9 +173,9 @@ class Hub:
     async def start(self) -> None:
         async with self._context.sessions() as session:
             state = await session.get(StreamState, 1)
-        if state is None:
-            raise RuntimeError("stream_state is missing: run the migrations")
-        self.head, self.epoch = state.last_seq, state.epoch
+            if state is None:
+                raise RuntimeError("stream_state is missing: run the migrations")
+            self.head, self.epoch = state.last_seq, await stream_epoch(session)
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
 
@@ -224,7 +234,9 @@ class Hub:
         cursor = after
         while cursor < upto:
             async with self._context.sessions() as session:
-                events = await load_events(session, after=cursor, upto=upto, limit=batch)
+                events = await load_events(
+                    session, after=cursor, upto=upto, limit=batch, device_id=audience.device_id
+                )
                 if not events:
                     return
                 facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
