@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import tempfile
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -103,8 +104,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         # Every worker's metrics in every scrape (app/observability.py): a fresh directory per
         # start, so no dead run's samples are ever added in.
-        import tempfile
-
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sigap-metrics-")
     uvicorn.run(
         "app.main:create_app",
