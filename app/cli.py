@@ -16,9 +16,9 @@ import argparse
 import asyncio
 import getpass
 import os
-import tempfile
 import secrets
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path

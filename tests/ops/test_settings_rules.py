@@ -39,7 +39,11 @@ def test_a_bare_clock_name_is_a_target_for_every_kind(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("SIGAP_SLA__TARGETS_S", '{"acknowledgment": 30}', "sla.targets_s: unknown 'acknowledgment'"),
+        (
+            "SIGAP_SLA__TARGETS_S",
+            '{"acknowledgment": 30}',
+            "sla.targets_s: unknown 'acknowledgment'",
+        ),
         ("SIGAP_SLA__TARGETS_S", '{"routing": 0}', "positive number of seconds (routing)"),
         ("SIGAP_DISPATCH__ACK_TIMEOUT_S", '{"bus": 30}', "dispatch.ack_timeout_s: unknown 'bus'"),
         ("SIGAP_DISPATCH__ACK_TIMEOUT_S", '{"post": -5}', "positive number of seconds (post)"),

@@ -101,4 +101,3 @@ async def test_a_phone_replays_only_its_own_alerts_events(
     read.clear()
     [_ async for _ in hub.replay(staff, after=0, upto=head)]
     assert len(set(read)) == 4  # staff replay still reads everything
-
