@@ -81,7 +81,7 @@ async def test_a_stalled_loop_shows_in_readyz_and_metrics_and_pages_the_supervis
     paged: dict[str, float] = {}
     assert await check(context, paged) == []
 
-    # Stalled (heartbeat older than its threshold) but not yet for loop_page_after_s: shown, no page.
+    # Stalled (older than its threshold), not yet for loop_page_after_s: shown, not paged.
     context.loop_heartbeats["sla-monitor"] = time.monotonic() - ops.stall_after("sla-monitor") - 1
     context.loop_errors["sla-monitor"] = "KeyError: 'no SLA target'"
     assert await check(context, paged) == []
