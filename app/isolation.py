@@ -4,7 +4,8 @@ A batch runs whole, in one transaction (the cheap, usual case). When it fails, i
 item by item, each in its own savepoint of one transaction: an item that fails on its own is
 rolled back to its savepoint, set aside for ``ops.set_aside_s``, counted
 (``sigap_background_items_set_aside``), logged with its id and listed in ``/readyz``; the others
-commit. A set-aside item is left out of the loop's next cycles until its time is up, then tried
+commit. A database outage is no item's fault: it fails the cycle, and nothing is set aside. A
+set-aside item is left out of the loop's next cycles until its time is up, then tried
 again, so a cause that was fixed clears by itself and a lasting one is reported again.
 """
 
@@ -18,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.db import is_outage
 
 log = logging.getLogger("sigap.loops")
 
@@ -39,7 +41,9 @@ async def run_isolated(
     try:
         async with context.sessions() as session, session.begin():
             return [await work(session, items)]
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            raise  # the database, not an item: the loop retries the whole cycle
         if len(items) == 1:
             _set_aside(context, loop, items[0])
             return []
@@ -50,7 +54,9 @@ async def run_isolated(
             try:
                 async with session.begin_nested():
                     results.append(await work(session, [item]))
-            except Exception:
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
                 _set_aside(context, loop, item)
     return results
 
