@@ -17,6 +17,7 @@ import asyncio
 import getpass
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -101,27 +102,33 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     build_context(settings)  # refuses unsafe settings before anything is touched
     asyncio.run(prepare(settings))
+    metrics_dir = None
     if args.workers > 1:
         # Every worker's metrics in every scrape (app/observability.py): a fresh directory per
         # start, so no dead run's samples are ever added in.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sigap-metrics-")
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
-        ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
-        ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
-        # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
-        # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
-        ws_per_message_deflate=False,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+        metrics_dir = tempfile.mkdtemp(prefix="sigap-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_graceful_shutdown=10,
+            ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
+            ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
+            # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
+            # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
+            ws_per_message_deflate=False,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

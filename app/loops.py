@@ -42,7 +42,7 @@ def beat(context: AppContext, name: str) -> None:
 
 def note_error(context: AppContext, name: str, exc: BaseException) -> None:
     """A cycle failed: counted, and shown in /readyz until a cycle succeeds."""
-    context.loop_errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+    context.loop_errors[name] = (time.monotonic(), f"{type(exc).__name__}: {exc}"[:300])
     context.metrics.loop_errors.labels(name).inc()
 
 

@@ -42,8 +42,9 @@ def loop_report(context: AppContext) -> dict[str, Any]:
             "heartbeat_age_s": round(age, 1),
             "stalled": age > ops.stall_after(name),
         }
-        if name in context.loop_errors:
-            entry["last_error"] = context.loop_errors[name]
+        failed_at, error = context.loop_errors.get(name, (0.0, ""))
+        if error and failed_at >= context.loop_heartbeats.get(name, 0.0):
+            entry["last_error"] = error  # no cycle has succeeded since
         aside = context.set_aside.get(name)
         if aside:
             entry["set_aside"] = sorted(aside)[:SET_ASIDE_SHOWN]

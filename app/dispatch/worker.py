@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from app.context import AppContext
 from app.dispatch.ladder import Dispatch
 from app.dispatch.service import run_task
+from app.loops import note_error
 from app.models import Alert, DispatchTask
 
 log = logging.getLogger("sigap.dispatch")
@@ -117,7 +118,8 @@ async def run_dispatcher(context: AppContext) -> None:
                 pause = min(pause, max(due_in, 0.02 if ran == 0 else 0.0))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            note_error(context, LOOP_NAME, exc)
             log.exception("dispatcher cycle failed; retrying")
             pause = settings.poll_interval_s
         with contextlib.suppress(TimeoutError):

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState
 from app.realtime.device_replay import only_device
 from app.realtime.epoch import stream_epoch
@@ -274,7 +275,8 @@ class Hub:
                 self._context.loop_heartbeats[LOOP_NAME] = time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                note_error(self._context, LOOP_NAME, exc)
                 log.exception("hub cycle failed; retrying")
 
     async def pump(self) -> int:

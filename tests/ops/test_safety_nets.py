@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.context import AppContext
+from app.loops import note_error
 from app.models import Alert, Notification
 from app.sla import monitor
 from app.watchdog import check
@@ -83,12 +84,13 @@ async def test_a_stalled_loop_shows_in_readyz_and_metrics_and_pages_the_supervis
 
     # Stalled (older than its threshold), not yet for loop_page_after_s: shown, not paged.
     context.loop_heartbeats["sla-monitor"] = time.monotonic() - ops.stall_after("sla-monitor") - 1
-    context.loop_errors["sla-monitor"] = "KeyError: 'no SLA target'"
+    note_error(context, "sla-monitor", KeyError("no SLA target"))
     assert await check(context, paged) == []
     readyz = (await client.get("/readyz")).json()
     assert readyz["status"] == "ready"  # intake stays in the load balancer
     assert readyz["loops"]["sla-monitor"]["stalled"] is True
     assert readyz["loops"]["sla-monitor"]["last_error"] == "KeyError: 'no SLA target'"
+    assert "last_error" not in readyz["loops"]["dispatcher"]
     assert readyz["loops"]["dispatcher"]["stalled"] is False
     metrics = (await client.get("/metrics")).text
     assert 'sigap_background_loop_stalled{loop="sla-monitor"} 1.0' in metrics
@@ -107,8 +109,9 @@ async def test_a_stalled_loop_shows_in_readyz_and_metrics_and_pages_the_supervis
     assert [(p.recipient_id, p.status) for p in pages] == [(supervisor, "queued")]
     assert "sla-monitor" in pages[0].text
 
-    # Recovered, then stalled again: a new page.
+    # Recovered (its error no longer shown), then stalled again: a new page.
     context.loop_heartbeats["sla-monitor"] = time.monotonic()
     assert await check(context, paged) == []
+    assert "last_error" not in (await client.get("/readyz")).json()["loops"]["sla-monitor"]
     context.loop_heartbeats["sla-monitor"] = time.monotonic() - stalled_for - 5
     assert await check(context, paged) == ["sla-monitor"]
