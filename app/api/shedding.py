@@ -85,6 +85,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("DELETE", "/v1/shifts/{shift_id}"): D,
     ("POST", "/v1/users"): D,
     ("GET", "/v1/users"): D,
+    ("GET", "/v1/sign-in-failures"): D,
     ("PATCH", "/v1/users/{user_id}"): D,
     ("POST", "/v1/integrators"): D,
     ("GET", "/v1/regions"): D,
