@@ -24,7 +24,7 @@ class OutboxEvent(Base):
             sqlite_where=text("seq IS NULL"),
         ),
         # Resume: the replay window's start, and the retention purge.
-        Index("ix_outbox_event_created_at", "created_at"),
+        Index("ix_outbox_event_created_at", "created_at", "seq"),
         # A phone's replay: its alerts' events in stream order (app/realtime/device_replay.py).
         Index("ix_outbox_event_alert_seq", "alert_id", "seq"),
     )

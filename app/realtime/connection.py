@@ -32,6 +32,7 @@ from app.identity.principal import authenticate_bearer
 from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
+from app.realtime.window import oldest_replayable
 from app.security.credentials import DEVICE_PREFIX
 
 log = logging.getLogger("sigap.stream")
@@ -153,7 +154,7 @@ class StreamConnection:
         oldest, restored = 0, False
         if after is not None:
             async with self.context.sessions() as db:
-                oldest = await self.hub.oldest_replayable(db)
+                oldest = await oldest_replayable(self.hub, db, now=self.context.clock.now())
                 # The database itself, not this process's memory of it: a restore or failover
                 # since the hub started changes it too (app/realtime/epoch.py).
                 restored = epoch is not None and epoch != await stream_epoch(db)

@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_outbox_event_created_at', 'outbox_event', ['created_at'])
+    op.create_index('ix_outbox_event_created_at', 'outbox_event', ['created_at', 'seq'])
     op.create_index('ix_outbox_event_alert_seq', 'outbox_event', ['alert_id', 'seq'])
 
 

@@ -16,6 +16,7 @@ from app.events import emit
 from app.ingestion.retention import purge_outbox
 from app.models import Alert, OutboxEvent
 from app.realtime import hub as hub_module
+from app.realtime import window
 from app.realtime.scopes import Audience
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register
@@ -101,3 +102,32 @@ async def test_a_phone_replays_only_its_own_alerts_events(
     read.clear()
     [_ async for _ in hub.replay(staff, after=0, upto=head)]
     assert len(set(read)) == 4  # staff replay still reads everything
+
+
+async def test_the_replay_windows_start_is_read_once_per_few_seconds(
+    client: httpx.AsyncClient,
+    context: AppContext,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await alert_of(client, context)
+    head = await settle(context)
+    hub = hub_module.Hub(context)
+    hub.head = head
+    reads: list[int] = []
+    real = hub_module.Hub.oldest_replayable
+
+    async def counting(self: hub_module.Hub, session: Any) -> int:
+        value = await real(self, session)
+        reads.append(value)
+        return value
+
+    monkeypatch.setattr(hub_module.Hub, "oldest_replayable", counting)
+    async with context.sessions() as session:
+        first = await window.oldest_replayable(hub, session, now=clock.now())
+        clock.advance(window.TTL_S - 0.1)
+        assert await window.oldest_replayable(hub, session, now=clock.now()) == first
+        assert len(reads) == 1
+        clock.advance(0.1)  # the window moved on: read again
+        await window.oldest_replayable(hub, session, now=clock.now())
+        assert len(reads) == 2
