@@ -61,16 +61,17 @@ async def run_isolated(
     return results
 
 
-def without_set_aside(context: AppContext, loop: str, items: Sequence[Item]) -> list[Item]:
-    """The items this loop should try now (those set aside and not yet due are left out)."""
+def set_aside_now(context: AppContext, loop: str) -> set[str]:
+    """The items (as strings) this loop must leave out now; those whose time is up are
+    forgotten, so they are tried again."""
     aside = context.set_aside.get(loop)
     if not aside:
-        return list(items)
+        return set()
     now = time.monotonic()
     for key in [k for k, until in aside.items() if until <= now]:
-        del aside[key]  # its time is up: try it again
+        del aside[key]
     _publish(context, loop)
-    return [item for item in items if str(item) not in aside]
+    return set(aside)
 
 
 def _set_aside(context: AppContext, loop: str, item: Hashable) -> None:

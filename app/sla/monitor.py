@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
-from app.isolation import run_isolated, without_set_aside
+from app.isolation import run_isolated, set_aside_now
 from app.loops import beat, note_error
 from app.models import Alert, SlaClock
 from app.sla.clocks import OPEN_STATUSES, sync_alerts
@@ -32,15 +32,26 @@ LOOP_NAME = "sla-monitor"
 BATCH = 200
 
 
-async def due_alerts(context: AppContext, now: datetime, limit: int) -> list[uuid.UUID]:
+async def due_alerts(
+    context: AppContext, now: datetime, limit: int, *, skip: frozenset[uuid.UUID] = frozenset()
+) -> list[uuid.UUID]:
+    """``skip``: alerts set aside, left out here so they cannot fill the list's ``limit``."""
     async with context.sessions() as session:
         dirty = (
-            await session.scalars(select(Alert.id).where(Alert.sla_dirty.is_(True)).limit(limit))
+            await session.scalars(
+                select(Alert.id)
+                .where(Alert.sla_dirty.is_(True), Alert.id.not_in(skip))
+                .limit(limit)
+            )
         ).all()
         due = (
             await session.scalars(
                 select(SlaClock.alert_id)
-                .where(SlaClock.status.in_(OPEN_STATUSES), SlaClock.next_at <= now)
+                .where(
+                    SlaClock.status.in_(OPEN_STATUSES),
+                    SlaClock.next_at <= now,
+                    SlaClock.alert_id.not_in(skip),
+                )
                 .group_by(SlaClock.alert_id)
                 .order_by(func.min(SlaClock.next_at))
                 .limit(limit)
@@ -52,7 +63,8 @@ async def due_alerts(context: AppContext, now: datetime, limit: int) -> list[uui
 async def run_cycle(context: AppContext, *, limit: int = 1000) -> int:
     """Sync every dirty or due alert now; returns how many were synced."""
     now = context.clock.now()
-    candidates = without_set_aside(context, LOOP_NAME, await due_alerts(context, now, limit))
+    aside = frozenset(uuid.UUID(key) for key in set_aside_now(context, LOOP_NAME))
+    candidates = await due_alerts(context, now, limit, skip=aside)
     synced = 0
 
     async def sync(
