@@ -7,6 +7,7 @@ sigap reference load [--replace-units]             load or refresh every region 
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
 sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
+sigap stream new-epoch                             after restoring a SQLite file: clients resync
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
