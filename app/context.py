@@ -47,3 +47,9 @@ class AppContext:
     """Set after a local commit that wrote events, so the relay numbers them at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)
     """Background loop name -> monotonic time of its last beat (shown by /readyz)."""
+    loop_errors: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Background loop name -> (monotonic time, error) of its last failed cycle; shown until a
+    later heartbeat."""
+    set_aside: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Background loop name -> items that failed on their own -> monotonic time they are tried
+    again (app/isolation.py)."""

@@ -44,7 +44,7 @@ from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
 from app.notify import build_providers
-from app.observability import Metrics, count_database_work
+from app.observability import Metrics, count_database_work, forget_this_process
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
 from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
@@ -54,6 +54,7 @@ from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
 from app.sla.monitor import run_monitor
+from app.watchdog import run_watchdog
 
 log = logging.getLogger("sigap")
 API_VERSION = "1.0.0"
@@ -212,6 +213,8 @@ def create_app(
                 asyncio.create_task(run_monitor(ctx)),
                 asyncio.create_task(run_notifier(ctx)),
             ]
+        if tasks:  # watches this process's loops; not one of them (app/watchdog.py)
+            tasks.append(asyncio.create_task(run_watchdog(ctx)))
         try:
             yield
         finally:
@@ -224,6 +227,7 @@ def create_app(
                 await ctx.broker.stop()
             if context is None:
                 await ctx.engine.dispose()
+                forget_this_process()
 
     serves_api = role != "worker"
     app = FastAPI(

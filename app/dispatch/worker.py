@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import AppContext
 from app.dispatch.ladder import Dispatch, batch_notifications, queue_batched
 from app.dispatch.service import run_task
+from app.loops import note_error
 from app.models import Alert, DispatchTask, Notification
 from app.notify import deliver_notifications
 from app.sla.clocks import sync_alerts
@@ -206,7 +207,8 @@ async def run_dispatcher(context: AppContext) -> None:
                 pause = min(pause, max(due_in, 0.02 if ran == 0 else 0.0))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            note_error(context, LOOP_NAME, exc)
             log.exception("dispatcher cycle failed; retrying")
             pause = min(settings.poll_interval_s, 1.0)
         with contextlib.suppress(TimeoutError):

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import note_written
+from app.dispatch.repeat_press import tell_of_repeat_press
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused
 from app.events import emit
 from app.geo.runtime import GeoService
@@ -186,6 +187,7 @@ async def _ingest_once(
     if joinable is not None:
         alert, status, outcome = joinable, 200, "joined"
         await _join(session, alert=alert, payload=payload, received_at=received_at, geo=geo)
+        await tell_of_repeat_press(session, alert=alert, at=received_at, settings=settings)
     else:
         alert, status, outcome = (
             await _create(

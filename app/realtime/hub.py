@@ -26,8 +26,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState
 from app.realtime.broker import Throttled
+from app.realtime.device_replay import only_device
+from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
     AlertFacts,
@@ -62,14 +65,22 @@ def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
 
 
 async def load_events(
-    session: AsyncSession, *, after: int, upto: int | None, limit: int
+    session: AsyncSession,
+    *,
+    after: int,
+    upto: int | None,
+    limit: int,
+    device_id: uuid.UUID | None = None,
 ) -> list[StreamEvent]:
+    """``device_id``: only that phone's alerts' events (app/realtime/device_replay.py)."""
     query = (
         select(OutboxEvent)
         .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
         .order_by(OutboxEvent.seq)
         .limit(limit)
     )
+    if device_id is not None:
+        query = only_device(query, device_id)
     if upto is not None:
         query = query.where(OutboxEvent.seq <= upto)
     rows = (await session.scalars(query)).all()
@@ -175,9 +186,9 @@ class Hub:
     async def start(self) -> None:
         async with self._context.sessions() as session:
             state = await session.get(StreamState, 1)
-        if state is None:
-            raise RuntimeError("stream_state is missing: run the migrations")
-        self.head, self.epoch = state.last_seq, state.epoch
+            if state is None:
+                raise RuntimeError("stream_state is missing: run the migrations")
+            self.head, self.epoch = state.last_seq, await stream_epoch(session)
         self._context.broker.on_remote = Throttled(
             lambda: wake_work_loops(self._context), REMOTE_WAKE_S
         )
@@ -239,7 +250,9 @@ class Hub:
         cursor = after
         while cursor < upto:
             async with self._context.sessions() as session:
-                events = await load_events(session, after=cursor, upto=upto, limit=batch)
+                events = await load_events(
+                    session, after=cursor, upto=upto, limit=batch, device_id=audience.device_id
+                )
                 if not events:
                     return
                 facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
@@ -277,7 +290,8 @@ class Hub:
                 self._context.loop_heartbeats[LOOP_NAME] = time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                note_error(self._context, LOOP_NAME, exc)
                 log.exception("hub cycle failed; retrying")
 
     async def pump(self) -> int:

@@ -23,6 +23,7 @@ import time
 from sqlalchemy import select, text, update
 
 from app.context import AppContext
+from app.loops import note_error
 from app.models import OutboxEvent, StreamState
 from app.realtime.broker import CHANNEL, ORIGIN
 
@@ -132,7 +133,8 @@ async def run_relay(context: AppContext) -> None:
             context.loop_heartbeats[LOOP_NAME] = time.monotonic()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            note_error(context, LOOP_NAME, exc)
             log.exception("relay cycle failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=context.settings.realtime.relay_poll_s)
