@@ -21,11 +21,13 @@ from app.api import (
     auth,
     devices,
     health,
+    integrations,
     reference,
     rosters,
     sla,
     staff,
     stream,
+    webhooks,
 )
 from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
@@ -38,6 +40,7 @@ from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.worker import run_dispatcher
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
+from app.integrations.handoff import announce_112, run_integrations
 from app.loops import run_periodic
 from app.notify import build_providers, deliver_notifications
 from app.observability import Metrics
@@ -196,7 +199,11 @@ def create_app(
                         ctx, name="notifier", interval_s=1, body=deliver_notifications
                     )
                 ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="webhooks", interval_s=1, body=run_integrations)
+                ),
             ]
+            await announce_112(ctx)
         try:
             yield
         finally:
@@ -235,6 +242,8 @@ def create_app(
             reference,
             health,
             stream,
+            integrations,
+            webhooks,
         ):
             app.include_router(module.router)
     else:
