@@ -87,6 +87,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/v1/users"): D,
     ("PATCH", "/v1/users/{user_id}"): D,
     ("POST", "/v1/integrators"): D,
+    ("GET", "/v1/sign-in-failures"): D,
     ("GET", "/v1/integrators"): D,
     ("POST", "/v1/integrators/{client_id}/secret"): D,
     ("DELETE", "/v1/integrators/{client_id}"): D,
