@@ -56,6 +56,10 @@ def _press_body(data: ChannelAlertCreate) -> bytes:
         }
     if data.transit_operator is not None:
         body["transit"] = {"operator": data.transit_operator}
+    if data.contact is not None:
+        body["contact"] = data.contact.model_dump(exclude_none=True)
+    if data.message is not None:
+        body["message"] = data.message
     return json.dumps(body, sort_keys=True).encode()
 
 

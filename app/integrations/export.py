@@ -93,7 +93,15 @@ async def eido_incident(
                 "method": alert.last_location_source,
                 "civicAddress": {"country": "ID", "A3": alert.area_code},
                 "stations": [
-                    c.get("name") for c in alert.station_candidates if isinstance(c, dict)
+                    {
+                        "stationIdentifier": c.get("uid"),
+                        "name": c.get("name"),
+                        "operator": c.get("partner_code"),
+                        "distanceMetres": c.get("distance_m"),
+                        "atStation": c.get("at_station"),
+                    }
+                    for c in alert.station_candidates
+                    if isinstance(c, dict)
                 ],
             }
         )

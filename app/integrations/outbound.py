@@ -78,14 +78,7 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
 def thin_payload(event: OutboxEvent) -> dict[str, Any]:
     data = {k: event.payload[k] for k in THIN_KEYS if event.payload.get(k) is not None}
     alert_id = data.get("alert_id")
-    links = (
-        {
-            "alert": f"/v1/alerts/{alert_id}",
-            "incident": f"/v1/exports/alerts/{alert_id}/eido",
-        }
-        if alert_id
-        else {}
-    )
+    links = {"incident": f"/v1/exports/alerts/{alert_id}/eido"} if alert_id else {}
     return {
         "type": event.event_type,
         "timestamp": event.created_at.isoformat(),

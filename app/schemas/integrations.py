@@ -105,6 +105,11 @@ class ChannelLocation(StrictInput):
     source: Literal["gps", "network", "caller", "cell"] = "caller"
 
 
+class ChannelContact(StrictInput):
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")
+
+
 class ChannelAlertCreate(StrictInput):
     """An alert created on a caller's behalf (112 call-taker, SAPA 129): strictly validated."""
 
@@ -132,6 +137,12 @@ class ChannelAlertCreate(StrictInput):
     victim_is_child: bool | None = None
     silent: bool = Field(True, description="Do not call the victim back openly")
     transit_operator: Literal["transjakarta", "mrt", "lrt"] | None = None
+    contact: ChannelContact | None = Field(
+        None, description="How to reach the caller (encrypted at rest, shown to entitled staff)"
+    )
+    message: str | None = Field(
+        None, max_length=2000, description="The call-taker's summary (encrypted at rest)"
+    )
 
 
 class ChannelAlertRead(BaseModel):

@@ -4,6 +4,7 @@ nothing; a channel's reference makes its alert idempotent."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 
 import httpx
@@ -12,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.context import AppContext
 from app.identity.integrators import create_integrator
-from app.models import PartnerStatus
+from app.models import Alert, DispatchTask, OutboxEvent, PartnerStatus
 from app.schemas.identity import IntegratorCredential
 from tests.helpers import auth
 from tests.integrations.test_webhooks import transferred_alert
@@ -124,8 +125,28 @@ async def test_channel_alert_is_idempotent_per_reference_and_strict(
         "reporter": "witness",
         "location": {"lat": -6.243556, "lon": 106.801278, "accuracy_m": 200},
     }
-    first = await client.post("/v1/integrations/alerts", json=body, headers=auth(token))
+    first = await client.post(
+        "/v1/integrations/alerts",
+        json={**body, "contact": {"name": "Ibu R", "phone": "+62 811 0000 1111"}},
+        headers=auth(token),
+    )
     assert first.status_code == 201, first.text
+    alert_id = uuid.UUID(first.json()["alert_id"])
+    async with context.sessions() as session:
+        # The same path as an app press: recorded, announced, queued for routing.
+        assert await session.scalar(
+            select(DispatchTask.id).where(DispatchTask.alert_id == alert_id)
+        )
+        kinds = set(
+            await session.scalars(
+                select(OutboxEvent.event_type).where(OutboxEvent.alert_id == alert_id)
+            )
+        )
+        assert "alert.received" in kinds
+        alert = await session.get(Alert, alert_id)
+        assert alert is not None and alert.private_enc is not None
+        assert b"Ibu R" not in alert.private_enc
+    body["contact"] = {"name": "Ibu R", "phone": "+62 811 0000 1111"}
     again = await client.post("/v1/integrations/alerts", json=body, headers=auth(token))
     assert again.status_code == 200 and again.json()["alert_id"] == first.json()["alert_id"]
     other = await client.post(

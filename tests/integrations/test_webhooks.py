@@ -119,6 +119,9 @@ async def test_transfer_reaches_the_112_endpoint_signed_and_thin(
     assert incident.status_code == 200, incident.text
     assert incident.json()["incidentComponent"]["transferredTimestamp"] is not None
     assert "victimIsChild" not in incident.json()["incidentComponent"]
+    (location,) = incident.json()["locationComponent"]
+    assert location["locationByValue"]["radius"] == 15  # the press's accuracy, in metres
+    assert any(s["atStation"] for s in location["stations"])  # TJ Blok M
 
 
 async def test_other_data_scopes_get_no_delivery_and_no_export(
@@ -231,3 +234,15 @@ async def test_registration_refuses_private_and_plain_http_targets(
         )
         assert response.status_code == 422, url
         assert response.json()["type"] == "/problems/webhook-target-refused"
+
+
+def test_retries_span_about_three_days_with_jitter() -> None:
+    from datetime import timedelta
+
+    from app.integrations.outbound import backoff
+
+    rng = random.Random(1)
+    total = sum((backoff(n, rng) for n in range(1, MAX_ATTEMPTS)), timedelta())
+    assert timedelta(days=2.2) < total < timedelta(days=3.5)
+    waits = {backoff(3, random.Random(seed)) for seed in range(5)}
+    assert len(waits) > 1  # jittered: queued retries do not all land on the same second
