@@ -17,6 +17,7 @@ from app.errors import (
     IdempotencyKeyReused,
     NotFound,
     Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
     WebhookSignatureInvalid,
 )
@@ -27,12 +28,13 @@ from app.integrations.partners import receive_inbound, report_status
 from app.schemas.integrations import (
     ChannelAlertCreate,
     ChannelAlertRead,
+    DuplicateRead,
     PartnerStatusCreate,
     PartnerStatusRead,
 )
 
 router = APIRouter(prefix="/v1", tags=["integrations"])
-_ERRORS = error_responses(Unauthenticated, Forbidden, ValidationFailed)
+_ERRORS = error_responses(Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed)
 
 
 def _integrator(principal: Principal, scope: str) -> IntegratorPrincipal:
@@ -53,9 +55,18 @@ def _integrator(principal: Principal, scope: str) -> IntegratorPrincipal:
     ),
     response_model=ChannelAlertRead,
     responses={
-        **_ERRORS,
-        **error_responses(IdempotencyInFlight, IdempotencyKeyReused),
-        200: {"description": "The reference was already recorded: the same alert"},
+        **error_responses(
+            Unauthenticated,
+            Forbidden,
+            UnsupportedMediaType,
+            ValidationFailed,
+            IdempotencyInFlight,
+            IdempotencyKeyReused,
+        ),
+        200: {
+            "description": "The reference was already recorded: the same alert",
+            "model": ChannelAlertRead,
+        },
     },
 )
 async def post_channel_alert(
@@ -107,10 +118,13 @@ async def post_status(
         "headers, signed with the client's webhook secret, are the credential. The timestamp "
         "must be within ±300 s; a `webhook-id` already accepted answers 200 and changes nothing."
     ),
-    response_model=PartnerStatusRead | None,
+    response_model=PartnerStatusRead,
     responses={
         **error_responses(WebhookSignatureInvalid, ValidationFailed, NotFound),
-        200: {"description": "A replay of an accepted message: nothing changed"},
+        200: {
+            "description": "A replay of an accepted message: nothing changed",
+            "model": DuplicateRead,
+        },
     },
 )
 async def post_status_webhook(
@@ -142,7 +156,9 @@ async def post_status_webhook(
     await session.commit()
     if read is None:
         return Response(
-            status_code=200, content='{"duplicate":true}', media_type="application/json"
+            status_code=200,
+            content=DuplicateRead(duplicate=True).model_dump_json(),
+            media_type="application/json",
         )
     return Response(status_code=201, content=read.model_dump_json(), media_type="application/json")
 
@@ -165,7 +181,7 @@ def _audit_export(
     summary="The alert as a NENA EIDO-style incident (scope exports:read)",
     description="Limited to alerts and fields the caller may see; every export is audited.",
     responses={
-        **error_responses(Unauthenticated, Forbidden, NotFound),
+        **error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed),
         200: {"content": {"application/json": {"example": {"eidoVersion": "sigap-eido-style/1"}}}},
     },
 )
@@ -182,7 +198,7 @@ async def get_eido(
     "/exports/alerts/{alert_id}/simfoni",
     summary="The alert's case as a SIMFONI-PPA-shaped record (exports:read and cases:read)",
     responses={
-        **error_responses(Unauthenticated, Forbidden, NotFound),
+        **error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed),
         200: {"content": {"application/json": {"example": {"no_registrasi": "SGP-7K3Q9M2A"}}}},
     },
 )

@@ -18,6 +18,7 @@ from app.errors import (
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
+    WebhookTargetRefused,
 )
 from app.identity.integrators import (
     create_integrator,
@@ -119,7 +120,9 @@ async def patch_user(
     status_code=201,
     summary="Create an integrator client (admin); the secret is shown once",
     response_model=IntegratorCredential,
-    responses=_ERRORS,
+    responses=error_responses(
+        Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed, WebhookTargetRefused
+    ),
 )
 async def post_integrator(
     data: IntegratorCreate, session: Session, context: Context, principal: CurrentPrincipal

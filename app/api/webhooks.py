@@ -13,6 +13,7 @@ from app.errors import (
     Forbidden,
     NotFound,
     Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
     WebhookTargetRefused,
 )
@@ -36,7 +37,7 @@ from app.schemas.integrations import (
 
 router = APIRouter(prefix="/v1/webhooks", tags=["integrations"])
 _ERRORS = error_responses(Unauthenticated, Forbidden)
-_FOUND = error_responses(Unauthenticated, Forbidden, NotFound)
+_FOUND = error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed)
 
 
 def _manager(principal: Principal) -> IntegratorPrincipal:
@@ -55,7 +56,10 @@ def _manager(principal: Principal) -> IntegratorPrincipal:
         "on every connection. Events reach it only for alerts this client may see."
     ),
     response_model=WebhookSecret,
-    responses={**_ERRORS, **error_responses(ValidationFailed, WebhookTargetRefused)},
+    responses={
+        **_ERRORS,
+        **error_responses(UnsupportedMediaType, ValidationFailed, WebhookTargetRefused),
+    },
 )
 async def post_endpoint(
     data: WebhookEndpointCreate, session: Session, context: Context, principal: CurrentPrincipal

@@ -33,10 +33,18 @@ class Target:
     path: str
 
 
+RESOLVE_TIMEOUT_S = 3.0
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
+    """The system's resolver, bounded: a slow DNS server must not hold a request or a sender."""
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+    except TimeoutError as exc:
+        raise OSError(f"resolving {host} timed out") from exc
     return sorted({str(info[4][0]) for info in infos})
 
 

@@ -68,9 +68,21 @@ class PartnerStatusCreate(StrictInput):
         str_strip_whitespace=True,
         json_schema_extra={
             "examples": [
-                {"alert_id": "6f1c…", "status": "dispatched", "external_ref": "112-2026-0042"},
-                {"alert_id": "6f1c…", "status": "rejected", "reason": "outside our area"},
-                {"alert_id": "6f1c…", "status": "closed", "disposition": "assisted"},
+                {
+                    "alert_id": "0b9f3a52-4c1e-4d8e-9a77-3f2d1c5e8a10",
+                    "status": "dispatched",
+                    "external_ref": "112-2026-0042",
+                },
+                {
+                    "alert_id": "0b9f3a52-4c1e-4d8e-9a77-3f2d1c5e8a10",
+                    "status": "rejected",
+                    "reason": "outside our area",
+                },
+                {
+                    "alert_id": "0b9f3a52-4c1e-4d8e-9a77-3f2d1c5e8a10",
+                    "status": "closed",
+                    "disposition": "assisted",
+                },
             ]
         },
     )
@@ -95,6 +107,10 @@ class PartnerStatusRead(BaseModel):
     reported_at: datetime
     created_at: datetime
     duplicate: bool = Field(False, description="True when this webhook-id was already accepted")
+
+
+class DuplicateRead(BaseModel):
+    duplicate: Literal[True] = Field(description="This webhook-id was already accepted")
 
 
 class ChannelLocation(StrictInput):
