@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal, Principal, StaffPrincipal
 from app.errors import Forbidden, NotFound
-from app.integrations.scope import ClientScope, client_sees_alert
+from app.integrations.scope import client_sees_alert, principal_scope
 from app.models import Alert, Assignment, Case, ChannelAlert, PartnerStatus, Unit
 
 PROVINCE_WIDE = frozenset({"supervisor", "admin"})
@@ -36,7 +36,7 @@ async def _visible_alert(session: AsyncSession, principal: Principal, alert_id: 
             raise Forbidden("Exports are for supervisors, admins and integrators.")
         return alert
     if isinstance(principal, IntegratorPrincipal) and "exports:read" in principal.scopes:
-        scope = ClientScope(data_scope=principal.data_scope, unit_code=principal.unit_code)
+        scope = principal_scope(principal)
         if await client_sees_alert(session, scope, alert):
             return alert
         raise NotFound()

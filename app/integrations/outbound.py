@@ -307,9 +307,9 @@ async def deliver_webhooks(
     """One cycle: fan out, claim, send, record. Returns how many sends succeeded."""
     settings = context.settings.integrations
     now = context.clock.now()
+    # One short transaction for both (on SQLite each is a write lock, taken every second).
     async with context.sessions() as session, session.begin():
         await fan_out(session, batch=settings.webhook_batch_size * 4, now=now)
-    async with context.sessions() as session, session.begin():
         claimed = await claim(
             session, keyring=context.keyring, batch=settings.webhook_batch_size, now=now
         )

@@ -22,7 +22,7 @@ from app.access import IntegratorPrincipal
 from app.errors import NotFound, ValidationFailed, WebhookSignatureInvalid
 from app.events import emit
 from app.identity.integrators import inbound_secret
-from app.integrations.scope import ClientScope, client_sees_alert
+from app.integrations.scope import client_sees_alert, principal_scope
 from app.models import Alert, InboundReceipt, IntegratorClient, PartnerStatus
 from app.schemas.integrations import PartnerStatusCreate, PartnerStatusRead
 from app.security.fields import KeyRing
@@ -62,7 +62,7 @@ async def report_status(
             extra={"errors": [{"loc": ["body", "disposition"], "msg": "required when closed"}]},
         )
     alert = await session.get(Alert, data.alert_id)
-    scope = ClientScope(data_scope=reporter.data_scope, unit_code=reporter.unit_code)
+    scope = principal_scope(reporter)
     if alert is None or not await client_sees_alert(session, scope, alert):
         raise NotFound()  # only alerts offered, handed or transferred to this partner
     row = PartnerStatus(

@@ -19,6 +19,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import IntegratorPrincipal
 from app.models import Alert, Assignment, Unit
 
 DataScope = Literal["none", "transit", "police", "112"]
@@ -30,6 +31,11 @@ class ClientScope:
     data_scope: str
     unit_code: str | None = None
     """The partner code (``transjakarta``, ``mrt``, ``lrt``) of a transit operator's client."""
+
+
+def principal_scope(principal: IntegratorPrincipal) -> ClientScope:
+    """The data scope an integrator's token was authenticated with (loaded per request)."""
+    return ClientScope(data_scope=principal.data_scope, unit_code=principal.unit_code)
 
 
 def may_see(scope: ClientScope, alert: Alert, *, offered_partners: Collection[str] = ()) -> bool:
