@@ -40,7 +40,7 @@ from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.worker import run_dispatcher
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
-from app.integrations.handoff import announce_112, run_integrations
+from app.integrations.handoff import announce_112, check_handoffs, run_integrations
 from app.loops import run_periodic
 from app.notify import build_providers, deliver_notifications
 from app.observability import Metrics
@@ -201,6 +201,9 @@ def create_app(
                 ),
                 asyncio.create_task(
                     run_periodic(ctx, name="webhooks", interval_s=1, body=run_integrations)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="handoffs", interval_s=10, body=check_handoffs)
                 ),
             ]
             await announce_112(ctx)

@@ -125,7 +125,11 @@ async def escalate_unacknowledged(session: AsyncSession, context: AppContext, no
 
 
 async def run_integrations(context: AppContext) -> None:
-    """The webhook loop's body: deliveries, then overdue hand-offs."""
+    """The webhook loop's body (every second)."""
     await deliver_webhooks(context)
+
+
+async def check_handoffs(context: AppContext) -> None:
+    """The hand-off check's body (every few seconds: the deadline is minutes)."""
     async with context.sessions() as session, session.begin():
         await escalate_unacknowledged(session, context, context.clock.now())

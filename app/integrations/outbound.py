@@ -86,17 +86,26 @@ def thin_payload(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
+async def _lock_cursor(session: AsyncSession) -> WebhookCursor | None:
+    query = select(WebhookCursor).where(WebhookCursor.name == CURSOR)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    cursor: WebhookCursor | None = await session.scalar(query)
+    return cursor
+
+
 async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
     """Queue deliveries for the next events; returns how many events were read."""
-    cursor = await session.get(WebhookCursor, CURSOR, with_for_update=True)
+    cursor = await _lock_cursor(session)
     if cursor is None:
         await session.execute(
             dialect_insert(session, WebhookCursor)
             .values(name=CURSOR, last_seq=0)
             .on_conflict_do_nothing()
         )
-        cursor = await session.get(WebhookCursor, CURSOR, with_for_update=True)
-        assert cursor is not None
+        cursor = await _lock_cursor(session)
+    if cursor is None:
+        return 0  # another worker is fanning out right now; it reads the same events
     events = list(
         await session.scalars(
             select(OutboxEvent)
