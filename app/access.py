@@ -13,7 +13,18 @@ from app.models import Alert, Device
 
 STAFF_ROLES = frozenset({"counselor", "paralegal", "transit_staff", "supervisor", "admin"})
 PROVINCE_WIDE_ROLES = frozenset({"supervisor", "admin"})
-INTEGRATOR_SCOPES = frozenset({"reference:read", "alerts:read", "reports:read", "webhooks:manage"})
+INTEGRATOR_SCOPES = frozenset(
+    {
+        "reference:read",
+        "alerts:read",
+        "alerts:create",
+        "cases:read",
+        "partner_status:write",
+        "reports:read",
+        "exports:read",
+        "webhooks:manage",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,9 @@ class IntegratorPrincipal:
     client_id: uuid.UUID
     name: str
     scopes: frozenset[str]
+    data_scope: str = "none"
+    """Which alerts it may see: ``app.integrations.scope`` decides."""
+    unit_code: str | None = None
 
 
 Principal = DevicePrincipal | StaffPrincipal | IntegratorPrincipal

@@ -5,8 +5,11 @@ sigap serve [--host H] [--port P] [--workers N] [--role all|intake|worker]
 sigap migrate                                      apply pending migrations (under a lock)
 sigap reference load [--replace-units]             load or refresh every region bundle
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
+sigap units list | hours …, sigap shift add | list | end …   see app/cli_rosters.py
 sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
+sigap integrator rotate CLIENT_ID | revoke CLIENT_ID | list
+sigap stream new-epoch                             after restoring a SQLite file: clients resync
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
@@ -17,7 +20,9 @@ import asyncio
 import getpass
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,23 +105,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     build_context(settings)  # refuses unsafe settings before anything is touched
     asyncio.run(prepare(settings))
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
-        ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
-        ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
-        # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
-        # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
-        ws_per_message_deflate=False,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    metrics_dir = None
+    if args.workers > 1:
+        # Every worker's metrics in every scrape (app/observability.py): a fresh directory per
+        # start, so no dead run's samples are ever added in.
+        metrics_dir = tempfile.mkdtemp(prefix="sigap-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_graceful_shutdown=10,
+            ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
+            ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
+            # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
+            # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
+            ws_per_message_deflate=False,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def cmd_stream_new_epoch(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.realtime.epoch import new_epoch
+
+    epoch = asyncio.run(_with_session(settings, new_epoch))
+    print(f"stream epoch replaced ({epoch}): every client resumes with resync_required")
     return 0
 
 
@@ -221,18 +244,86 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import create_integrator
+    from app.security.fields import KeyRing
 
     try:
         credential = asyncio.run(
             _with_session(
                 settings,
-                lambda s: create_integrator(s, name=args.name, scopes=args.scope, now=_now()),
+                lambda s: create_integrator(
+                    s,
+                    name=args.name,
+                    scopes=args.scope,
+                    now=_now(),
+                    keyring=KeyRing(settings.effective_encryption_keys),
+                    data_scope=args.data_scope or "none",
+                    unit_code=args.unit,
+                    allowed_network=args.allowed_network,
+                ),
             )
         )
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    print(f"client_id={credential.client_id}\nclient_secret={credential.client_secret}")
+    print(
+        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
+        f"webhook_secret={credential.webhook_secret}"
+    )
+    return 0
+
+
+def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import rotate_integrator
+    from app.security.fields import KeyRing
+
+    keyring = KeyRing(settings.effective_encryption_keys)
+    try:
+        credential = asyncio.run(
+            _with_session(
+                settings,
+                lambda s: rotate_integrator(
+                    s, client_id=args.client_id, keyring=keyring, now=_now()
+                ),
+            )
+        )
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(
+        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
+        f"webhook_secret={credential.webhook_secret}"
+    )
+    return 0
+
+
+def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import revoke_integrator
+
+    try:
+        asyncio.run(
+            _with_session(
+                settings, lambda s: revoke_integrator(s, client_id=args.client_id, now=_now())
+            )
+        )
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"revoked {args.client_id}")
+    return 0
+
+
+def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import list_integrators
+
+    items, _ = asyncio.run(
+        _with_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
+    )
+    for item in items:
+        state = "revoked" if item.revoked_at else "active"
+        print(
+            f"{item.client_id}\t{state}\t{item.data_scope}\t{item.unit_code or '-'}\t"
+            f"{' '.join(item.scopes)}\t{item.name}"
+        )
     return 0
 
 
@@ -286,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--region", required=True)
     imp.set_defaults(func=cmd_units_import)
+    from app.cli_rosters import add_parsers
+
+    add_parsers(sub, units)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(
         dest="action", required=True
@@ -304,7 +398,24 @@ def build_parser() -> argparse.ArgumentParser:
     icreate = integ.add_parser("create", help="create a client; prints its secret once")
     icreate.add_argument("name")
     icreate.add_argument("--scope", action="append", required=True)
+    icreate.add_argument("--data-scope", choices=("none", "transit", "police", "112"))
+    icreate.add_argument("--unit", help="a transit client's operator: transjakarta, mrt, lrt")
+    icreate.add_argument("--allowed-network", help="private CIDR for a police/112 intranet")
     icreate.set_defaults(func=cmd_integrator_create)
+    irotate = integ.add_parser("rotate", help="new secrets (printed once); old ones refused")
+    irotate.add_argument("client_id")
+    irotate.set_defaults(func=cmd_integrator_rotate)
+    irevoke = integ.add_parser("revoke", help="refuse the client's secret and tokens for good")
+    irevoke.add_argument("client_id")
+    irevoke.set_defaults(func=cmd_integrator_revoke)
+    integ.add_parser("list", help="every client").set_defaults(func=cmd_integrator_list)
+
+    stream = sub.add_parser("stream", help="the event stream").add_subparsers(
+        dest="action", required=True
+    )
+    stream.add_parser(
+        "new-epoch", help="after restoring a SQLite file: make every client resync"
+    ).set_defaults(func=cmd_stream_new_epoch)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser
@@ -315,7 +426,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secrets":
         return cmd_secrets(args, None)
     command: Callable[[argparse.Namespace, Settings], int] = args.func
-    return command(args, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # refuse to start, naming each wrong setting
+        print("error: invalid settings, refusing to start:", file=sys.stderr)
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"  {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    return command(args, settings)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,17 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/auth/revoke"): S,
     ("POST", "/v1/auth/logout"): S,
     ("GET", "/v1/me"): S,
+    ("POST", "/v1/auth/session"): S,
+    ("POST", "/v1/auth/session/refresh"): S,
+    ("POST", "/v1/auth/session/signout"): S,
+    # the console's own files touch no database: refusing them frees nothing, and a counselor
+    # reloading the page in a burst must get it back
+    ("GET", "/"): V,
+    ("GET", "/console"): V,
+    ("GET", "/console/"): V,
+    ("GET", "/console/{name:path}"): V,
+    ("GET", "/console/map.json"): V,
+    ("GET", "/v1/alerts/{alert_id}/trail"): S,
     # cases, reports, rosters, administration, reference data
     ("POST", "/v1/alerts/{alert_id}/case"): D,
     ("GET", "/v1/alerts/{alert_id}/case"): D,
@@ -84,9 +95,28 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/v1/units/{code}/shifts"): D,
     ("DELETE", "/v1/shifts/{shift_id}"): D,
     ("POST", "/v1/users"): D,
+    ("POST", "/v1/users/{user_id}/password"): D,
+    ("POST", "/v1/drills"): D,
     ("GET", "/v1/users"): D,
+    ("GET", "/v1/sign-in-failures"): D,
     ("PATCH", "/v1/users/{user_id}"): D,
     ("POST", "/v1/integrators"): D,
+    ("GET", "/v1/integrators"): D,
+    ("POST", "/v1/integrators/{client_id}/secret"): D,
+    ("DELETE", "/v1/integrators/{client_id}"): D,
+    # integrations: other channels' alerts and partner status are intake and responders'
+    # actions (never shed); webhook administration and exports wait
+    ("POST", "/v1/integrations/alerts"): V,
+    ("POST", "/v1/integrations/status"): V,
+    ("POST", "/v1/integrations/status-webhooks/{client_id}"): V,
+    ("POST", "/v1/webhooks/endpoints"): D,
+    ("GET", "/v1/webhooks/endpoints"): D,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/secret"): D,
+    ("DELETE", "/v1/webhooks/endpoints/{endpoint_id}"): D,
+    ("GET", "/v1/webhooks/endpoints/{endpoint_id}/deliveries"): D,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver"): D,
+    ("GET", "/v1/exports/alerts/{alert_id}/eido"): D,
+    ("GET", "/v1/exports/alerts/{alert_id}/simfoni"): D,
     ("GET", "/v1/regions"): D,
     ("GET", "/v1/units"): D,
     ("GET", "/v1/units/{code}"): D,
@@ -99,14 +129,22 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/problems/{slug}"): D,
     ("GET", "/openapi.json"): D,
     ("GET", "/docs"): D,
-    ("GET", "/docs/oauth2-redirect"): D,
+    ("GET", "/docs/assets/{name}"): D,
 }
 """(method, path template) -> priority; "WS" for websockets. HEAD follows GET."""
 
 
 def _pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{[^/{}]+\}", template)
-    return re.compile("[^/]+".join(re.escape(part) for part in parts) + "$")
+    pieces = re.split(r"(\{[^/{}]+\})", template)
+    return re.compile(
+        "".join(
+            (".+" if piece.endswith(":path}") else "[^/]+")
+            if piece.startswith("{")
+            else re.escape(piece)
+            for piece in pieces
+        )
+        + "$"
+    )
 
 
 class RouteTable:

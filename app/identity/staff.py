@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from app.identity.throttle import (
     record_failure,
     record_success,
 )
-from app.models import StaffUser, Unit
+from app.models import RefreshToken, StaffUser, Unit
 from app.pagination import Cursor
 from app.schemas.identity import UserCreate, UserRead, UserUpdate
 from app.security.hashing import SecretHasher
@@ -174,3 +174,28 @@ def to_read(user: StaffUser, unit_code: str | None) -> UserRead:
         created_at=user.created_at,
         disabled=user.disabled_at is not None,
     )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    password: str,
+    hasher: SecretHasher,
+    now: datetime,
+) -> StaffUser:
+    """Set a new password and end every sign-in of the account (its refresh-token families), so
+    someone holding the old password or a stolen session is out at once."""
+    # Hash before touching the database: no transaction (SQLite's write lock) waits on argon2.
+    password_hash = await hasher.hash(password)
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound()
+    user.password_hash = password_hash
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.flush()
+    return user
