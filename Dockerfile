@@ -1,6 +1,9 @@
 # Production image: slim, non-root; migrations run under an advisory lock, then the server starts.
 # Configure with SIGAP_DATABASE_URL (PostgreSQL), SIGAP_SECURITY__SECRET_KEY and
 # SIGAP_SECURITY__ENCRYPTION_KEYS (see docs/operators.md); `sigap secrets` prints fresh values.
+# Production layout (PostgreSQL settings, proxy, backups, HA): docs/deploy.md. Run it with a
+# restart policy (`--restart=always`, Kubernetes) and only the reverse proxy able to reach it:
+# `--forwarded-allow-ips "*"` trusts X-Forwarded-For from whoever connects.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md NOTICE ./
@@ -16,5 +19,8 @@ COPY app ./app
 USER sigap
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
+# /healthz: the process answers ("restart me" when not); the proxy routes on /readyz.
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 # `sigap serve` applies pending migrations and loads missing reference data before serving.
 CMD ["sigap", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--forwarded-allow-ips", "*"]

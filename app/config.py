@@ -349,6 +349,20 @@ class Settings(BaseSettings):
         _require_positive(self.dispatch.ack_timeout_s, "dispatch.ack_timeout_s")
         return self
 
+    unsafe_answer_before_commit_s: float = Field(0.0, ge=0, le=5)
+    """TEST ONLY, the fault harness's negative control (loadtests/faults): answer a press first
+    and commit it this many seconds later, so that a crash in between loses acknowledged alerts
+    and the harness's checker must see them. Refused unless ``environment`` is ``test``."""
+
+    @model_validator(mode="after")
+    def _answer_before_commit_only_in_tests(self) -> Settings:
+        if self.unsafe_answer_before_commit_s and self.environment != "test":
+            raise ValueError(
+                "SIGAP_UNSAFE_ANSWER_BEFORE_COMMIT_S breaks 'a 2xx means committed': "
+                "it is refused unless SIGAP_ENVIRONMENT=test"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
@@ -380,6 +394,8 @@ class Settings(BaseSettings):
                 "SIGAP_SECURITY__ENCRYPTION_KEYS is missing, malformed or a placeholder "
                 '(expected "kid:<base64url of 32 random bytes>")'
             )
+        if self.unsafe_answer_before_commit_s:
+            reasons.append("SIGAP_UNSAFE_ANSWER_BEFORE_COMMIT_S answers presses before commit")
         return reasons
 
 

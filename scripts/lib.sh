@@ -26,6 +26,56 @@ ensure_venv() {
   fi
 }
 
+# ./test's PostgreSQL. SIGAP_TEST_PG_URL given: it must answer, or the run fails (never a skip).
+# Not given: the server on 127.0.0.1:5432 when one answers, else a private throw-away cluster
+# (scripts/private_postgres.py), installing Debian's `postgresql` package first when its server
+# binaries are missing. SIGAP_TEST_PG_PROBE_URL replaces the 5432 probe (to test this logic).
+PRIVATE_PG_ROOT=""
+select_postgres() {
+  if [ -n "${SIGAP_TEST_PG_URL:-}" ]; then
+    .venv/bin/python scripts/check_postgres.py "$SIGAP_TEST_PG_URL" ||
+      { echo "SIGAP_TEST_PG_URL is set but does not answer: failing, not skipping" >&2; return 1; }
+    return 0
+  fi
+  local probe="${SIGAP_TEST_PG_PROBE_URL:-postgresql://root@127.0.0.1:5432/postgres}"
+  if .venv/bin/python scripts/check_postgres.py "$probe" 2>/dev/null; then
+    export SIGAP_TEST_PG_URL="$probe"
+    return 0
+  fi
+  echo "no PostgreSQL answers at $probe: starting a private throw-away cluster"
+  ensure_postgres_binaries
+  local started
+  started="$(.venv/bin/python scripts/private_postgres.py start)"
+  PRIVATE_PG_ROOT="${started#* }"
+  trap stop_private_postgres EXIT
+  export SIGAP_TEST_PG_URL="${started%% *}"
+  .venv/bin/python scripts/check_postgres.py "$SIGAP_TEST_PG_URL"
+}
+
+stop_private_postgres() {
+  if [ -n "$PRIVATE_PG_ROOT" ]; then
+    .venv/bin/python scripts/private_postgres.py stop "$PRIVATE_PG_ROOT" || true
+    PRIVATE_PG_ROOT=""
+  fi
+}
+
+ensure_postgres_binaries() {
+  if .venv/bin/python -c 'from tests.pgcluster import find_bindir; find_bindir()' 2>/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "PostgreSQL's server binaries are missing: install Debian's postgresql package" >&2
+    return 1
+  fi
+  echo "installing Debian's postgresql package (server binaries for the private cluster)"
+  # Only the binaries: no 'main' cluster started on 5432 behind the suite's back.
+  mkdir -p /etc/postgresql-common
+  grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf ||
+    echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+}
+
 ensure_chromium() {
   # The console's browser tests drive Debian's Chromium (Playwright's own download needs the
   # internet and is never used).

@@ -34,6 +34,7 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.ingestion.early_answer import ingest_answering_before_commit
 from app.ingestion.follow import add_locations, cancel_alert
 from app.ingestion.press import ingest_alert
 from app.ingestion.views import device_view, staff_view
@@ -121,16 +122,21 @@ async def press(
 ) -> Response:
     device = require_device(principal).device
     device_id = device.id  # the ORM object expires if the service has to retry its transaction
-    result = await ingest_alert(
-        session,
-        device_id=device_id,
-        body=await request.body(),
-        idempotency_key=idempotency_key,
-        received_at=context.clock.now(),
-        settings=context.settings,
-        geo=context.geo,
-        keyring=context.keyring,
-    )
+    press_args: dict[str, Any] = {
+        "device_id": device_id,
+        "body": await request.body(),
+        "idempotency_key": idempotency_key,
+        "received_at": context.clock.now(),
+        "settings": context.settings,
+        "geo": context.geo,
+        "keyring": context.keyring,
+    }
+    if context.settings.unsafe_answer_before_commit_s:  # test only: refused outside tests
+        result = await ingest_answering_before_commit(
+            context.sessions, hold_s=context.settings.unsafe_answer_before_commit_s, **press_args
+        )
+    else:
+        result = await ingest_alert(session, **press_args)
     context.metrics.alerts_received.labels(
         result.outcome, "drill" if result.is_drill else "real"
     ).inc()
