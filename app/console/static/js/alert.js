@@ -92,6 +92,7 @@ async function loadEverything() {
       else if (passed?.alert_closed) text = t("alert.passed_closed");
       appendTo(clear(sections.summary), h("h1", { id: "alert-title", class: passed ? "passed-on" : null }, text));
       clear(sections.actions);
+      sections.map.closest(".columns")?.setAttribute("hidden", "");
       return;
     }
     throw error;
