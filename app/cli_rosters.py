@@ -2,7 +2,8 @@
 
 sigap units list [--kind KIND] [--find TEXT]        code, kind, name, hours, active
 sigap units hours CODE (--always-open | --office)   a post's opening hours
-sigap shift add UNIT USERNAME [--from T] [--hours N | --to T]   put someone on duty
+sigap shift add UNIT USERNAME [--from T] [--hours N | --to T] [--kind at_post|on_call]
+                                                    put someone on duty
 sigap shift list UNIT                               this week's shifts
 sigap shift end SHIFT_ID                            remove a shift
 sigap drill UNIT                                    a drill press at the unit's location
@@ -126,7 +127,9 @@ def cmd_shift_add(args: argparse.Namespace, settings: Settings) -> int:
     try:
         starts = _when(args.starts, now)
         ends = _when(args.ends, starts + timedelta(hours=args.hours))
-        data = ShiftCreate(username=args.username, starts_at=starts, ends_at=ends)
+        data = ShiftCreate(
+            username=args.username, starts_at=starts, ends_at=ends, kind=args.shift_kind
+        )
     except (ValueError, ValidationError) as exc:
         return _fail(str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc))
 
@@ -143,7 +146,7 @@ def cmd_shift_add(args: argparse.Namespace, settings: Settings) -> int:
         shift = _run(settings, work)
     except DomainError as exc:
         return _fail(exc.detail)
-    print(f"shift {shift.id}: {shift.username} at {shift.unit_code} "
+    print(f"shift {shift.id}: {shift.username} at {shift.unit_code} ({shift.kind}) "
           f"{shift.starts_at.isoformat()} -> {shift.ends_at.isoformat()}")
     return 0
 
@@ -165,7 +168,7 @@ def cmd_shift_list(args: argparse.Namespace, settings: Settings) -> int:
         return list(rows.all())
 
     for shift, username in _run(settings, work):
-        print(f"{shift.id}  {username:<24} {shift.starts_at.isoformat()} -> "
+        print(f"{shift.id}  {username:<24} {shift.kind:<8} {shift.starts_at.isoformat()} -> "
               f"{shift.ends_at.isoformat()}")
     return 0
 
@@ -249,6 +252,11 @@ def add_parsers(sub: Any, units: Any) -> None:
     group = add.add_mutually_exclusive_group()
     group.add_argument("--to", dest="ends", help="end, ISO 8601 with zone")
     group.add_argument("--hours", type=float, default=8.0, help="length (default 8)")
+    add.add_argument(
+        "--kind", dest="shift_kind", choices=("at_post", "on_call"), default="at_post",
+        help="at_post: offered while the console is open (default); on_call: offered while "
+        "rostered, reached by SMS/WhatsApp/voice with a link",
+    )
     add.set_defaults(func=cmd_shift_add)
     lst = shift.add_parser("list", help="a unit's shifts for the coming week")
     lst.add_argument("unit")

@@ -236,6 +236,12 @@ class RealtimeSettings(BaseModel):
     presence_flush_s: float = Field(10.0, gt=0, le=60)
 
 
+class ConsoleSettings(BaseModel):
+    public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The console's address as staff reach it (``SIGAP_CONSOLE__PUBLIC_URL``): on-call
+    messages carry ``<public_url>/console/#/alert/<id>``."""
+
+
 class SlaSettings(BaseModel):
     policy_version: str = "2026.1"
     """Recorded on every clock: changing targets never rewrites how history was measured."""
@@ -336,6 +342,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     outbox: OutboxSettings = OutboxSettings()
     integrations: IntegrationSettings = IntegrationSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @model_validator(mode="after")
     def _rules_fed(self) -> Settings:

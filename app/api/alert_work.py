@@ -12,7 +12,7 @@ from app.access import Principal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.audit import record
 from app.dispatch import claims, progress
-from app.dispatch.views import can_see, notes_of, routing_of, timeline_of
+from app.dispatch.views import can_see, notes_of, passed_on, routing_of, timeline_of
 from app.dispatch.worker import dispatch_of
 from app.errors import (
     AlertClosed,
@@ -31,6 +31,7 @@ from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
     NoteCreate,
     NoteRead,
+    PassedOnRead,
     ProgressRequest,
     ReassignRequest,
     ResolveRequest,
@@ -185,6 +186,25 @@ async def get_routing(
     staff = require_staff(principal, *_WORKERS)
     alert = await _visible(session, staff, alert_id)
     return await routing_of(session, alert)
+
+
+@router.get(
+    "/{alert_id}/passed-on",
+    summary="Where the alert went after your unit's leg closed (unit codes only)",
+    description=(
+        "For a unit that was offered the alert: whether its own leg is still open, and which "
+        "units hold open legs now. The console shows \"passed to <unit>\" with it when an "
+        "on-call link is opened after the unit's leg has closed. Nothing else about the alert "
+        "is disclosed; a unit never offered the alert gets 404."
+    ),
+    response_model=PassedOnRead,
+    responses=_ERRORS,
+)
+async def get_passed_on(
+    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> PassedOnRead:
+    staff = require_staff(principal, *_WORKERS)
+    return await passed_on(session, staff=staff, alert_id=alert_id)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select
 
 from app.access import (
@@ -50,6 +50,7 @@ from app.schemas.alerts import (
     LocationBatchResult,
 )
 from app.schemas.common import Page
+from app.states import TERMINAL
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -151,14 +152,28 @@ async def press(
 @router.get(
     "",
     summary="List alerts (supervisors and admins)",
+    description=(
+        "Newest first, paged by cursor. `active=true`: only alerts not yet resolved or "
+        "cancelled (the supervisor board pages through them all); `active=false`: only closed "
+        "ones."
+    ),
     response_model=Page[AlertStaffView],
     responses=error_responses(Unauthenticated, Forbidden, ValidationFailed),
 )
 async def list_alerts(
-    session: Session, context: Context, principal: CurrentPrincipal, paging: Paging
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    active: Annotated[bool | None, Query(description="Only open (true) or closed (false)")] = None,
 ) -> Page[AlertStaffView]:
     staff = require_staff(principal, "supervisor", "admin")
     query = select(Alert).order_by(Alert.received_at.desc(), Alert.id.desc())
+    closed = [state.value for state in TERMINAL]
+    if active is True:
+        query = query.where(Alert.state.not_in(closed))
+    elif active is False:
+        query = query.where(Alert.state.in_(closed))
     if paging.cursor is not None:
         stamp, last_id = paging.cursor.time_and_id()
         query = query.where(

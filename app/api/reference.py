@@ -1,4 +1,5 @@
-"""Reference routes: regions and units (read by staff and integrators, edited by admins)."""
+"""Reference routes: regions and units (read by staff and integrators, edited by supervisors and
+admins)."""
 
 from __future__ import annotations
 
@@ -60,16 +61,26 @@ async def get_one_unit(code: str, session: Session, principal: CurrentPrincipal)
     return to_read(await get_unit(session, code))
 
 
+ADMIN_ONLY_UNIT_FIELDS = frozenset({"name", "active"})
+"""What changes a unit's identity or takes it out of routing altogether, rather than its details."""
+
+
 @router.patch(
     "/units/{code}",
-    summary="Edit a unit: address, coordinates, hours, phones, verified (admin)",
+    summary="Edit a unit: address, coordinates, hours, phones, verified (supervisor or admin)",
+    description=(
+        "Supervisors and admins edit a unit's address, coordinates, hours, phones, `verified` and "
+        "`takes_drills`; renaming a unit or changing `active` is for admins (403 otherwise)."
+    ),
     response_model=UnitRead,
     responses={**_ERRORS, **error_responses(NotFound, UnsupportedMediaType)},
 )
 async def patch_unit(
     code: str, data: UnitUpdate, session: Session, context: Context, principal: CurrentPrincipal
 ) -> UnitRead:
-    admin = require_staff(principal, "admin")
+    admin = require_staff(principal, "supervisor", "admin")
+    if admin.role != "admin" and data.model_fields_set & ADMIN_ONLY_UNIT_FIELDS:
+        raise Forbidden("Renaming a unit or changing whether it is active is for admins.")
     now = context.clock.now()
     unit = await update_unit(session, code=code, data=data, now=now)
     record(

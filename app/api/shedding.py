@@ -66,6 +66,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/v1/alerts"): S,
     ("GET", "/v1/alerts/{alert_id}"): S,
     ("GET", "/v1/alerts/{alert_id}/routing"): S,
+    ("GET", "/v1/alerts/{alert_id}/passed-on"): S,
     ("GET", "/v1/alerts/{alert_id}/timeline"): S,
     ("GET", "/v1/alerts/{alert_id}/sla"): S,
     ("GET", "/v1/units/{code}/on-duty"): S,

@@ -1,14 +1,15 @@
 """Who can respond right now: a region's units with their hours and on-duty members.
 
 In: the database (units, partners, holidays, rosters) and a moment. Out: the plain values the pure
-routing core takes. On duty = a roster shift covering the moment, for an enabled account, and —
-once live presence is plugged in — a console seen recently (``PresenceSource``).
+routing core takes. On duty = a shift covering the moment, for an enabled account: an *on-call*
+shift counts console or not (the notifier reaches the person); an *at-post* shift counts while
+their console was seen recently, when live presence is plugged in (``PresenceSource``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dispatch.hours import OpeningHours
 from app.dispatch.routing import Member, PartnerState, UnitState
-from app.models import Holiday, Partner, ReferenceState, Region, Shift, StaffUser, Unit
+from app.models import Area, Holiday, Partner, ReferenceState, Region, Shift, StaffUser, Unit
 
 
 class PresenceSource(Protocol):
@@ -50,6 +51,8 @@ class RegionStatic:
     unit_ids: dict[str, uuid.UUID]
     partners: dict[str, PartnerState]
     holidays: frozenset[date]
+    area_names: dict[str, str] = field(default_factory=dict)
+    """Kecamatan code -> name: the one place an on-call message may name."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,12 @@ class RegionSnapshot:
     static: RegionStatic
     units: list[UnitState]
     members: dict[str, list[uuid.UUID]]
-    """Unit code -> staff on duty (for notifications)."""
+    """Unit code -> staff on duty."""
+    reach: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    """Unit code -> the on-duty staff an offer must reach through the notifier: those without a
+    live console (everyone, when presence is not known)."""
+    modes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Unit code -> how many count as available at the post and on call (for the explanation)."""
 
     @property
     def central_code(self) -> str:
@@ -74,6 +82,9 @@ class RegionSnapshot:
     @property
     def holidays(self) -> frozenset[date]:
         return self.static.holidays
+
+    def area_name(self, code: str | None) -> str | None:
+        return self.static.area_names.get(code) if code else None
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.static.zone)
@@ -110,15 +121,21 @@ class OnDutyMember:
     id: uuid.UUID
     username: str
     sex: str | None
+    mode: str = "at_post"
+    """How they count: "at_post" (present at a console, or rosters alone decide) or "on_call"
+    (an on-call shift and no live console seen)."""
+    live: bool | None = None
+    """A console seen recently; None when presence is not known."""
 
 
 async def on_duty(
     session: AsyncSession, *, unit_ids: list[uuid.UUID], at: datetime, presence: PresenceSource
 ) -> dict[uuid.UUID, list[OnDutyMember]]:
-    """Unit id -> enabled staff whose shift covers ``at`` (and who are present, when known)."""
+    """Unit id -> enabled staff whose shift covers ``at``: on-call shifts always, at-post shifts
+    only while present (when presence is known)."""
     rows = (
         await session.execute(
-            select(Shift.unit_id, StaffUser.id, StaffUser.username, StaffUser.sex)
+            select(Shift.unit_id, StaffUser.id, StaffUser.username, StaffUser.sex, Shift.kind)
             .join(StaffUser, StaffUser.id == Shift.staff_id)
             .where(
                 Shift.unit_id.in_(unit_ids),
@@ -130,13 +147,20 @@ async def on_duty(
         )
     ).all()
     present = await presence.present(session, {row.id for row in rows}, at)
+    found: dict[tuple[uuid.UUID, uuid.UUID], OnDutyMember] = {}
+    for unit_id, staff_id, username, sex, kind in rows:
+        live = None if present is None else staff_id in present
+        if kind != "on_call" and live is False:
+            continue  # at the post, and no console open: not reachable
+        mode = "on_call" if kind == "on_call" and not live else "at_post"
+        key = (unit_id, staff_id)
+        known = found.get(key)
+        # Overlapping shifts count once; at the post wins (a console rings, no message needed).
+        if known is None or (known.mode == "on_call" and mode == "at_post"):
+            found[key] = OnDutyMember(staff_id, username, sex, mode=mode, live=live)
     result: dict[uuid.UUID, list[OnDutyMember]] = {}
-    for unit_id, staff_id, username, sex in rows:
-        if present is not None and staff_id not in present:
-            continue
-        members = result.setdefault(unit_id, [])
-        if all(m.id != staff_id for m in members):  # overlapping shifts count once
-            members.append(OnDutyMember(id=staff_id, username=username, sex=sex))
+    for (unit_id, _), member in found.items():  # rows came ordered by username
+        result.setdefault(unit_id, []).append(member)
     return result
 
 
@@ -155,6 +179,9 @@ async def _load_static(session: AsyncSession, region_code: str) -> RegionStatic:
     ).all()
     holidays = (
         await session.scalars(select(Holiday.day).where(Holiday.region_code == region_code))
+    ).all()
+    areas = (
+        await session.execute(select(Area.code, Area.name).where(Area.region_code == region_code))
     ).all()
     return RegionStatic(
         code=region.code,
@@ -188,6 +215,7 @@ async def _load_static(session: AsyncSession, region_code: str) -> RegionStatic:
             for p in partners
         },
         holidays=frozenset(holidays),
+        area_names={code: name for code, name in areas},
     )
 
 
@@ -214,4 +242,16 @@ async def region_snapshot(
             for u in static.units
         ],
         members={code: [m.id for m in members] for code, members in by_code.items()},
+        reach={
+            code: [m.id for m in members if m.live is not True]
+            for code, members in by_code.items()
+        },
+        modes={
+            code: {
+                "at_post": sum(1 for m in members if m.mode == "at_post"),
+                "on_call": sum(1 for m in members if m.mode == "on_call"),
+            }
+            for code, members in by_code.items()
+            if members
+        },
     )

@@ -49,6 +49,8 @@ class Dispatch:
     settings: DispatchSettings
     presence: PresenceSource
     cache: SnapshotCache
+    console_url: str = ""
+    """The console's public base URL: on-call messages link to ``<it>/console/#/alert/<id>``."""
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -243,6 +245,12 @@ async def offer(
     )
     # The flush inserts it before its legs (they reference it); the unique (alert, step) key
     # refuses a second decision for this step there, failing the whole transaction.
+    # Which kind of availability put each offered unit on the list (the routing explanation
+    # says whether a console at the post or an on-call person answered for it).
+    record.decision = {
+        **explanation,
+        "availability": {code: snapshot.modes.get(code, {}) for code, *_ in legs},
+    }
     session.add(record)
     alert.dispatch_step = step
     if first:
@@ -307,9 +315,9 @@ async def offer(
         )
         await _queue(
             session,
-            recipients=snapshot.members.get(leg.unit_code, []),
+            recipients=snapshot.reach.get(leg.unit_code, []),
             kind="offer",
-            text=_text(alert, f"new alert for {leg.unit_code}; open the Sigap console now."),
+            text=_offer_text(alert, leg.unit_code, snapshot, dispatch.console_url),
             alert_id=alert.id,
             ref=str(leg.id),
             now=now,
@@ -517,6 +525,17 @@ async def tell_supervisors(
         now=now,
         dispatch=dispatch,
     )
+
+
+def _offer_text(alert: Alert, unit_code: str, snapshot: RegionSnapshot, console_url: str) -> str:
+    """For staff without a live console (on call): the kecamatan and a link that opens the alert
+    in the console after sign-in — the alert's id is no personal data, and the console shows
+    nothing without a staff session."""
+    area = snapshot.area_name(alert.area_code)
+    where = f" (Kec. {area})" if area else ""
+    link = f"{console_url.rstrip('/')}/console/#/alert/{alert.id}" if console_url else ""
+    action = f"open {link}" if link else "open the Sigap console now."
+    return _text(alert, f"new alert for {unit_code}{where}; {action}")
 
 
 def _text(alert: Alert, what: str) -> str:

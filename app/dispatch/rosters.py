@@ -35,6 +35,7 @@ def _read(shift: Shift, unit_code: str, username: str) -> ShiftRead:
         username=username,
         starts_at=shift.starts_at,
         ends_at=shift.ends_at,
+        kind="on_call" if shift.kind == "on_call" else "at_post",
     )
 
 
@@ -66,6 +67,7 @@ async def add_shift(
         staff_id=user.id,
         starts_at=data.starts_at,
         ends_at=data.ends_at,
+        kind=data.kind,
         created_at=now,
         created_by=by.user_id if by is not None else None,
     )
@@ -135,6 +137,7 @@ async def who_is_on_duty(
         rostered=[m.username for m in rostered],
         present=[m.username for m in rostered if seen is not None and m.id in seen],
         members=[m.username for m in members],
+        on_call=[m.username for m in members if m.mode == "on_call"],
     )
 
 

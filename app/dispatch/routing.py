@@ -283,7 +283,10 @@ def _skip_reason(
         return "already_tried"
     # A station help desk keeps its own hours *and* its line's: the intersection of the two.
     hours = (unit.hours,) if line_hours is None else (unit.hours, line_hours)
-    if not all(h.is_open(data.now_local, data.holidays) for h in hours):
+    # A drill reaches a drill-taking unit whatever its hours, so a post can rehearse after
+    # hours without changing its real ones; real alerts keep to the hours.
+    rehearsal = data.alert.is_drill and unit.takes_drills
+    if not rehearsal and not all(h.is_open(data.now_local, data.holidays) for h in hours):
         open_but_for_holidays = all(h.is_open(data.now_local, _NO_HOLIDAYS) for h in hours)
         return "holiday" if open_but_for_holidays else "closed"
     if not unit.on_duty:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import PROVINCE_WIDE_ROLES, Principal, StaffPrincipal
+from app.errors import NotFound
 from app.events import is_case_matter
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
@@ -19,6 +20,7 @@ from app.schemas.dispatch import (
     AssignmentRead,
     DecisionRead,
     NoteRead,
+    PassedOnRead,
     RoutingRead,
     TimelineEntry,
 )
@@ -152,6 +154,35 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
             )
             for d in decisions
         ],
+    )
+
+
+async def passed_on(
+    session: AsyncSession, *, staff: StaffPrincipal, alert_id: uuid.UUID
+) -> PassedOnRead:
+    """Where an alert went after the asking unit's leg: unit codes only. A unit that never had a
+    leg on the alert gets 404, like any foreign object."""
+    if staff.unit_id is None:
+        raise NotFound()
+    legs = (
+        await session.execute(
+            select(Assignment.unit_id, Assignment.unit_code, Assignment.status)
+            .where(Assignment.alert_id == alert_id)
+            .order_by(Assignment.step, Assignment.unit_code)
+        )
+    ).all()
+    mine = [leg for leg in legs if leg.unit_id == staff.unit_id]
+    if not mine:
+        raise NotFound()
+    state = await session.scalar(select(Alert.state).where(Alert.id == alert_id))
+    closed = state in ("resolved", "cancelled")
+    open_codes = [leg.unit_code for leg in legs if leg.status in ("offered", "accepted")]
+    return PassedOnRead(
+        alert_id=alert_id,
+        unit_code=mine[0].unit_code,
+        open_for_you=mine[0].unit_code in open_codes,
+        passed_to=[] if closed else sorted(set(open_codes) - {mine[0].unit_code}),
+        alert_closed=closed,
     )
 
 

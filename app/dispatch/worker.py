@@ -39,6 +39,7 @@ def dispatch_of(context: AppContext) -> Dispatch:
         settings=context.settings.dispatch,
         presence=context.presence,
         cache=context.dispatch_cache,
+        console_url=context.settings.console.public_url,
     )
 
 

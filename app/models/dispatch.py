@@ -114,6 +114,9 @@ class Shift(Base):
     staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_user.id"), index=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(8), default="at_post", server_default="at_post")
+    """at_post: offered while the person's console is open (live presence, when the deployment
+    requires it); on_call: offered while rostered, console or not — the notifier reaches them."""
     created_at: Mapped[datetime]
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
 

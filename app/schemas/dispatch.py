@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from app.schemas.common import StrictInput
 
 Milestone = Literal["contacted", "on_scene", "handed_over"]
+ShiftKind = Literal["at_post", "on_call"]
 HandOver = Literal["police", "health", "shelter", "counselor", "other"]
 Disposition = Literal[
     "assisted",
@@ -133,6 +134,13 @@ class ShiftCreate(StrictInput):
     username: str = Field(..., min_length=1, max_length=64)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
+    kind: ShiftKind = Field(
+        "at_post",
+        description=(
+            "at_post: offered while the console is open; on_call: offered while rostered, "
+            "reached by the notifier (SMS/WhatsApp/voice) with a link to the console"
+        ),
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ShiftCreate:
@@ -150,6 +158,7 @@ class ShiftRead(BaseModel):
     username: str
     starts_at: datetime
     ends_at: datetime
+    kind: ShiftKind
 
 
 class OnDutyRead(BaseModel):
@@ -162,7 +171,24 @@ class OnDutyRead(BaseModel):
     )
     members: list[str] = Field(
         description=(
-            "Who counts as on duty for routing: the rostered, and present when the deployment "
-            "requires live presence"
+            "Who counts as on duty for routing: on-call shifts always, at-post shifts while "
+            "present when the deployment requires live presence"
         )
     )
+    on_call: list[str] = Field(
+        default_factory=list,
+        description="Of the members, who is on call (reached by the notifier, console or not)",
+    )
+
+
+class PassedOnRead(BaseModel):
+    """What a unit may still know about an alert once its own leg has closed: where it went, and
+    nothing else (a link from an on-call message may be opened long after)."""
+
+    alert_id: uuid.UUID
+    unit_code: str = Field(description="The asking unit")
+    open_for_you: bool = Field(description="Your unit's leg is still offered or held")
+    passed_to: list[str] = Field(
+        description="Unit codes whose legs are open now (empty when none or the alert is closed)"
+    )
+    alert_closed: bool = Field(description="The alert is resolved or cancelled")

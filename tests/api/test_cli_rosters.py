@@ -74,3 +74,9 @@ async def test_shift_add_list_and_end(
     assert "time zone" in capsys.readouterr().err
     assert await run(["shift", "end", shift_id]) == 0
     assert await run(["shift", "end", shift_id]) == 2
+    capsys.readouterr()
+    argv = ["shift", "add", "3173020", "konselor.menteng", "--kind", "on_call"]
+    assert await run(argv) == 0
+    assert "(on_call)" in capsys.readouterr().out
+    assert await run(["shift", "list", "3173020"]) == 0
+    assert "on_call" in capsys.readouterr().out

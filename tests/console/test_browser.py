@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from tests.console.browser import (
     GAMBIR,
     MENTENG,
     PASSWORD,
+    Gateway,
     Seeded,
     catalogue,
     create_admin,
@@ -42,13 +44,14 @@ class Server:
     def __init__(self, url: str, log: Path) -> None:
         self.url, self.log, self.port = url, log, free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = start_server(self.url, port=self.port, log=self.log)
+        self.process = start_server(self.url, port=self.port, log=self.log, env=self.env)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -62,12 +65,28 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Seeded]]:
+def gateway() -> Iterator[Gateway]:
+    receiver = Gateway()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, gateway: Gateway
+) -> Iterator[tuple[Server, Seeded]]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: ./test installs it (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("console")
     url = f"sqlite+aiosqlite:///{folder / 'sigap.db'}"
     srv = Server(url, folder / "server.log")
+    # Messages to people without a console go to a tiny local "SMS gateway" (the http provider);
+    # anyone without a phone number falls back to the log.
+    srv.env = {
+        "SIGAP_DISPATCH__NOTIFY_PROVIDERS": '["http", "log"]',
+        "SIGAP_DISPATCH__NOTIFY_HTTP_URL": f"http://127.0.0.1:{gateway.port}/send",
+        "SIGAP_CONSOLE__PUBLIC_URL": srv.base,
+    }
     srv.start()
     create_admin(url)
     seeded = Seeded(srv.base)
@@ -436,12 +455,28 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     sup.page.click("#shift-add")
     sup.page.wait_for_selector("#unit-done")
     assert sup.page.locator("#shifts tbody tr").count() == 2
-    assert sup.page.locator("#unit-form").count() == 0  # hours are an admin's
+    assert sup.page.locator("#unit-form").count() == 1  # supervisors edit a post's details
     sup.shot("units-supervisor-id")
     sup.page.click("#start-drill")
     sup.page.wait_for_selector("#unit-done:has-text('" + catalogue("id")["units.drill_done"] + "')")
     sup.page.click("nav button:nth-child(1)")
     sup.page.wait_for_selector("#board-table .drill")
+    sup.page.wait_for_selector("#duty-title ~ .map-wrap svg .duty-marks")
+    sup.shot("board-duty-map-id")
+    sup.page.click("nav button:nth-child(2)")
+    sup.page.fill("#unit-search", "Cilandak")
+    sup.page.click('#unit-list button[data-unit="3171030"]')
+    sup.page.wait_for_selector("#unit-title:has-text('Cilandak')")  # not Gambir's panel
+    sup.page.wait_for_selector("#unit-form")
+    sup.page.fill("#hours-sat", "09:00-13:00")
+    sup.page.fill("#unit-phones", "021-7500000")
+    sup.page.click("#unit-save")
+    sup.page.wait_for_selector("#unit-done:has-text('" + catalogue("id")["units.saved"] + "')")
+    unit = seeded.admin("GET", "/v1/units/3171030").json()
+    assert unit["hours"]["weekly"]["sat"] == [["09:00", "13:00"]]
+    assert unit["hours"]["weekly"]["mon"] == [["08:00", "16:00"]]  # the default, kept
+    assert unit["phones"] == ["021-7500000"]
+    assert sup.page.locator("#user-table").count() == 0  # accounts stay an admin's
     sup.check_clean()
     sup.close()
 
@@ -451,14 +486,6 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     admin.page.fill("#unit-search", "Cilandak")
     admin.page.click('#unit-list button[data-unit="3171030"]')
     admin.page.wait_for_selector("#unit-form")
-    admin.page.fill("#hours-sat", "09:00-13:00")
-    admin.page.fill("#unit-phones", "021-7500000")
-    admin.page.click("#unit-save")
-    admin.page.wait_for_selector("#unit-done")
-    unit = seeded.admin("GET", "/v1/units/3171030").json()
-    assert unit["hours"]["weekly"]["sat"] == [["09:00", "13:00"]]
-    assert unit["hours"]["weekly"]["mon"] == [["08:00", "16:00"]]  # the default, kept
-    assert unit["phones"] == ["021-7500000"]
     admin.page.fill("#new-username", "paralegal.cilandak")
     admin.page.fill("#new-password", "a-long-enough-password")
     admin.page.select_option("#new-role", "paralegal")
@@ -527,3 +554,96 @@ def test_a_link_to_an_alert_opens_it_after_sign_in(
     page.wait_for_selector(f"#alert-title:has-text('{alert['case_code']}')")
     watched.check_clean()
     watched.close()
+
+
+def test_an_on_call_counselor_opens_the_offer_from_the_message_link_and_later_sees_it_passed(
+    server: tuple[Server, Seeded], browser: Any, gateway: Gateway
+) -> None:
+    _, seeded = server
+    phone = "+6281100000999"
+    created = seeded.admin("POST", "/v1/users", json={
+        "username": "konselor.malam", "password": PASSWORD, "role": "counselor",
+        "unit_code": MENTENG, "phone": phone})
+    assert created.status_code == 201, created.text
+    now = datetime.now(UTC)
+    shift = seeded.admin("POST", f"/v1/units/{MENTENG}/shifts", json={
+        "username": "konselor.malam", "kind": "on_call",
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat()})
+    assert shift.status_code == 201, shift.text
+    try:
+        # No console open anywhere for this person: the offer reaches them by message.
+        alert = seeded.press()
+        message = gateway.wait_for(lambda m: m["to"] == phone and alert["case_code"] in m["text"])
+        assert message["kind"] == "offer"
+        link = re.search(r"(https?://\S+/console/#/alert/[0-9a-f-]+)", message["text"])
+        assert link is not None and link.group(1) == f"{seeded.base}/console/#/alert/{alert['id']}"
+        assert "Kec. Menteng" in message["text"]
+        for private in ("Malam", phone, "child", "anak"):
+            assert private not in message["text"]
+
+        watched = Watched(browser, seeded.base)
+        page = watched.page
+        page.goto(link.group(1))
+        page.fill("#username", "konselor.malam")
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_selector(f"#alert-title:has-text('{alert['case_code']}')")
+        page.wait_for_selector("#act-accept:not([disabled])")
+        on_call_words = catalogue("id")["routing.mode_on_call"].split("{")[0].strip()
+        page.wait_for_selector(f"#alert-routing li:has-text('{on_call_words}')")
+        watched.shot("on-call-link-id")
+        page.click("#lang-toggle")
+        page.wait_for_selector("text=" + catalogue("en")["routing.title"])
+        watched.shot("on-call-link-en")
+
+        # The counselor declines (on the phone, say): the leg closes and the ladder moves on.
+        token = sign_in_token(seeded, "konselor.malam")
+        with seeded.client() as http:
+            headers = {"Authorization": f"Bearer {token}"}
+            legs = http.get("/v1/assignments?status=open", headers=headers).json()["items"]
+            leg = next(g for g in legs if g["alert_id"] == alert["id"])
+            declined = http.post(f"/v1/assignments/{leg['id']}/decline", headers=headers,
+                                 json={"reason": "sedang menangani kasus lain"})
+            assert declined.status_code == 200, declined.text
+        passed_to = wait_passed(seeded, alert["id"], MENTENG)
+        name = seeded.admin("GET", f"/v1/units/{passed_to}").json()["name"]
+        page.goto(link.group(1))
+        page.reload()
+        page.wait_for_selector(f"#alert-title.passed-on:has-text('{name}')")
+        watched.shot("on-call-passed-en")
+        page.click("#lang-toggle")
+        expected = catalogue("id")["alert.passed_to"].split("{")[0].strip()
+        page.wait_for_selector(f"#alert-title.passed-on:has-text('{expected}')")
+        watched.shot("on-call-passed-id")
+        # A 404 for the alert itself is the expected answer once the leg has closed.
+        watched.errors = [e for e in watched.errors if not e.startswith("404 ")
+                          and "status of 404" not in e]
+        watched.check_clean()
+        watched.close()
+    finally:
+        seeded.admin("DELETE", f"/v1/shifts/{shift.json()['id']}")
+
+
+def sign_in_token(seeded: Seeded, username: str) -> str:
+    with seeded.client() as http:
+        response = http.post("/v1/auth/token", data={
+            "grant_type": "password", "username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+
+def wait_passed(seeded: Seeded, alert_id: str, from_unit: str) -> str:
+    """The unit the ladder moved on to (the dispatcher works in the background)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        routing = seeded.admin("GET", f"/v1/alerts/{alert_id}/routing").json()
+        open_legs = [leg["unit_code"] for d in routing["decisions"] for leg in d["legs"]
+                     if leg["status"] in ("offered", "accepted") and leg["leg_kind"] != "transit"]
+        moved = [code for code in open_legs if code != from_unit]
+        if moved:
+            return moved[0]
+        time.sleep(0.3)
+    raise AssertionError(f"the alert never moved on from {from_unit}: {routing}")

@@ -25,6 +25,7 @@ async def on_duty(
     role: str = "counselor",
     sex: str | None = None,
     hours: float = SHIFT_HOURS,
+    kind: str = "at_post",
 ) -> uuid.UUID:
     """A staff account in ``unit_code`` with a shift from now for ``hours`` (no password: cheap
     enough to staff all 44 posts; use ``token_for`` for one that signs in)."""
@@ -52,6 +53,7 @@ async def on_duty(
                 staff_id=user.id,
                 starts_at=now - timedelta(minutes=1),
                 ends_at=now + timedelta(hours=hours),
+                kind=kind,
                 created_at=now,
             )
         )

@@ -412,8 +412,9 @@ def test_skip_reasons_are_recorded_in_the_spec_order() -> None:
         unit("a-inactive", 1.0, active=False, hours=WEEKENDS, on_duty=()),
         unit("b-no-coordinates", None, hours=WEEKENDS),
         unit("c-tried", 1.0, hours=WEEKENDS),
-        unit("d-holiday", 1.0, hours=OFFICE, on_duty=()),
-        unit("e-closed", 1.0, hours=WEEKENDS, on_duty=()),
+        # Not drill units: a drill unit's hours do not apply to a drill (see below).
+        unit("d-holiday", 1.0, hours=OFFICE, on_duty=(), drills=False),
+        unit("e-closed", 1.0, hours=WEEKENDS, on_duty=(), drills=False),
         unit("f-nobody", 1.0, on_duty=(), drills=False),
         unit("g-no-drills", 1.0, drills=False),
         P3,
@@ -433,6 +434,15 @@ def test_skip_reasons_are_recorded_in_the_spec_order() -> None:
         ("f-nobody", "nobody_on_duty"),
         ("g-no-drills", "not_in_drills"),
     ]
+
+
+def test_a_drill_reaches_a_drill_unit_after_hours_but_a_real_alert_does_not() -> None:
+    posts = (unit("p-closed", 1.0, hours=WEEKENDS), unit("q-open", 5.0, drills=False))
+    drill = case(posts=posts, alert=alert(is_drill=True)).run()
+    assert [leg.unit_code for leg in drill.legs] == ["p-closed"]
+    real = case(posts=posts, alert=alert()).run()
+    assert [leg.unit_code for leg in real.legs] == ["q-open"]
+    assert dict(skips(real.candidates))["p-closed"] == "closed"
 
 
 def test_candidates_are_ranked_available_first_then_skipped_then_without_coordinates() -> None:

@@ -84,8 +84,15 @@ async function loadEverything() {
     await loadAlert(id, { trail: true });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      appendTo(clear(sections.summary), h("h1", { id: "alert-title" }, t("alert.gone")));
+      // A link from an on-call message opened after this unit's leg closed: say where the
+      // alert went (unit codes only, all the unit may still know), not an error.
+      const passed = await api("GET", `/v1/alerts/${id}/passed-on`).catch(() => null);
+      let text = t("alert.gone");
+      if (passed?.passed_to?.length) text = t("alert.passed_to", { units: passed.passed_to.map(unitName).join(", ") });
+      else if (passed?.alert_closed) text = t("alert.passed_closed");
+      appendTo(clear(sections.summary), h("h1", { id: "alert-title", class: passed ? "passed-on" : null }, text));
       clear(sections.actions);
+      sections.map.closest(".columns")?.setAttribute("hidden", "");
       return;
     }
     throw error;
@@ -252,6 +259,10 @@ function paintRouting(alert) {
         km: cand?.distance_m != null ? (cand.distance_m / 1000).toFixed(1) : "?",
         min: leg.eta_s != null ? Math.round(leg.eta_s / 60) : "?",
       }));
+      // Which availability answered for the unit: consoles at the post, on-call people, or both.
+      const modes = d.availability?.[leg.unit_code] || {};
+      if (modes.at_post) lines.push(`${unitName(leg.unit_code)}: ${t("routing.mode_at_post", { n: modes.at_post })}`);
+      if (modes.on_call) lines.push(`${unitName(leg.unit_code)}: ${t("routing.mode_on_call", { n: modes.on_call })}`);
     }
     const chosen = new Set((d.legs || []).map((l) => l.unit_code));
     const firstChosen = (d.candidates || []).findIndex((c) => chosen.has(c.code));

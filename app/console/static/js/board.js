@@ -5,6 +5,7 @@ import { t, tOr, formatTime, zoneName } from "./i18n.js";
 import { api } from "./session.js";
 import { state, unitName, holder, legsOfAlert } from "./state.js";
 import { countdown } from "./countdown.js";
+import { drawDutyMap } from "./map.js";
 import { go } from "./app.js";
 
 let report = { today: null, week: null };
@@ -18,9 +19,16 @@ let listedAt = 0;
 export async function refreshBoard(touched = null) {
   if (touched === null || Date.now() - listedAt > 60000) {
     listedAt = Date.now();
-    const page = await api("GET", "/v1/alerts?limit=100");
-    for (const alert of page.items) state.alerts.set(alert.id, alert);
-    state.board = page.items.filter((a) => !closed(a));
+    // Every active alert, page by page: a burst of more than 100 must not hide the oldest ones.
+    const active = [];
+    let cursor = null;
+    do {
+      const page = await api("GET", `/v1/alerts?active=true&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      active.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    for (const alert of active) state.alerts.set(alert.id, alert);
+    state.board = active.filter((a) => !closed(a));
   } else {
     for (const id of touched) {
       const alert = await api("GET", `/v1/alerts/${id}`).catch(() => null);
@@ -42,7 +50,7 @@ export async function refreshBoard(touched = null) {
     dutyAt = Date.now();
     const units = [...state.units.values()].filter((u) => u.active);
     const rows = await Promise.all(units.map((u) => api("GET", `/v1/units/${u.code}/on-duty`).then((d) => ({ unit: u, ...d })).catch(() => null)));
-    duty = rows.filter((r) => r && (r.rostered.length || r.present.length));
+    duty = rows.filter((r) => r && (r.rostered.length || r.present.length || (r.on_call || []).length));
   }
 }
 
@@ -51,9 +59,10 @@ function dutySection() {
     "section",
     { "aria-labelledby": "duty-title", class: "duty" },
     h("h2", { id: "duty-title" }, t("board.duty")),
+    drawDutyMap(duty),
     duty.length
-      ? h("table", { class: "small", id: "duty-table" }, h("thead", {}, h("tr", {}, ["report.unit", "board.open", "board.rostered", "board.present"].map((k) => h("th", { scope: "col" }, t(k))))),
-          h("tbody", {}, duty.map((d) => h("tr", {}, h("td", {}, d.unit.name), h("td", {}, d.open ? t("units.open") : t("units.closed")), h("td", {}, d.rostered.join(", ")), h("td", {}, d.present.join(", ") || t("board.nobody_present"))))))
+      ? h("table", { class: "small", id: "duty-table" }, h("thead", {}, h("tr", {}, ["report.unit", "board.open", "board.rostered", "board.present", "board.on_call"].map((k) => h("th", { scope: "col" }, t(k))))),
+          h("tbody", {}, duty.map((d) => h("tr", {}, h("td", {}, d.unit.name), h("td", {}, d.open ? t("units.open") : t("units.closed")), h("td", {}, d.rostered.join(", ")), h("td", {}, d.present.join(", ") || t("board.nobody_present")), h("td", {}, (d.on_call || []).join(", ") || "—")))))
       : h("p", { class: "empty" }, t("board.nobody_on_duty")),
   );
 }

@@ -30,7 +30,7 @@ function areaPaths(highlight) {
 
 export function drawMap(alert, trail) {
   const fix = alert.last_location;
-  let view = fix ? { cx: x(fix.lon), cy: y(fix.lat), w: 60 } : { cx: x(106.84), cy: y(-6.22), w: 420 };
+  const view = fix ? { cx: x(fix.lon), cy: y(fix.lat), w: 60 } : { cx: x(106.84), cy: y(-6.22), w: 420 };
   const layers = [svg("g", { class: "areas" }, areaPaths(alert.area_code))];
   const posts = [...state.units.values()].filter((u) => u.lat != null && u.kind !== "transit_desk");
   layers.push(svg("g", { class: "posts" }, posts.map((u) => svg("rect", { x: x(u.lon) - 0.6, y: y(u.lat) - 0.6, width: 1.2, height: 1.2, class: u.code === state.me.unit_code ? "post mine" : "post" }, svg("title", {}, u.name)))));
@@ -42,11 +42,43 @@ export function drawMap(alert, trail) {
     layers.push(svg("circle", { class: "accuracy", cx: x(fix.lon), cy: y(fix.lat), r: Math.max(metres(fix.accuracy_m || 0), 0.3) }));
     layers.push(svg("circle", { class: "victim", cx: x(fix.lon), cy: y(fix.lat), r: 0.5 }, svg("title", {}, t("map.victim"))));
   }
-  const canvas = svg(
-    "svg",
-    { class: "map", role: "img", tabindex: "0", "aria-label": fix ? t("map.label", { area: alert.area_name || "", acc: Math.round(fix.accuracy_m || 0) }) : t("map.label_none") },
-    layers,
-  );
+  const label = fix ? t("map.label", { area: alert.area_name || "", acc: Math.round(fix.accuracy_m || 0) }) : t("map.label_none");
+  return frame(layers, view, label, [
+    h("li", {}, h("span", { class: "key victim-key", "aria-hidden": "true" }, "●"), " ", t("map.victim")),
+    h("li", {}, h("span", { class: "key accuracy-key", "aria-hidden": "true" }, "◯"), " ", t("map.accuracy")),
+    h("li", {}, h("span", { class: "key post-key", "aria-hidden": "true" }, "■"), " ", t("map.post")),
+    h("li", {}, h("span", { class: "key station-key", "aria-hidden": "true" }, "•"), " ", t("map.station")),
+  ]);
+}
+
+// The supervisor board's map: every unit with coordinates, marked by who is on duty there —
+// someone at a console (filled square), only on-call people (diamond), rostered but nobody
+// reachable (hollow square), nobody rostered (dot). Shapes and tooltips, not colour alone.
+export function drawDutyMap(duty) {
+  const byCode = new Map(duty.map((d) => [d.unit.code, d]));
+  const units = [...state.units.values()].filter((u) => u.lat != null && u.active);
+  const marks = units.map((u) => {
+    const d = byCode.get(u.code);
+    const status = !d ? "none" : d.present.length ? "present" : (d.on_call || []).length ? "on_call" : d.rostered.length ? "rostered" : "none";
+    const cx = x(u.lon), cy = y(u.lat);
+    const title = svg("title", {}, `${u.name}: ${t(`duty.${status}`)}${d ? ` (${[...new Set([...d.present, ...(d.on_call || [])])].join(", ") || "—"})` : ""}`);
+    if (status === "on_call") return svg("rect", { x: cx - 2.5, y: cy - 2.5, width: 5, height: 5, transform: `rotate(45 ${cx} ${cy})`, class: "duty on_call", "data-unit": u.code }, title);
+    if (status === "none") return svg("circle", { cx, cy, r: 1.2, class: "duty none", "data-unit": u.code }, title);
+    return svg("rect", { x: cx - 2.5, y: cy - 2.5, width: 5, height: 5, class: `duty ${status}`, "data-unit": u.code }, title);
+  });
+  const layers = [svg("g", { class: "areas" }, areaPaths(null)), svg("g", { class: "duty-marks" }, marks)];
+  const counts = { present: 0, on_call: 0, rostered: 0 };
+  for (const m of marks) for (const k of Object.keys(counts)) if (m.classList.contains(k)) counts[k] += 1;
+  return frame(layers, { cx: x(106.84), cy: y(-6.2), w: 300 }, t("duty.map_label", counts), [
+    h("li", {}, h("span", { class: "key duty-present-key", "aria-hidden": "true" }, "■"), " ", t("duty.present")),
+    h("li", {}, h("span", { class: "key duty-on-call-key", "aria-hidden": "true" }, "◆"), " ", t("duty.on_call")),
+    h("li", {}, h("span", { class: "key duty-rostered-key", "aria-hidden": "true" }, "□"), " ", t("duty.rostered")),
+    h("li", {}, h("span", { class: "key duty-none-key", "aria-hidden": "true" }, "·"), " ", t("duty.none")),
+  ]);
+}
+
+function frame(layers, view, label, legendItems) {
+  const canvas = svg("svg", { class: "map", role: "img", tabindex: "0", "aria-label": label }, layers);
   const apply = () => {
     const hgt = view.w * 0.62;
     canvas.setAttribute("viewBox", `${view.cx - view.w / 2} ${view.cy - hgt / 2} ${view.w} ${hgt}`);
@@ -90,14 +122,7 @@ export function drawMap(alert, trail) {
     drag = null;
   });
   apply();
-  const legend = h(
-    "ul",
-    { class: "legend" },
-    h("li", {}, h("span", { class: "key victim-key", "aria-hidden": "true" }, "●"), " ", t("map.victim")),
-    h("li", {}, h("span", { class: "key accuracy-key", "aria-hidden": "true" }, "◯"), " ", t("map.accuracy")),
-    h("li", {}, h("span", { class: "key post-key", "aria-hidden": "true" }, "■"), " ", t("map.post")),
-    h("li", {}, h("span", { class: "key station-key", "aria-hidden": "true" }, "•"), " ", t("map.station")),
-  );
+  const legend = h("ul", { class: "legend" }, legendItems);
   const controls = h(
     "div",
     { class: "map-controls" },

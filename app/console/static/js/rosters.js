@@ -1,6 +1,6 @@
 // Rosters and units without curl: find a unit, see who is on duty, add and end shifts
-// (supervisors, admins); edit a post's hours, address, phones and coordinates, and manage staff
-// accounts (admins).
+// (supervisors, admins), at the post or on call; edit a post's hours, address, phones and
+// coordinates (supervisors, admins), and manage staff accounts (admins).
 import { h, clear, append } from "./dom.js";
 import { t, formatTime, zoneName } from "./i18n.js";
 import { api, ApiError } from "./session.js";
@@ -54,7 +54,7 @@ async function select(code) {
   append(clear(panel), [
     h("h2", { id: "unit-title" }, unit.name),
     duty
-      ? h("p", { id: "on-duty" }, duty.open ? t("units.open") : t("units.closed"), " · ", t("units.rostered", { names: duty.rostered.join(", ") || "—" }), " · ", t("units.present", { names: duty.present.join(", ") || "—" }))
+      ? h("p", { id: "on-duty" }, duty.open ? t("units.open") : t("units.closed"), " · ", t("units.rostered", { names: duty.rostered.join(", ") || "—" }), " · ", t("units.present", { names: duty.present.join(", ") || "—" }), " · ", t("units.on_call_now", { names: (duty.on_call || []).join(", ") || "—" }))
       : null,
     error,
     unit.takes_drills && unit.lat != null
@@ -65,7 +65,7 @@ async function select(code) {
       : h("p", { class: "hint" }, t("units.no_drills")),
     shiftTable(code, shifts, error),
     shiftForm(code, error),
-    state.me.role === "admin" ? unitForm(unit, error) : h("p", { class: "hint" }, t("units.admin_only")),
+    ["admin", "supervisor"].includes(state.me.role) ? unitForm(unit, error) : h("p", { class: "hint" }, t("units.admin_only")),
   ]);
 }
 
@@ -75,8 +75,8 @@ function shiftTable(code, shifts, error) {
     "table",
     { id: "shifts" },
     h("caption", {}, t("units.shifts", { zone: zoneName() })),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("units.who")), h("th", { scope: "col" }, t("units.from")), h("th", { scope: "col" }, t("units.to")), h("th", { scope: "col" }, t("units.action")))),
-    h("tbody", {}, shifts.map((s) => h("tr", {}, h("td", {}, s.username), h("td", {}, formatTime(s.starts_at, true)), h("td", {}, formatTime(s.ends_at, true)), h("td", {}, h("button", { type: "button", class: "end-shift", "aria-label": t("units.end_label", { who: s.username }), onclick: () => run(error, () => api("DELETE", `/v1/shifts/${s.id}`), "units.ended", code) }, t("units.end")))))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("units.who")), h("th", { scope: "col" }, t("units.kind")), h("th", { scope: "col" }, t("units.from")), h("th", { scope: "col" }, t("units.to")), h("th", { scope: "col" }, t("units.action")))),
+    h("tbody", {}, shifts.map((s) => h("tr", {}, h("td", {}, s.username), h("td", { class: `shift-kind ${s.kind}` }, t(`shift.${s.kind}`)), h("td", {}, formatTime(s.starts_at, true)), h("td", {}, formatTime(s.ends_at, true)), h("td", {}, h("button", { type: "button", class: "end-shift", "aria-label": t("units.end_label", { who: s.username }), onclick: () => run(error, () => api("DELETE", `/v1/shifts/${s.id}`), "units.ended", code) }, t("units.end")))))),
   );
 }
 
@@ -97,19 +97,22 @@ function shiftForm(code, error) {
   const date = h("input", { id: "shift-date", type: "date", value: localToday(), required: true });
   const start = h("input", { id: "shift-start", type: "time", value: "08:00", required: true });
   const hours = h("input", { id: "shift-hours", type: "number", min: 1, max: 168, value: 8, required: true });
+  const kind = h("select", { id: "shift-kind", "aria-describedby": "shift-kind-hint" }, ["at_post", "on_call"].map((k) => h("option", { value: k }, t(`shift.${k}`))));
   return h(
     "form",
     { class: "inline-form", id: "shift-form", onsubmit: (event) => {
       event.preventDefault();
       const startsAt = zonedToUtc(date.value, start.value);
       const endsAt = new Date(startsAt.getTime() + Number(hours.value) * 3600000);
-      run(error, () => api("POST", `/v1/units/${code}/shifts`, { username: who.value.trim(), starts_at: startsAt.toISOString(), ends_at: endsAt.toISOString() }), "units.shift_added", code);
+      run(error, () => api("POST", `/v1/units/${code}/shifts`, { username: who.value.trim(), starts_at: startsAt.toISOString(), ends_at: endsAt.toISOString(), kind: kind.value }), "units.shift_added", code);
     } },
     h("h3", {}, t("units.add_shift")),
     label("shift-user", t("units.username")), who,
     label("shift-date", t("units.date", { zone: zoneName() })), date,
     label("shift-start", t("units.start")), start,
     label("shift-hours", t("units.hours_long")), hours,
+    label("shift-kind", t("units.kind")), kind,
+    h("p", { class: "hint", id: "shift-kind-hint" }, t("units.kind_hint")),
     h("button", { type: "submit", id: "shift-add" }, t("units.add_shift")),
   );
 }
