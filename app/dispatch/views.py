@@ -1,7 +1,7 @@
 """Read models of dispatch for staff: offers and claims, routing explanations, timelines, notes.
 
-Need-to-know: a post or transit desk sees the alerts it was offered (and still may act on) or
-holds; supervisors and admins see all. Everything else answers 404.
+Who may see them is ``app.policy``'s answer (an ``AlertAccess``), which these functions only
+apply: a unit whose sight ended gets what happened up to that moment and nothing after.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import PROVINCE_WIDE_ROLES, Principal, StaffPrincipal
-from app.events import is_case_matter
+from app.access import StaffPrincipal
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
+from app.policy.alerts import AlertAccess
+from app.policy.events import is_case_matter
+from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import (
     AssignmentRead,
     DecisionRead,
@@ -28,35 +30,6 @@ from app.security.fields import KeyRing
 def note_aad(alert_id: uuid.UUID) -> str:
     """Binds a note's ciphertext to its alert: a note copied onto another alert won't decrypt."""
     return f"alert.note:{alert_id}"
-
-
-VISIBLE_TO_UNIT = ("offered", "accepted", "completed", "expired", "lapsed")
-"""Leg statuses that let the unit see the alert: withdrawn or declined offers do not."""
-
-
-async def unit_sees_alert(
-    session: AsyncSession, staff: StaffPrincipal, alert_id: uuid.UUID
-) -> bool:
-    if staff.role in PROVINCE_WIDE_ROLES:
-        return True
-    if staff.unit_id is None:
-        return False
-    found = await session.scalar(
-        select(Assignment.id)
-        .where(
-            Assignment.alert_id == alert_id,
-            Assignment.unit_id == staff.unit_id,
-            Assignment.status.in_(VISIBLE_TO_UNIT),
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
-async def can_see(session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> bool:
-    return isinstance(principal, StaffPrincipal) and await unit_sees_alert(
-        session, principal, alert_id
-    )
 
 
 def assignment_read(leg: Assignment, alert: Alert | None = None) -> AssignmentRead:
@@ -117,7 +90,7 @@ async def list_assignments(
     return items, next_cursor
 
 
-async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
+async def routing_of(session: AsyncSession, alert: Alert, access: AlertAccess) -> RoutingRead:
     decisions = (
         await session.scalars(
             select(RoutingDecision)
@@ -132,8 +105,9 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
             .order_by(Assignment.step, Assignment.unit_code)
         )
     ).all()
+    decisions = [d for d in decisions if access.covers(d.created_at)]
     by_decision: dict[uuid.UUID, list[AssignmentRead]] = {}
-    for leg in legs:
+    for leg in (g for g in legs if access.covers(g.offered_at)):
         by_decision.setdefault(leg.decision_id, []).append(assignment_read(leg, alert))
     return RoutingRead(
         alert_id=alert.id,
@@ -156,10 +130,10 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
 
 
 async def timeline_of(
-    session: AsyncSession, alert: Alert, *, case_matters: bool = True
+    session: AsyncSession, alert: Alert, access: AlertAccess
 ) -> list[TimelineEntry]:
-    """Every event of the alert in commit order (outbox payloads hold no personal data);
-    without ``case_matters`` (transit staff) nothing about the case file."""
+    """Every event of the alert the caller may see, in commit order (outbox payloads hold no
+    personal data); without ``case_matters`` (transit staff) nothing about the case file."""
     events = (
         await session.scalars(
             select(OutboxEvent).where(OutboxEvent.alert_id == alert.id).order_by(OutboxEvent.id)
@@ -168,11 +142,14 @@ async def timeline_of(
     return [
         TimelineEntry(at=e.created_at, event=e.event_type, data=e.payload)
         for e in events
-        if case_matters or not is_case_matter(e.event_type, e.payload)
+        if access.covers(e.created_at)
+        and (access.fields.case_matters or not is_case_matter(e.event_type, e.payload))
     ]
 
 
-async def notes_of(session: AsyncSession, alert: Alert, keyring: KeyRing) -> list[NoteRead]:
+async def notes_of(
+    session: AsyncSession, alert: Alert, access: AlertAccess, keyring: KeyRing
+) -> list[NoteRead]:
     notes = (
         await session.scalars(
             select(AlertNote)
@@ -188,4 +165,5 @@ async def notes_of(session: AsyncSession, alert: Alert, keyring: KeyRing) -> lis
             created_at=n.created_at,
         )
         for n in notes
+        if access.covers(n.created_at)
     ]

@@ -139,7 +139,7 @@ class AlertStaffView(BaseModel):
     transit_context: dict[str, str] | None
     last_location: LocationRead | None
     press_count: int
-    duress: bool
+    duress: bool | None = Field(None, description="Not shown to transit staff or partners")
     do_not_call_back: bool
     linked_alert_id: uuid.UUID | None
     cancelled_at: datetime | None
