@@ -29,7 +29,6 @@ from app.errors import (
 from app.ingestion.views import staff_view
 from app.models import Alert
 from app.policy.alerts import AlertAccess, open_alert, staff_fields
-from app.policy.fields import FULL
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
     NoteCreate,
@@ -228,6 +227,7 @@ async def post_reassign(
     principal: CurrentPrincipal,
 ) -> RoutingRead:
     staff = require_staff(principal, "supervisor", "admin")
+    await open_alert(session, staff, alert_id, now=context.clock.now())  # 404 like any read
     await claims.reassign(
         session,
         alert_id=alert_id,
@@ -238,6 +238,5 @@ async def post_reassign(
         now=context.clock.now(),
     )
     await session.commit()
-    alert = await session.get(Alert, alert_id)
-    assert alert is not None
-    return await routing_of(session, alert, AlertAccess(fields=FULL))
+    alert, access = await open_alert(session, staff, alert_id, now=context.clock.now())
+    return await routing_of(session, alert, access)

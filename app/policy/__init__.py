@@ -8,8 +8,9 @@ exports) through ``fields``. The rules:
 - Supervisors and admins see every alert, every field.
 - A unit (complaint post, central desk, transit desk) sees an alert from the moment it was offered
   it. Its sight ends when its leg closes (expired, declined, lapsed, withdrawn, released), plus a
-  grace of ``LATE_ACCEPT_GRACE`` for a late accept; afterwards it sees only what happened up to
-  that moment, and a request for the alert answers "passed to <unit>". A completed leg (the unit
+  grace of ``LATE_ACCEPT_GRACE`` in which it may still open and accept the alert late; it sees
+  only what happened up to the close, and after the grace a request for the alert answers
+  "passed to <unit>". A completed leg (the unit
   saw the alert through to its end) keeps sight.
 - Child identity (contact name and phone, free text, the raw body, ``victim_is_child``) only for
   the unit holding the claim, supervisors and admins, and police after a hand-over to police.

@@ -29,7 +29,7 @@ class AlertAccess:
 
     fields: FieldAccess
     until: datetime | None = None
-    """The unit's sight ends here (its leg closed, plus the grace); None: no end."""
+    """What happened after this (the close of the unit's leg) is not shown; None: no end."""
     holds_claim: bool = False
 
     def covers(self, at: datetime) -> bool:

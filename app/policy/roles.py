@@ -15,7 +15,8 @@ KEEPS_SIGHT_STATUSES = frozenset({"offered", "accepted", "completed"})
 """A leg in one of these lets its unit follow the alert without end."""
 
 CLOSED_LEG_STATUSES = frozenset({"declined", "expired", "withdrawn", "lapsed", "released"})
-"""A leg that closed: its unit sees the alert up to ``closed_at + LATE_ACCEPT_GRACE``."""
+"""A leg that closed: its unit sees what happened up to ``closed_at``, and may open the alert
+(to accept it late) until ``closed_at + LATE_ACCEPT_GRACE``."""
 
 LATE_ACCEPT_GRACE = timedelta(seconds=120)
 """An offer that just expired may still be accepted this long, so the unit keeps sight of it."""

@@ -23,10 +23,11 @@ class LegSight:
 
     @property
     def sight_until(self) -> datetime | None:
-        """The last moment this leg shows its unit; None while it keeps sight without end."""
+        """What happened after this moment is not shown to the unit through this leg (its close);
+        None while the leg keeps sight without end."""
         if self.status in KEEPS_SIGHT_STATUSES or self.closed_at is None:
             return None
-        return self.closed_at + LATE_ACCEPT_GRACE
+        return self.closed_at
 
     def covers(self, at: datetime) -> bool:
         """Did this leg let its unit see something that happened at ``at``?"""
@@ -43,10 +44,17 @@ class UnitSight:
     ever_offered: bool
     since: datetime | None = None
     until: datetime | None = None
-    """None with ``ever_offered``: no end (yet)."""
+    """The close of the unit's last leg: what happened later is not shown. None with
+    ``ever_offered``: no end (yet)."""
+
+    @property
+    def open_until(self) -> datetime | None:
+        """The unit may still open the alert (and accept late) until then."""
+        return None if self.until is None else self.until + LATE_ACCEPT_GRACE
 
     def sees_at(self, now: datetime) -> bool:
-        return self.ever_offered and (self.until is None or now <= self.until)
+        end = self.open_until
+        return self.ever_offered and (end is None or now <= end)
 
     def covers(self, at: datetime) -> bool:
         if not self.ever_offered or self.since is None or at < self.since:
