@@ -86,6 +86,8 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/users"): D,
     ("GET", "/v1/users"): D,
     ("PATCH", "/v1/users/{user_id}"): D,
+    ("POST", "/v1/users/{user_id}/password"): D,
+    ("GET", "/v1/sign-in-failures"): D,
     ("POST", "/v1/integrators"): D,
     ("GET", "/v1/regions"): D,
     ("GET", "/v1/units"): D,

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.access import require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
@@ -20,12 +20,13 @@ from app.errors import (
     ValidationFailed,
 )
 from app.identity.integrators import create_integrator
-from app.identity.staff import create_user, list_users, read_user, update_user
+from app.identity.staff import create_user, list_users, read_user, reset_password, update_user
 from app.identity.throttle import recent_failures
 from app.schemas.common import Page
 from app.schemas.identity import (
     IntegratorCreate,
     IntegratorCredential,
+    PasswordReset,
     SignInFailuresRead,
     UserCreate,
     UserRead,
@@ -105,6 +106,39 @@ async def patch_user(
     read = await read_user(session, user)
     await session.commit()
     return read
+
+
+@router.post(
+    "/users/{user_id}/password",
+    status_code=204,
+    summary="Set a new password for a staff account (admin); ends all its sessions; audited",
+    response_class=Response,
+    responses={**_ERRORS, **error_responses(NotFound)},
+)
+async def post_password(
+    user_id: uuid.UUID,
+    data: PasswordReset,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> Response:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    user = await reset_password(
+        session, user_id=user_id, password=data.password, hasher=context.hasher, now=now
+    )
+    if user is None:
+        raise NotFound()
+    record(
+        session,
+        principal=admin,
+        action="user.password_reset",
+        object_type="staff_user",
+        object_id=user.id,
+        at=now,
+    )
+    await session.commit()
+    return Response(status_code=204)
 
 
 @router.post(

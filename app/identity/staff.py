@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from app.identity.throttle import (
     record_failure,
     record_success,
 )
-from app.models import StaffUser, Unit
+from app.models import RefreshToken, StaffUser, Unit
 from app.pagination import Cursor
 from app.schemas.identity import UserCreate, UserRead, UserUpdate
 from app.security.hashing import SecretHasher
@@ -101,6 +101,30 @@ async def update_user(
         user.phone = data.phone
     if data.disabled is not None:
         user.disabled_at = (user.disabled_at or now) if data.disabled else None
+    await session.flush()
+    return user
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    password: str,
+    hasher: SecretHasher,
+    now: datetime,
+) -> StaffUser | None:
+    """An admin sets a new password (there is no lockout to lift: sign-in only backs off). Every
+    session of the account ends with it: its refresh tokens are revoked, and access tokens of a
+    revoked session are refused at once."""
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        return None
+    user.password_hash = await hasher.hash(password)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     await session.flush()
     return user
 

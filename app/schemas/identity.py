@@ -80,6 +80,10 @@ class UserCreate(StrictInput):
     )
 
 
+class PasswordReset(StrictInput):
+    password: str = Field(..., min_length=12, max_length=256, description="The new password")
+
+
 class UserUpdate(StrictInput):
     role: Role | None = None
     unit_code: str | None = Field(None, max_length=40)
