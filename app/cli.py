@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import secrets
 import sys
@@ -236,6 +237,30 @@ def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the sealed trail is intact, 1 when a row was changed, inserted or deleted."""
+    from app.security.audit_chain import chain_key, verify
+
+    key = chain_key(settings.effective_secret_key)
+    verdict = asyncio.run(_with_session(settings, lambda s: verify(s, key=key)))
+    print(json.dumps(verdict.as_dict(), indent=2))
+    return 0 if verdict.intact else 1
+
+
+def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
+    """Seal what is pending now (the service's sealer does this every few seconds)."""
+    from app.security.audit_chain import chain_key, seal_pending
+
+    key = chain_key(settings.effective_secret_key)
+    total = 0
+    while sealed := asyncio.run(
+        _with_session(settings, lambda s: seal_pending(s, key=key, now=_now()))
+    ):
+        total += sealed
+    print(f"sealed={total}")
+    return 0
+
+
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
@@ -305,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     icreate.add_argument("name")
     icreate.add_argument("--scope", action="append", required=True)
     icreate.set_defaults(func=cmd_integrator_create)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser(
+        "verify", help="check the sealed chain; report changed, inserted or deleted rows"
+    ).set_defaults(func=cmd_audit_verify)
+    audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser

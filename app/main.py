@@ -46,6 +46,7 @@ from app.realtime.hub import Hub
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
+from app.security.audit_chain import seal_audit
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
@@ -188,6 +189,9 @@ def create_app(
             tasks += [
                 asyncio.create_task(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="audit-sealer", interval_s=5, body=seal_audit)
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
