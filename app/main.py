@@ -41,6 +41,7 @@ from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
 from app.notify import build_providers, deliver_notifications
 from app.observability import Metrics
+from app.policy.retention import run_retention
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker
 from app.realtime.hub import Hub
 from app.realtime.presence import DatabasePresence, run_presence_flush
@@ -192,6 +193,9 @@ def create_app(
                 ),
                 asyncio.create_task(
                     run_periodic(ctx, name="audit-sealer", interval_s=5, body=seal_audit)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="retention", interval_s=3600, body=run_retention)
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal, require_staff
@@ -31,6 +31,7 @@ from app.models import Alert
 from app.policy.alerts import AlertAccess, open_alert, staff_fields
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
+    LegalHoldRequest,
     NoteCreate,
     NoteRead,
     ProgressRequest,
@@ -240,3 +241,40 @@ async def post_reassign(
     await session.commit()
     alert, access = await open_alert(session, staff, alert_id, now=context.clock.now())
     return await routing_of(session, alert, access)
+
+
+@router.post(
+    "/{alert_id}/legal-hold",
+    status_code=204,
+    summary="Put the alert on legal hold, or release it (supervisor); with a reason, audited",
+    description=(
+        "An alert on hold keeps its personal data past the retention period (cancelled, "
+        "accidental and drill alerts are otherwise purged after it)."
+    ),
+    response_class=Response,
+    responses=_WRITE_ERRORS,
+)
+async def post_legal_hold(
+    alert_id: uuid.UUID,
+    body: LegalHoldRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> Response:
+    staff = require_staff(principal, "supervisor", "admin")
+    now = context.clock.now()
+    alert, _ = await open_alert(session, staff, alert_id, now=now, lock=True)
+    if alert.purged_at is not None and body.hold:
+        raise AlertClosed("Its personal data was already purged: there is nothing to hold.")
+    alert.legal_hold = body.hold
+    record(
+        session,
+        principal=staff,
+        action="alert.legal_hold" if body.hold else "alert.legal_hold_released",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"reason": body.reason},
+    )
+    await session.commit()
+    return Response(status_code=204)

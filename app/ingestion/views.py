@@ -99,6 +99,8 @@ def staff_view(
         contact=_contact(private.get("contact")),
         message=_text(private.get("message")),
         companion_preference=alert.companion_preference if fields.shows_profile else None,
+        legal_hold=alert.legal_hold,
+        purged_at=alert.purged_at,
         body_text=body_text(private),
     )
 

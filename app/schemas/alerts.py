@@ -146,6 +146,10 @@ class AlertStaffView(BaseModel):
     contact: dict[str, str] | None = Field(None, description="Decrypted; every read is audited")
     message: str | None = None
     companion_preference: str | None = None
+    legal_hold: bool = Field(False, description="Kept whole past retention")
+    purged_at: datetime | None = Field(
+        None, description="When retention removed its personal data (then contact etc. are null)"
+    )
     body_text: str | None = Field(
         None,
         description=(

@@ -1,4 +1,4 @@
-"""audit chain: rows sealed in batches by a background sealer (tamper-evident, append-only)
+"""audit chain (rows sealed in batches by a background sealer) and alert retention (legal hold)
 
 Revision ID: 0011
 Revises: 0007
@@ -27,6 +27,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('chain', sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_audit_entry_seal_batch'), ['seal_batch'], unique=False)
 
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('legal_hold', sa.Boolean(), server_default=sa.text('false'), nullable=False)
+        )
+        batch_op.add_column(sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True))
+
     op.create_table('audit_seal',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('sealed_at', sa.DateTime(timezone=True), nullable=False),
@@ -38,6 +44,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('audit_seal')
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.drop_column('purged_at')
+        batch_op.drop_column('legal_hold')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entry_seal_batch'))
         batch_op.drop_column('chain')

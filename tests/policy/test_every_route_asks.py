@@ -35,6 +35,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/alerts/{alert_id}/progress"): {"milestone": "contacted"},
     ("POST", "/v1/alerts/{alert_id}/resolve"): {"disposition": "assisted"},
     ("POST", "/v1/alerts/{alert_id}/notes"): {"text": "x"},
+    ("POST", "/v1/alerts/{alert_id}/legal-hold"): {"hold": True, "reason": "court order"},
     ("POST", "/v1/alerts/{alert_id}/reassign"): {"unit_code": "central", "reason": "test"},
     ("POST", "/v1/alerts/{alert_id}/case"): {
         "violence_types": ["psikis"],
