@@ -186,3 +186,19 @@ async def test_an_admin_resets_a_password_and_every_session_of_the_account_ends(
             data={"grant_type": "password", "username": "konselor.r", "password": password},
         )
         assert answer.status_code == status, answer.text
+
+
+async def test_revoking_a_refresh_token_answers_a_typed_empty_object_and_ends_the_session(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    await make_staff(context, "konselor.v", "counselor", "3171060")
+    tokens = await sign_in(client, "konselor.v")
+    for _ in range(2):  # an unknown (already revoked) token is not an error either
+        answer = await client.post("/v1/auth/revoke", data={"token": tokens["refresh_token"]})
+        assert answer.status_code == 200 and answer.json() == {}
+        assert answer.headers["content-type"] == "application/json"
+    refreshed = await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refreshed.status_code == 400
