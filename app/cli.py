@@ -261,6 +261,26 @@ def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every personal field with the ring's first key; exit 1 if any is left on
+    another key (a process still running with the old ring)."""
+    from app.security.fields import KeyRing
+    from app.security.rotation import rotate_keys
+
+    keyring = KeyRing(settings.effective_encryption_keys)
+
+    async def work() -> dict[str, dict[str, int]]:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            return await rotate_keys(create_sessionmaker(engine), keyring)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(work())
+    print(json.dumps({"primary_key": keyring.primary_kid, "columns": report}, indent=2))
+    return 0 if all(c["on_other_keys"] == 0 for c in report.values()) else 1
+
+
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
@@ -338,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check the sealed chain; report changed, inserted or deleted rows"
     ).set_defaults(func=cmd_audit_verify)
     audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
+
+    keys = sub.add_parser("keys", help="the encryption key ring").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser(
+        "rotate", help="re-encrypt every personal field with the first key of the ring"
+    ).set_defaults(func=cmd_keys_rotate)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser
