@@ -20,7 +20,7 @@ from app.dispatch.views import note_aad
 from app.errors import AlertClosed, Forbidden, NotFound
 from app.events import emit
 from app.models import Alert, AlertNote, Assignment
-from app.policy.alerts import Denied, access_to, denial
+from app.policy.alerts import Denied, access_to, refuse
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import Disposition, HandOver, Milestone
 from app.security.fields import KeyRing
@@ -43,7 +43,7 @@ async def _locked_for_work(
         raise NotFound()
     answer = await access_to(session, staff, alert, now=now)
     if isinstance(answer, Denied):
-        raise denial(answer)  # others' alerts stay invisible
+        raise await refuse(session, staff, alert, answer, now=now)  # others' stay invisible
     held = await _held(session, alert, staff)
     province_wide = staff.role in PROVINCE_WIDE_ROLES
     if AlertState(alert.state) in TERMINAL:

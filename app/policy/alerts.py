@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
+from app.audit import record
 from app.errors import NotFound, PassedOn
 from app.models import Alert, Assignment
 from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
@@ -116,8 +117,26 @@ async def open_alert(
         raise NotFound()
     answer = await access_to(session, principal, alert, now=now)
     if isinstance(answer, Denied):
-        raise denial(answer)
+        raise await refuse(session, principal, alert, answer, now=now)
     return alert, answer
+
+
+async def refuse(
+    session: AsyncSession, principal: Principal, alert: Alert, answer: Denied, *, now: datetime
+) -> NotFound:
+    """Audit a denied access to an existing alert (committed at once: the request fails), and
+    return the error to raise. Called before the route has written anything."""
+    record(
+        session,
+        principal=principal,
+        action="alert.access_denied",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"passed_on": answer.had_it},
+    )
+    await session.commit()
+    return denial(answer)
 
 
 def denial(answer: Denied) -> NotFound:

@@ -5,6 +5,7 @@ and the pseudonymous transit view."""
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 
 from app.clock import FrozenClock
 from app.context import AppContext
@@ -57,6 +58,13 @@ async def test_a_post_whose_offer_expired_sees_up_to_the_close_then_passed_to(
         problem = answer.json()
         assert problem["type"].endswith("/passed-on") and problem["passed_to"] == [KL]
         assert "CANARY" not in answer.text
+    async with context.sessions() as session:
+        denied = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "alert.access_denied")
+            )
+        ).all()
+    assert len(denied) == 5 and all(d.detail == {"passed_on": True} for d in denied)
     # Kebayoran Lama, which holds it, still reads everything.
     assert (
         "CANARY-NOTE" in (await client.get(f"/v1/alerts/{alert_id}/notes", headers=auth(kl))).text
@@ -123,7 +131,5 @@ async def test_reads_of_routing_timeline_clocks_and_case_are_audited(
     for path in ("/routing", "/timeline", "/sla"):
         assert (await client.get(f"/v1/alerts/{alert_id}{path}", headers=auth(kb))).is_success
     async with context.sessions() as session:
-        from sqlalchemy import select
-
         actions = set((await session.scalars(select(AuditEntry.action))).all())
     assert {"alert.routing_read", "alert.timeline_read", "alert.sla_read"} <= actions
