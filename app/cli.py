@@ -5,8 +5,10 @@ sigap serve [--host H] [--port P] [--workers N] [--role all|intake|worker]
 sigap migrate                                      apply pending migrations (under a lock)
 sigap reference load [--replace-units]             load or refresh every region bundle
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
+sigap units list | hours …, sigap shift add | list | end …   see app/cli_rosters.py
 sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
+sigap stream new-epoch                             after restoring a SQLite file: clients resync
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
@@ -18,7 +20,9 @@ import getpass
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,23 +105,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     build_context(settings)  # refuses unsafe settings before anything is touched
     asyncio.run(prepare(settings))
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
-        ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
-        ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
-        # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
-        # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
-        ws_per_message_deflate=False,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    metrics_dir = None
+    if args.workers > 1:
+        # Every worker's metrics in every scrape (app/observability.py): a fresh directory per
+        # start, so no dead run's samples are ever added in.
+        metrics_dir = tempfile.mkdtemp(prefix="sigap-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_graceful_shutdown=10,
+            ws="websockets-sansio",  # the maintained implementation (the legacy one is deprecated)
+            ws_ping_interval=20.0,  # protocol pings keep idle sockets open through mobile carriers
+            # permessage-deflate keeps two zlib contexts per socket (about 50 KiB each side) to
+            # shrink messages of a few hundred bytes: not worth it at thousands of idle sockets.
+            ws_per_message_deflate=False,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def cmd_stream_new_epoch(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.realtime.epoch import new_epoch
+
+    epoch = asyncio.run(_with_session(settings, new_epoch))
+    print(f"stream epoch replaced ({epoch}): every client resumes with resync_required")
     return 0
 
 
@@ -331,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--region", required=True)
     imp.set_defaults(func=cmd_units_import)
+    from app.cli_rosters import add_parsers
+
+    add_parsers(sub, units)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(
         dest="action", required=True
@@ -366,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="re-encrypt every personal field with the first key of the ring"
     ).set_defaults(func=cmd_keys_rotate)
 
+    stream = sub.add_parser("stream", help="the event stream").add_subparsers(
+        dest="action", required=True
+    )
+    stream.add_parser(
+        "new-epoch", help="after restoring a SQLite file: make every client resync"
+    ).set_defaults(func=cmd_stream_new_epoch)
+
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser
 
@@ -375,7 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secrets":
         return cmd_secrets(args, None)
     command: Callable[[argparse.Namespace, Settings], int] = args.func
-    return command(args, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # refuse to start, naming each wrong setting
+        print("error: invalid settings, refusing to start:", file=sys.stderr)
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"  {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    return command(args, settings)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,31 @@ DEV_ENCRYPTION_KEYS = (
 )
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 
+SLA_TARGET_DEFAULTS: dict[str, float] = {
+    "routing": 5.0,
+    "acknowledgement": 60.0,
+    "first_contact": 300.0,
+    "on_scene:transit": 600.0,
+    "on_scene:post": 1800.0,
+    "police_report": 3 * 86400.0,  # UU TPKS Art. 41
+    "protection": 86400.0,  # Arts. 42-43
+    "lpsk_request": 86400.0,
+    "protection_expiry": 14 * 86400.0,
+    "triage:high": 3600.0,
+    "triage:medium": 6 * 3600.0,
+    "triage:low": 3 * 86400.0,
+    "trafficking_services": 7 * 86400.0,  # UU 21/2007 Art. 52
+}
+SLA_CLOCKS = ("on_scene", "triage")
+"""Clocks whose target may also be given without a kind (``on_scene`` for every responder)."""
+ACK_TIMEOUT_DEFAULTS: dict[str, float] = {"post": 60.0, "transit": 60.0, "central": 120.0}
+LOOP_STALL_DEFAULTS: dict[str, float] = {
+    "default": 60.0,
+    "geo-refresh": 120.0,
+    "housekeeping": 7200.0,
+    "listener": 15.0,
+}
+
 
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
@@ -123,14 +148,14 @@ class DispatchSettings(BaseModel):
     max_post_attempts: int = Field(3, ge=1, le=20)
     """Posts tried on the ladder before the central desk."""
     companion_max_extra_s: float = Field(600.0, ge=0)
-    ack_timeout_s: dict[str, float] = Field(
-        default_factory=lambda: {"post": 60.0, "transit": 60.0, "central": 120.0}
-    )
-    """Per leg kind: an offer not accepted within this moves the ladder on."""
+    ack_timeout_s: dict[str, float] = Field(default_factory=lambda: dict(ACK_TIMEOUT_DEFAULTS))
+    """Per leg kind: an offer not accepted within this moves the ladder on. An override names
+    only the kinds it changes (``{"central": 90}``); the others keep their defaults."""
     lease_s: float = Field(600.0, ge=30)
     """A claim lapses (and is re-offered) after this long without activity from its holder."""
-    poll_interval_s: float = Field(0.5, gt=0, le=30)
-    """The dispatcher's polling fallback; new local alerts wake it at once."""
+    poll_interval_s: float = Field(30.0, gt=0, le=300)
+    """The dispatcher's and notifier's fallback poll. They are woken by commits that queue
+    work (here, or announced by another process) and sleep until the next due time."""
     batch_size: int = Field(20, ge=1, le=500)
     concurrency: int = Field(2, ge=1, le=8)
     """Tasks a process works on at once (PostgreSQL; SQLite takes one at a time)."""
@@ -159,6 +184,14 @@ class DispatchSettings(BaseModel):
     notify_http_url: str | None = None
     notify_http_token: SecretStr = SecretStr("")
     notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
+    repeat_press_supervisor_after_s: float = Field(300.0, ge=0)
+    """A repeat press on an acknowledged alert always tells its holder; when the holder has
+    shown no activity for this long, the supervisors on duty are told too."""
+
+    @field_validator("ack_timeout_s", mode="before")
+    @classmethod
+    def _merge_ack_timeouts(cls, value: object) -> object:
+        return _merged(value, ACK_TIMEOUT_DEFAULTS)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_batch(self) -> DispatchSettings:
@@ -187,9 +220,10 @@ class RealtimeSettings(BaseModel):
     replay_window_h: float = Field(72.0, gt=0)
     """How far back ``after`` may resume; older positions get ``resync_required``."""
     replay_batch: int = Field(500, ge=10, le=10_000)
-    relay_poll_s: float = Field(1.0, gt=0, le=60)
-    """The relay's polling fallback; local commits wake it at once."""
-    hub_poll_s: float = Field(2.0, gt=0, le=60)
+    relay_poll_s: float = Field(10.0, gt=0, le=60)
+    """The relay's fallback poll (for events of a process that died before numbering them);
+    local commits wake it at once."""
+    hub_poll_s: float = Field(30.0, gt=0, le=300)
     """The hub's polling fallback behind LISTEN/NOTIFY."""
     listener_heartbeat_s: float = Field(5.0, gt=0, le=60)
     """How often the dedicated LISTEN connection is checked (a dead one is replaced)."""
@@ -208,27 +242,57 @@ class RealtimeSettings(BaseModel):
 class SlaSettings(BaseModel):
     policy_version: str = "2026.1"
     """Recorded on every clock: changing targets never rewrites how history was measured."""
-    targets_s: dict[str, float] = Field(
-        default_factory=lambda: {
-            "routing": 5.0,
-            "acknowledgement": 60.0,
-            "first_contact": 300.0,
-            "on_scene:transit": 600.0,
-            "on_scene:post": 1800.0,
-            "police_report": 3 * 86400.0,  # UU TPKS Art. 41
-            "protection": 86400.0,  # Arts. 42-43
-            "lpsk_request": 86400.0,
-            "protection_expiry": 14 * 86400.0,
-            "triage:high": 3600.0,
-            "triage:medium": 6 * 3600.0,
-            "triage:low": 3 * 86400.0,
-            "trafficking_services": 7 * 86400.0,  # UU 21/2007 Art. 52
-        }
-    )
-    """Seconds per clock; ``clock:kind`` entries win over ``clock``."""
+    targets_s: dict[str, float] = Field(default_factory=lambda: dict(SLA_TARGET_DEFAULTS))
+    """Seconds per clock; ``clock:kind`` entries win over ``clock``. An override names only the
+    clocks it changes (``{"acknowledgement": 30}``); the others keep their defaults."""
     warn_fraction: float = Field(0.75, gt=0, lt=1)
     """Warn when this share of the target has passed (45 s of the 60 s acknowledgement)."""
-    monitor_interval_s: float = Field(0.5, gt=0, le=10)
+    monitor_interval_s: float = Field(30.0, gt=0, le=300)
+    """The SLA monitor's fallback poll: it sleeps until the next warning or deadline, and
+    commits that may change clocks wake it."""
+
+    @field_validator("targets_s", mode="before")
+    @classmethod
+    def _merge_targets(cls, value: object) -> object:
+        return _merged(value, SLA_TARGET_DEFAULTS)
+
+
+class OpsSettings(BaseModel):
+    """The safety nets' own alarms: a background loop that stops must never stop silently."""
+
+    loop_stall_after_s: dict[str, float] = Field(default_factory=lambda: dict(LOOP_STALL_DEFAULTS))
+    """Per loop: a heartbeat older than this is a stalled loop (/readyz, /metrics). An override
+    names only the loops it changes; unnamed loops use the "default" entry."""
+    loop_page_after_s: float = Field(120.0, gt=0)
+    """A loop stalled this long pages the supervisors on duty (kind ``loop_stalled``)."""
+    watchdog_interval_s: float = Field(5.0, gt=0, le=60)
+    """How often each process's watchdog looks at its own loops and publishes their ages."""
+    set_aside_s: float = Field(600.0, gt=0)
+    """An item that fails on its own is set aside this long (the rest of its batch proceeds),
+    then tried again: a fixed cause clears it, a lasting one is reported again."""
+
+    @field_validator("loop_stall_after_s", mode="before")
+    @classmethod
+    def _merge_stalls(cls, value: object) -> object:
+        return _merged(value, LOOP_STALL_DEFAULTS)
+
+    @field_validator("loop_stall_after_s")
+    @classmethod
+    def _positive_stalls(cls, value: dict[str, float]) -> dict[str, float]:
+        _require_positive(value, "ops.loop_stall_after_s")
+        return value
+
+    def stall_after(self, loop: str) -> float:
+        return self.loop_stall_after_s.get(loop, self.loop_stall_after_s["default"])
+
+
+class OutboxSettings(BaseModel):
+    retention_days: float = Field(30.0, gt=0)
+    """Events older than this are deleted by housekeeping, except those of an alert still open
+    (its phone and consoles may still need them). Resuming from further back than what is kept
+    gets ``resync_required``."""
+    purge_batch: int = Field(5000, ge=100, le=100_000)
+    """Events deleted per transaction, so a first purge of a large outbox never holds long locks."""
 
 
 class Settings(BaseSettings):
@@ -257,6 +321,20 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     sla: SlaSettings = SlaSettings()
+    ops: OpsSettings = OpsSettings()
+    outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _rules_fed(self) -> Settings:
+        # Checked here, at start-up, against the rules these settings feed: a mistake refuses
+        # to start instead of failing a background loop every cycle.
+        _require_known(self.sla.targets_s, SLA_TARGET_DEFAULTS, SLA_CLOCKS, "sla.targets_s")
+        _require_positive(self.sla.targets_s, "sla.targets_s")
+        _require_known(
+            self.dispatch.ack_timeout_s, ACK_TIMEOUT_DEFAULTS, (), "dispatch.ack_timeout_s"
+        )
+        _require_positive(self.dispatch.ack_timeout_s, "dispatch.ack_timeout_s")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -301,6 +379,33 @@ def normalise_database_url(value: str) -> str:
     if value.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
     return value
+
+
+def _merged(value: object, defaults: dict[str, float]) -> object:
+    """An override of a dict setting changes the keys it names and keeps every other default
+    (replacing the whole dict would silently drop the clocks or kinds it does not name)."""
+    if isinstance(value, dict):
+        return {**defaults, **value}
+    return value
+
+
+def _require_known(
+    value: dict[str, float], defaults: dict[str, float], bare: tuple[str, ...], name: str
+) -> None:
+    unknown = sorted(set(value) - set(defaults) - set(bare))
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown {', '.join(repr(k) for k in unknown)}; "
+            f"known: {', '.join(sorted({*defaults, *bare}))}"
+        )
+
+
+def _require_positive(value: dict[str, float], name: str) -> None:
+    bad = sorted(k for k, v in value.items() if not v > 0)
+    if bad:
+        raise ValueError(
+            f"{name}: every value must be a positive number of seconds ({', '.join(bad)})"
+        )
 
 
 def _looks_like_placeholder(value: str) -> bool:

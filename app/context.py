@@ -40,9 +40,16 @@ class AppContext:
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that queued dispatch work, so routing starts at once."""
     sla_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    notify_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Wakes the SLA monitor before its next tick (tests, shutdown). Commits do not: stops are
     stamped exactly, and firing follows deadlines, so a tick is soon enough and much cheaper."""
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that wrote events, so the relay numbers them at once."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)
     """Background loop name -> monotonic time of its last beat (shown by /readyz)."""
+    loop_errors: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Background loop name -> (monotonic time, error) of its last failed cycle; shown until a
+    later heartbeat."""
+    set_aside: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Background loop name -> items that failed on their own -> monotonic time they are tried
+    again (app/isolation.py)."""

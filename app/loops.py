@@ -25,12 +25,25 @@ async def run_periodic(
     while True:
         try:
             await body(context)
-            context.loop_heartbeats[name] = time.monotonic()
+            beat(context, name)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            note_error(context, name, exc)
             log.exception("background loop %s failed; retrying in %.0f s", name, interval_s)
         await asyncio.sleep(interval_s)
+
+
+def beat(context: AppContext, name: str) -> None:
+    """A cycle of this loop completed: its heartbeat is fresh and it has no error any more."""
+    context.loop_heartbeats[name] = time.monotonic()
+    context.loop_errors.pop(name, None)
+
+
+def note_error(context: AppContext, name: str, exc: BaseException) -> None:
+    """A cycle failed: counted, and shown in /readyz until a cycle succeeds."""
+    context.loop_errors[name] = (time.monotonic(), f"{type(exc).__name__}: {exc}"[:300])
+    context.metrics.loop_errors.labels(name).inc()
 
 
 def heartbeat_ages(context: AppContext) -> dict[str, float]:

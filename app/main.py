@@ -15,11 +15,14 @@ from sqlalchemy import text
 from app import __doc__ as package_doc
 from app import logredact
 from app.api import (
+    alert_trail,
     alert_work,
     alerts,
     assignments,
     auth,
+    console_session,
     devices,
+    drills,
     health,
     reference,
     rosters,
@@ -32,18 +35,19 @@ from app.api.problems import Problem, install
 from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.console import routes as console
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql
 from app.dispatch.availability import PresenceSource, RosterOnly
-from app.dispatch.worker import run_dispatcher
+from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.loops import run_periodic
-from app.notify import build_providers, deliver_notifications
-from app.observability import Metrics
+from app.notify import build_providers
+from app.observability import Metrics, count_database_work, forget_this_process
 from app.policy.retention import run_retention
-from app.realtime.broker import Broker, LocalBroker, PostgresBroker
-from app.realtime.hub import Hub
+from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
+from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
@@ -52,6 +56,7 @@ from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
 from app.sla.monitor import run_monitor
+from app.watchdog import run_watchdog
 
 log = logging.getLogger("sigap")
 API_VERSION = "1.0.0"
@@ -68,12 +73,19 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
     engine = create_engine(settings)
     dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    notify_wakeup = asyncio.Event()
 
     def committed(tables: set[str]) -> None:
         if "outbox_event" in tables:
             outbox_wakeup.set()
         if "dispatch_task" in tables:
             dispatch_wakeup.set()
+        if "notification" in tables:
+            notify_wakeup.set()
+        if tables & {"outbox_event", "sla_clock"}:  # state changes come with their events
+            sla_wakeup.set()
+        if settings.role == "intake" and tables & {"outbox_event", "dispatch_task"}:
+            broker.poke()  # the worker processes number, route and time it: wake them now
 
     broker: Broker = LocalBroker()
     if is_postgresql(engine):
@@ -81,6 +93,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
             heartbeat_s=settings.realtime.listener_heartbeat_s,
         )
+    metrics = Metrics()
+    count_database_work(engine, metrics)
     presence: PresenceSource = RosterOnly()
     if settings.realtime.presence_required:
         presence = DatabasePresence(settings.realtime.presence_grace_s)
@@ -93,13 +107,14 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         hasher=SecretHasher(settings.security),
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
-        metrics=Metrics(),
+        metrics=metrics,
         notifiers=build_providers(settings.dispatch),
         presence=presence,
         broker=broker,
         dispatch_wakeup=dispatch_wakeup,
         outbox_wakeup=outbox_wakeup,
         sla_wakeup=sla_wakeup,
+        notify_wakeup=notify_wakeup,
     )
 
 
@@ -176,6 +191,11 @@ def create_app(
                     )
                 )
             )
+        listening = with_work and not with_hub and is_postgresql(ctx.engine)
+        if listening:
+            # A worker has no hub, but must hear the intake processes' announcements.
+            ctx.broker.on_remote = Throttled(lambda: wake_work_loops(ctx), REMOTE_WAKE_S)
+            await ctx.broker.start(lambda _head: None)
         if with_relay:
             tasks.append(asyncio.create_task(run_relay(ctx)))
         if run_loops:
@@ -199,12 +219,10 @@ def create_app(
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
-                asyncio.create_task(
-                    run_periodic(
-                        ctx, name="notifier", interval_s=1, body=deliver_notifications
-                    )
-                ),
+                asyncio.create_task(run_notifier(ctx)),
             ]
+        if tasks:  # watches this process's loops; not one of them (app/watchdog.py)
+            tasks.append(asyncio.create_task(run_watchdog(ctx)))
         try:
             yield
         finally:
@@ -213,8 +231,11 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             if with_hub:
                 await hub.stop()
+            elif listening:
+                await ctx.broker.stop()
             if context is None:
                 await ctx.engine.dispose()
+                forget_this_process()
 
     serves_api = role != "worker"
     app = FastAPI(
@@ -224,7 +245,7 @@ def create_app(
         description=package_doc or "",
         lifespan=lifespan,
         openapi_url="/openapi.json" if serves_api else None,
-        docs_url="/docs" if serves_api else None,
+        docs_url=None,  # served from local files by app.console.routes
         redoc_url=None,
     )
     app.state.context = ctx
@@ -234,15 +255,19 @@ def create_app(
         for module in (
             alerts,
             alert_work,
+            alert_trail,
             assignments,
             rosters,
             sla,
             devices,
             auth,
+            console_session,
+            drills,
             staff,
             reference,
             health,
             stream,
+            console,
         ):
             app.include_router(module.router)
     else:

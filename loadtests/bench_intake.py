@@ -106,6 +106,7 @@ class Options:
     commit_probe_s: float
     stall_retries: int
     json_path: Path | None
+    sigap_role: str = "all"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -159,6 +160,14 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="how long a server may take to start, s [%(default)s]",
     )
+    parser.add_argument(
+        "--sigap-role",
+        choices=("all", "intake"),
+        default="all",
+        help="all: one Sigap process does everything; intake: the measured process serves "
+        "presses only (`sigap serve --role intake`) while a `--role worker` process beside it "
+        "routes them (its CPU shows as `oth`) [%(default)s]",
+    )
     parser.add_argument("--json", help="where to save the figures [loadtests/results/...]")
     parser.add_argument("--no-json", action="store_true", help="do not save the figures")
     return parser
@@ -193,6 +202,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         commit_probe_s=2.0 if quick else 5.0,
         stall_retries=args.stall_retries,
         json_path=json_path,
+        sigap_role=args.sigap_role,
     )
 
 
@@ -435,12 +445,20 @@ async def run_target(
         pool_size=options.pool_size,
         max_overflow=options.max_overflow,
     )
+    worker_spec = None
+    if name == "sigap" and options.sigap_role == "intake":
+        spec, worker_spec = servers.with_roles(spec)
     record = TargetRun(name=name, command=spec.command())
     print(f"\n== {name} ==\n$ {record.command}", flush=True)
     server = servers.launch(spec, workdir)
+    worker = None
     try:
         record.ready_s = await servers.wait_ready(server, options.ready_timeout_s)
         print(f"ready after {record.ready_s:.1f} s (pid {server.pid}, log {server.log})")
+        if worker_spec is not None:
+            worker = servers.launch(worker_spec, workdir)
+            await servers.wait_ready(worker, options.ready_timeout_s)
+            print(f"worker beside it: $ {worker_spec.command()} (log {worker.log})")
         seeder = None
         if name == "sigap":
             seeder = benchdb.DeviceSeeder(db_url)
@@ -456,6 +474,8 @@ async def run_target(
         if record.ready_s and server.process.poll() is not None:
             print(f"{name} died (exit code {server.process.returncode}):\n{server.log_tail()}")
         server.stop()
+        if worker is not None:
+            worker.stop()
     return record
 
 

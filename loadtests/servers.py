@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -65,6 +65,23 @@ def sigap_spec(
     argv += ["--workers", str(workers), "--role", role]
     name = "sigap" if role == "all" else f"sigap-{role}"
     return ServerSpec(name, argv, env, port, "/v1/alerts")
+
+
+def with_roles(spec: ServerSpec) -> tuple[ServerSpec, ServerSpec]:
+    """Split a Sigap server into ``--role intake`` (this spec, measured) and a ``--role worker``
+    process on its own port, with the same keys, that runs the background loops for it."""
+
+    def role(argv: list[str], value: str) -> list[str]:
+        at = argv.index("--role") + 1
+        return [*argv[:at], value, *argv[at + 1 :]]
+
+    port = free_port()
+    worker_argv = [str(port) if a == str(spec.port) else a for a in spec.argv]
+    intake = replace(spec, name="sigap-intake", argv=role(spec.argv, "intake"))
+    worker = ServerSpec(
+        "sigap-worker", role(worker_argv, "worker"), spec.env, port, spec.press_path
+    )
+    return intake, worker
 
 
 def yardstick_spec(*, db_url: str, workers: int, pool_size: int, max_overflow: int) -> ServerSpec:

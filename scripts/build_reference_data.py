@@ -700,6 +700,17 @@ as is.
 
 6. Public contact numbers of UPT PPPA DKI Jakarta (WhatsApp hotline 0813-1761-7622), as published
    in news reports 2024-2025.
+
+Third-party software served to browsers
+---------------------------------------
+
+7. Swagger UI 5 (swagger-ui-bundle.js, swagger-ui.css), served at /docs from local files.
+   Copyright SmartBear Software Inc. License: Apache-2.0 (github.com/swagger-api/swagger-ui).
+   Shipped by the PyPI package fastapi-offline 1.7.7 (pinned in pyproject.toml; package code
+   MIT, Copyright Neal Turett), from which Sigap uses only the static files. The start-up script
+   (app/console/static/docs/docs-init.js) is Sigap's own.
+
+The web console itself (app/console/static) uses no third-party code.
 """
 
 

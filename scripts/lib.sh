@@ -25,3 +25,16 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+ensure_chromium() {
+  # The console's browser tests drive Debian's Chromium (Playwright's own download needs the
+  # internet and is never used).
+  if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "the browser tests need /usr/bin/chromium: apt-get install chromium" >&2
+      return 1
+    fi
+  fi
+}

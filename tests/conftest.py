@@ -168,6 +168,8 @@ async def context(base_context: AppContext, clock: FrozenClock) -> AsyncIterator
         base_context,
         clock=clock,
         loop_heartbeats={},
+        loop_errors={},
+        set_aside={},
         notifiers=[RecordingProvider()],
     )
     yield context

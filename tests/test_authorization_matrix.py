@@ -102,6 +102,7 @@ async def test_every_principal_against_every_route(
         ("GET", "/v1/units", None, only(200, (*STAFF, "integrator_reference"))),
         ("GET", "/v1/units/3171060", None, only(200, (*STAFF, "integrator_reference"))),
         ("PATCH", "/v1/units/3101010", {"phones": ["021-000"]}, only(200, ("admin",))),
+        ("POST", "/v1/drills", {"unit_code": "3171060"}, only(201, ("supervisor", "admin"))),
         # The owner's alert is still active, so its press joins it (200).
         ("POST", "/v1/alerts", press_body(context), expect(403, owner=200, other_device=201)),
         (

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
@@ -17,8 +16,9 @@ from app.api.deps import Context
 from app.api.problems import problem_catalogue
 from app.context import AppContext
 from app.errors import NotFound
-from app.loops import heartbeat_ages
+from app.observability import exposition
 from app.sla import metrics as sla_metrics
+from app.watchdog import loop_report, publish_loops
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("sigap.health")
@@ -33,8 +33,9 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     summary="Alerts can be accepted (the database answers)",
     description=(
-        "200 while the database answers. Background loops are reported in the body; a stalled "
-        "loop never makes this fail, so intake is never taken out of the load balancer for it."
+        "200 while the database answers. Background loops are reported in the body (heartbeat "
+        "age, stalled, last error, items set aside); a stalled loop never makes this fail, so "
+        "intake is never taken out of the load balancer for it."
     ),
     responses={503: {"description": "The database does not answer"}},
 )
@@ -49,10 +50,7 @@ async def readyz(context: Context) -> JSONResponse:
         database = "busy" if _pool_saturated(context) else "unavailable: no answer"
     except Exception as exc:  # any other failure means "not ready", whatever its kind
         database = f"unavailable: {type(exc).__name__}"
-    loops: dict[str, Any] = {
-        name: {"heartbeat_age_s": round(age, 1), "stalled": age > _stall_after(name)}
-        for name, age in heartbeat_ages(context).items()
-    }
+    loops = loop_report(context)
     ready = database in ("ok", "busy")
     return JSONResponse(
         {
@@ -72,19 +70,13 @@ def _pool_saturated(context: AppContext) -> bool:
     return isinstance(pool, QueuePool) and pool.checkedout() >= capacity
 
 
-def _stall_after(name: str) -> float:
-    return {
-        "geo-refresh": 120.0,
-        "housekeeping": 7200.0,
-        "listener": 15.0,
-        "sla-monitor": 10.0,
-    }.get(name, 60.0)
-
-
-@router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (every worker's, with several workers)",
+    response_class=Response,
+)
 async def metrics(context: Context) -> Response:
-    for name, age in heartbeat_ages(context).items():
-        context.metrics.loop_heartbeat_age.labels(name).set(age)
+    publish_loops(context)
     try:
         async with context.sessions() as session:
             figures = await asyncio.wait_for(
@@ -102,7 +94,7 @@ async def metrics(context: Context) -> Response:
             m.sla_breaches.labels(clock).set(count)
         m.oldest_unacknowledged.set(figures.oldest_unacknowledged_s)
         m.dispatch_queue_depth.set(figures.dispatch_queue_depth)
-    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 worker_router = APIRouter(tags=["operations"])

@@ -75,6 +75,17 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/auth/revoke"): S,
     ("POST", "/v1/auth/logout"): S,
     ("GET", "/v1/me"): S,
+    ("POST", "/v1/auth/session"): S,
+    ("POST", "/v1/auth/session/refresh"): S,
+    ("POST", "/v1/auth/session/signout"): S,
+    # the console's own files touch no database: refusing them frees nothing, and a counselor
+    # reloading the page in a burst must get it back
+    ("GET", "/"): V,
+    ("GET", "/console"): V,
+    ("GET", "/console/"): V,
+    ("GET", "/console/{name:path}"): V,
+    ("GET", "/console/map.json"): V,
+    ("GET", "/v1/alerts/{alert_id}/trail"): S,
     # cases, reports, rosters, administration, reference data
     ("POST", "/v1/alerts/{alert_id}/case"): D,
     ("GET", "/v1/alerts/{alert_id}/case"): D,
@@ -85,10 +96,11 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/v1/units/{code}/shifts"): D,
     ("DELETE", "/v1/shifts/{shift_id}"): D,
     ("POST", "/v1/users"): D,
-    ("GET", "/v1/users"): D,
-    ("PATCH", "/v1/users/{user_id}"): D,
     ("POST", "/v1/users/{user_id}/password"): D,
+    ("POST", "/v1/drills"): D,
+    ("GET", "/v1/users"): D,
     ("GET", "/v1/sign-in-failures"): D,
+    ("PATCH", "/v1/users/{user_id}"): D,
     ("POST", "/v1/integrators"): D,
     ("GET", "/v1/regions"): D,
     ("GET", "/v1/units"): D,
@@ -102,14 +114,22 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("GET", "/problems/{slug}"): D,
     ("GET", "/openapi.json"): D,
     ("GET", "/docs"): D,
-    ("GET", "/docs/oauth2-redirect"): D,
+    ("GET", "/docs/assets/{name}"): D,
 }
 """(method, path template) -> priority; "WS" for websockets. HEAD follows GET."""
 
 
 def _pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{[^/{}]+\}", template)
-    return re.compile("[^/]+".join(re.escape(part) for part in parts) + "$")
+    pieces = re.split(r"(\{[^/{}]+\})", template)
+    return re.compile(
+        "".join(
+            (".+" if piece.endswith(":path}") else "[^/]+")
+            if piece.startswith("{")
+            else re.escape(piece)
+            for piece in pieces
+        )
+        + "$"
+    )
 
 
 class RouteTable:

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from app.access import require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
@@ -110,9 +110,8 @@ async def patch_user(
 
 @router.post(
     "/users/{user_id}/password",
-    status_code=204,
-    summary="Set a new password for a staff account (admin); ends all its sessions; audited",
-    response_class=Response,
+    summary="Set a new password for a staff account (admin); ends its sign-ins",
+    response_model=UserRead,
     responses={**_ERRORS, **error_responses(NotFound)},
 )
 async def post_password(
@@ -121,14 +120,12 @@ async def post_password(
     session: Session,
     context: Context,
     principal: CurrentPrincipal,
-) -> Response:
+) -> UserRead:
     admin = require_staff(principal, "admin")
     now = context.clock.now()
     user = await reset_password(
         session, user_id=user_id, password=data.password, hasher=context.hasher, now=now
     )
-    if user is None:
-        raise NotFound()
     record(
         session,
         principal=admin,
@@ -136,9 +133,11 @@ async def post_password(
         object_type="staff_user",
         object_id=user.id,
         at=now,
+        detail={},
     )
+    read = await read_user(session, user)
     await session.commit()
-    return Response(status_code=204)
+    return read
 
 
 @router.post(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import notify
 from app.config import DispatchSettings
+from app.db import note_written
 from app.dispatch.availability import (
     PresenceSource,
     RegionSnapshot,
@@ -158,16 +159,59 @@ async def _transit_hint(
     return partner, None
 
 
+_SNAPSHOTS = "sigap_region_snapshots"
+_NOTIFICATIONS = "sigap_batched_notifications"
+
+
 async def snapshot_for(
     session: AsyncSession, alert: Alert, dispatch: Dispatch, now: datetime
 ) -> RegionSnapshot:
-    return await region_snapshot(
-        session,
-        region_code=alert.region_code,
-        at=now,
-        presence=dispatch.presence,
-        cache=dispatch.cache,
-    )
+    """Who is on duty in the alert's region at ``now``. Read once per transaction and instant:
+    a dispatcher batch of many alerts asks the database once, not once per alert."""
+    memo: dict[tuple[str, datetime], RegionSnapshot] = session.info.setdefault(_SNAPSHOTS, {})
+    key = (alert.region_code, now)
+    if key not in memo:
+        memo[key] = await region_snapshot(
+            session,
+            region_code=alert.region_code,
+            at=now,
+            presence=dispatch.presence,
+            cache=dispatch.cache,
+        )
+    return memo[key]
+
+
+def batch_notifications(session: AsyncSession) -> None:
+    """From now on, messages queued in this session wait for ``queue_batched``: one count and
+    one multi-row insert for a whole dispatcher batch instead of two statements per message."""
+    session.info[_NOTIFICATIONS] = []
+
+
+async def queue_batched(session: AsyncSession, *, dispatch: Dispatch, now: datetime) -> None:
+    messages: list[notify.Message] = session.info.pop(_NOTIFICATIONS, None) or []
+    if messages:
+        note_written(session.sync_session, "notification")  # wakes the notifier at commit
+        await notify.queue_many(session, messages, now=now, settings=dispatch.settings)
+
+
+async def _queue(
+    session: AsyncSession,
+    *,
+    recipients: list[uuid.UUID],
+    kind: str,
+    text: str,
+    alert_id: uuid.UUID,
+    ref: str,
+    now: datetime,
+    dispatch: Dispatch,
+) -> None:
+    message = notify.Message(tuple(recipients), kind, text, alert_id, ref)
+    pending: list[notify.Message] | None = session.info.get(_NOTIFICATIONS)
+    if pending is not None:
+        pending.append(message)
+        return
+    note_written(session.sync_session, "notification")
+    await notify.queue_many(session, [message], now=now, settings=dispatch.settings)
 
 
 async def offer(
@@ -197,9 +241,9 @@ async def offer(
         decision=explanation,
         created_at=now,
     )
+    # The flush inserts it before its legs (they reference it); the unique (alert, step) key
+    # refuses a second decision for this step there, failing the whole transaction.
     session.add(record)
-    await session.flush()  # before its legs (they reference it); the unique (alert, step) key
-    # refuses a second decision for this step here
     alert.dispatch_step = step
     if first:
         transition(alert, AlertState.ROUTED, at=now)
@@ -261,7 +305,7 @@ async def offer(
                 "is_drill": alert.is_drill,
             },
         )
-        await notify.queue(
+        await _queue(
             session,
             recipients=snapshot.members.get(leg.unit_code, []),
             kind="offer",
@@ -269,7 +313,7 @@ async def offer(
             alert_id=alert.id,
             ref=str(leg.id),
             now=now,
-            settings=dispatch.settings,
+            dispatch=dispatch,
         )
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
     central = snapshot.central_code
@@ -463,7 +507,7 @@ async def tell_supervisors(
         central_code=snapshot.central_code,
         at=now,
     )
-    await notify.queue(
+    await _queue(
         session,
         recipients=recipients,
         kind=kind,
@@ -471,7 +515,7 @@ async def tell_supervisors(
         alert_id=alert.id,
         ref=ref,
         now=now,
-        settings=dispatch.settings,
+        dispatch=dispatch,
     )
 
 

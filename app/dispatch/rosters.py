@@ -40,9 +40,15 @@ def _read(shift: Shift, unit_code: str, username: str) -> ShiftRead:
 
 
 async def add_shift(
-    session: AsyncSession, *, unit: Unit, data: ShiftCreate, by: StaffPrincipal, now: datetime
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    data: ShiftCreate,
+    by: StaffPrincipal | None,
+    now: datetime,
 ) -> ShiftRead:
-    if by.role not in PROVINCE_WIDE_ROLES:
+    """``by`` None: an operator at the command line (``sigap shift add``)."""
+    if by is not None and by.role not in PROVINCE_WIDE_ROLES:
         raise Forbidden("Rosters are managed by supervisors and admins.")
     user = await session.scalar(select(StaffUser).where(StaffUser.username == data.username))
     if user is None or user.disabled_at is not None:
@@ -62,7 +68,7 @@ async def add_shift(
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         created_at=now,
-        created_by=by.user_id,
+        created_by=by.user_id if by is not None else None,
     )
     session.add(shift)
     await session.flush()

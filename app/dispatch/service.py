@@ -26,6 +26,7 @@ from app.dispatch.ladder import (
     withdraw,
 )
 from app.dispatch.routing import decide
+from app.dispatch.timers import finish_task
 from app.events import emit
 from app.models import Alert, Assignment, DispatchTask
 from app.states import AlertState
@@ -47,6 +48,7 @@ async def run_task(
     session: AsyncSession, *, task: DispatchTask, alert: Alert, dispatch: Dispatch, now: datetime
 ) -> None:
     """Do one task and delete it; the caller holds the task's and the alert's locks and commits."""
+    ran_for = task.due_at
     if task.kind == "route":
         await route(session, alert=alert, dispatch=dispatch, now=now)
     elif task.kind == "offer_deadline":
@@ -57,7 +59,7 @@ async def run_task(
         await lease_expiry(
             session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
         )
-    await session.delete(task)
+    await finish_task(session, task, ran_for=ran_for)  # keeps a timer the handler moved
 
 
 async def route(session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now: datetime) -> None:

@@ -105,30 +105,6 @@ async def update_user(
     return user
 
 
-async def reset_password(
-    session: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    password: str,
-    hasher: SecretHasher,
-    now: datetime,
-) -> StaffUser | None:
-    """An admin sets a new password (there is no lockout to lift: sign-in only backs off). Every
-    session of the account ends with it: its refresh tokens are revoked, and access tokens of a
-    revoked session are refused at once."""
-    user = await session.get(StaffUser, user_id)
-    if user is None:
-        return None
-    user.password_hash = await hasher.hash(password)
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    await session.flush()
-    return user
-
-
 async def _unit_code(session: AsyncSession, unit_id: uuid.UUID | None) -> str | None:
     if unit_id is None:
         return None
@@ -198,3 +174,28 @@ def to_read(user: StaffUser, unit_code: str | None) -> UserRead:
         created_at=user.created_at,
         disabled=user.disabled_at is not None,
     )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    password: str,
+    hasher: SecretHasher,
+    now: datetime,
+) -> StaffUser:
+    """Set a new password and end every sign-in of the account (its refresh-token families), so
+    someone holding the old password or a stolen session is out at once."""
+    # Hash before touching the database: no transaction (SQLite's write lock) waits on argon2.
+    password_hash = await hasher.hash(password)
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound()
+    user.password_hash = password_hash
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.flush()
+    return user

@@ -1,5 +1,6 @@
-"""Housekeeping of intake state: expired idempotency records, old rate-limit windows and
-sign-in throttle rows idle for longer than the trust period."""
+"""Housekeeping of intake state: expired idempotency records, old rate-limit windows, sign-in
+throttle rows idle for longer than the trust period, and outbox events past their retention
+(app/ingestion/retention.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import delete
 
 from app.context import AppContext
 from app.identity.throttle import purge_idle
+from app.ingestion.retention import purge_outbox
 from app.models import IdempotencyRecord
 from app.ratelimit import purge
 
@@ -21,6 +23,7 @@ async def purge_expired(context: AppContext) -> None:
         trust_days = context.settings.security.signin_trusted_network_days
         await purge_idle(session, before=now - timedelta(days=trust_days + 1))
         await session.commit()
+    await purge_outbox(context, now=now)
 
 
 async def refresh_geo(context: AppContext) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JSONType
 
@@ -82,6 +82,9 @@ class Assignment(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alert.id"), index=True)
     decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("routing_decision.id"))
+    # Never loaded (``raise``): it only tells the unit of work to insert a decision before its
+    # legs, so a dispatcher batch writes all its decisions, then all its legs, in one flush.
+    decision: Mapped[RoutingDecision] = relationship(lazy="raise", viewonly=False)
     step: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit.id"))
     unit_code: Mapped[str] = mapped_column(String(40))

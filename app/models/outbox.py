@@ -23,6 +23,10 @@ class OutboxEvent(Base):
             postgresql_where=text("seq IS NULL"),
             sqlite_where=text("seq IS NULL"),
         ),
+        # Resume: the replay window's start, and the retention purge.
+        Index("ix_outbox_event_created_at", "created_at", "seq"),
+        # A phone's replay: its alerts' events in stream order (app/realtime/device_replay.py).
+        Index("ix_outbox_event_alert_seq", "alert_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,15 +27,35 @@ LISTENER_NAME = "sigap-listener"
 """``application_name`` of the LISTEN connections (to find them in pg_stat_activity)."""
 HeadCallback = Callable[[int | None], None]
 """Called with the new head, or None for "read the database, something may have been missed"."""
+ORIGIN = uuid.uuid4().hex[:12]
+"""This process, in the relay's announcements (``head:origin``): another process's announcement
+means work may have been committed there (a press, a claim) that this process's loops have not
+been woken for."""
+
+
+def parse_announcement(payload: str) -> tuple[int | None, bool]:
+    """(head, from another process) of a NOTIFY payload; a malformed one reads as remote."""
+    head, _, origin = payload.partition(":")
+    try:
+        return int(head), origin != ORIGIN
+    except ValueError:
+        return None, True
 
 
 class Broker(Protocol):
+    on_remote: Callable[[], None] | None
+    """Called when another process announced new events (or some may have been missed)."""
+
     async def start(self, on_head: HeadCallback) -> None: ...
 
     async def stop(self) -> None: ...
 
     def published(self, head: int) -> None:
         """The local relay committed up to ``head``."""
+        ...
+
+    def poke(self) -> None:
+        """Announce this process's commits to the processes that do its work."""
         ...
 
     @property
@@ -46,6 +67,7 @@ class Broker(Protocol):
 class LocalBroker:
     def __init__(self) -> None:
         self._on_head: HeadCallback | None = None
+        self.on_remote: Callable[[], None] | None = None  # one process: never called
 
     async def start(self, on_head: HeadCallback) -> None:
         self._on_head = on_head
@@ -57,6 +79,9 @@ class LocalBroker:
         if self._on_head is not None:
             self._on_head(head)
 
+    def poke(self) -> None:
+        pass  # one process does everything: its own commits woke its loops
+
     @property
     def heartbeat_age_s(self) -> float | None:
         return None
@@ -67,6 +92,8 @@ class PostgresBroker:
         self._dsn = dsn
         self._heartbeat_s = heartbeat_s
         self._on_head: HeadCallback | None = None
+        self.on_remote: Callable[[], None] | None = None
+        self._poked = asyncio.Event()
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
         self._last_ok = time.monotonic()
@@ -87,6 +114,12 @@ class PostgresBroker:
         if self._on_head is not None:
             self._on_head(head)
 
+    def poke(self) -> None:
+        """This process committed work it does not do itself (``--role intake``): announce it
+        (``0:origin``, no head), so the processes that do it wake at once. Pokes made while one
+        is being sent travel together."""
+        self._poked.set()
+
     @property
     def heartbeat_age_s(self) -> float | None:
         return None if self._task is None else time.monotonic() - self._last_ok
@@ -97,11 +130,11 @@ class PostgresBroker:
         return None if self._connection is None else int(self._connection.get_server_pid())
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        head, remote = parse_announcement(payload)
         if self._on_head is not None:
-            try:
-                self._on_head(int(payload))
-            except ValueError:
-                self._on_head(None)
+            self._on_head(head)
+        if remote and self.on_remote is not None:
+            self.on_remote()
 
     async def _connect(self) -> None:
         connection = await asyncpg.connect(
@@ -112,6 +145,8 @@ class PostgresBroker:
         self._last_ok = time.monotonic()
         if self._on_head is not None:
             self._on_head(None)  # catch up on whatever was announced while we were not listening
+        if self.on_remote is not None:
+            self.on_remote()
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
@@ -127,9 +162,22 @@ class PostgresBroker:
                     await self._close()
                     await self._connect()
                     backoff = 0.2
-                await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
+                if self._poked.is_set():
+                    # Announce this process's commits to the processes that do its work; the
+                    # listening connection sends it, outside every transaction. Proves the
+                    # connection alive too.
+                    self._poked.clear()
+                    await self._connection.execute(
+                        "SELECT pg_notify($1, $2)",
+                        CHANNEL,
+                        f"0:{ORIGIN}",
+                        timeout=self._heartbeat_s,
+                    )
+                else:
+                    await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
                 self._last_ok = time.monotonic()
-                await asyncio.sleep(self._heartbeat_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), timeout=self._heartbeat_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a dead listener is replaced, never fatal
@@ -138,3 +186,26 @@ class PostgresBroker:
                 await self._close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class Throttled:
+    """Calls ``action`` soon after the first call of a burst, then at most once per ``every_s``:
+    another process's announcements wake this process's loops without turning each of them
+    into a cycle of empty queries."""
+
+    def __init__(self, action: Callable[[], None], every_s: float) -> None:
+        self._action, self._every_s = action, every_s
+        self._pending = False
+        self._last = -every_s
+
+    def __call__(self) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, self._last + self._every_s - loop.time()), self._run)
+
+    def _run(self) -> None:
+        self._pending = False
+        self._last = asyncio.get_running_loop().time()
+        self._action()

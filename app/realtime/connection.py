@@ -29,8 +29,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.context import AppContext
 from app.identity.principal import authenticate_bearer
+from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
+from app.realtime.window import oldest_replayable
 from app.security.credentials import DEVICE_PREFIX
 
 log = logging.getLogger("sigap.stream")
@@ -149,17 +151,23 @@ class StreamConnection:
         assert self.session is not None
         principal = self.session.principal
         after, epoch = first.get("after"), first.get("epoch")
-        oldest = 0
+        oldest, restored = 0, False
         if after is not None:
             async with self.context.sessions() as db:
-                oldest = await self.hub.oldest_replayable(db)
+                oldest = await oldest_replayable(self.hub, db, now=self.context.clock.now())
+                # The database itself, not this process's memory of it: a restore or failover
+                # since the hub started changes it too (app/realtime/epoch.py).
+                restored = epoch is not None and epoch != await stream_epoch(db)
         # This process may lag the stream by a poll: catch up. From its return to joining there
         # is no await, so no batch can slip in between: "ready" names exactly the point where
         # replay ends and live delivery begins.
         await self.hub.pump()
         head = self.hub.head
         resync = after is not None and (
-            (epoch is not None and epoch != self.hub.epoch) or after > head or after + 1 < oldest
+            restored
+            or (epoch is not None and epoch != self.hub.epoch)
+            or after > head
+            or after + 1 < oldest
         )
         replay_from = after if after is not None and not resync else None
         self.reader = self.hub.join(head)

@@ -26,7 +26,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.realtime.broker import Throttled
+from app.realtime.device_replay import only_device
+from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
     AlertFacts,
@@ -39,6 +43,17 @@ from app.realtime.scopes import (
 log = logging.getLogger("sigap.hub")
 LOOP_NAME = "hub"
 CLOSE_TOO_SLOW = 4009
+REMOTE_WAKE_S = 0.05
+
+
+def wake_work_loops(context: AppContext) -> None:
+    """Another process committed work (a press on an intake process, events numbered
+    elsewhere): a task, an event to number or a clock may be due here. The process that did
+    the work woke its own loops at once; this is for the processes that do work for others
+    (``--role worker``) or that pick up what a busy or dead process left."""
+    context.dispatch_wakeup.set()
+    context.outbox_wakeup.set()
+    context.sla_wakeup.set()
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -50,14 +65,22 @@ def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
 
 
 async def load_events(
-    session: AsyncSession, *, after: int, upto: int | None, limit: int
+    session: AsyncSession,
+    *,
+    after: int,
+    upto: int | None,
+    limit: int,
+    device_id: uuid.UUID | None = None,
 ) -> list[StreamEvent]:
+    """``device_id``: only that phone's alerts' events (app/realtime/device_replay.py)."""
     query = (
         select(OutboxEvent)
         .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
         .order_by(OutboxEvent.seq)
         .limit(limit)
     )
+    if device_id is not None:
+        query = only_device(query, device_id)
     if upto is not None:
         query = query.where(OutboxEvent.seq <= upto)
     rows = (await session.scalars(query)).all()
@@ -163,9 +186,12 @@ class Hub:
     async def start(self) -> None:
         async with self._context.sessions() as session:
             state = await session.get(StreamState, 1)
-        if state is None:
-            raise RuntimeError("stream_state is missing: run the migrations")
-        self.head, self.epoch = state.last_seq, state.epoch
+            if state is None:
+                raise RuntimeError("stream_state is missing: run the migrations")
+            self.head, self.epoch = state.last_seq, await stream_epoch(session)
+        self._context.broker.on_remote = Throttled(
+            lambda: wake_work_loops(self._context), REMOTE_WAKE_S
+        )
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
 
@@ -224,7 +250,9 @@ class Hub:
         cursor = after
         while cursor < upto:
             async with self._context.sessions() as session:
-                events = await load_events(session, after=cursor, upto=upto, limit=batch)
+                events = await load_events(
+                    session, after=cursor, upto=upto, limit=batch, device_id=audience.device_id
+                )
                 if not events:
                     return
                 facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
@@ -262,7 +290,8 @@ class Hub:
                 self._context.loop_heartbeats[LOOP_NAME] = time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                note_error(self._context, LOOP_NAME, exc)
                 log.exception("hub cycle failed; retrying")
 
     async def pump(self) -> int:
@@ -296,6 +325,8 @@ class Hub:
             total += len(events)
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()
+            if len(events) < batch:
+                return total  # read to the end: the next announcement wakes the next read
 
     async def _make_room(self, incoming: int) -> None:
         """Before evicting events some socket still needs, give it ``burst_grace_s`` to catch

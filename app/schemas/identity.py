@@ -80,10 +80,6 @@ class UserCreate(StrictInput):
     )
 
 
-class PasswordReset(StrictInput):
-    password: str = Field(..., min_length=12, max_length=256, description="The new password")
-
-
 class UserUpdate(StrictInput):
     role: Role | None = None
     unit_code: str | None = Field(None, max_length=40)
@@ -95,6 +91,10 @@ class UserUpdate(StrictInput):
         description="For notifications (SMS, WhatsApp, voice) when not watching the console",
     )
     disabled: bool | None = None
+
+
+class PasswordReset(StrictInput):
+    password: str = Field(..., min_length=12, max_length=256)
 
 
 class UserRead(BaseModel):

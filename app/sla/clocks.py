@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import notify
 from app.config import DispatchSettings, SlaSettings
+from app.db import note_written
 from app.events import emit
 from app.models import Alert, Assignment, Case, Region, RoutingDecision, SlaClock
 from app.sla.policy import (
@@ -142,7 +143,9 @@ async def sync_alerts(
     measured: list[tuple[str, float]] = []
     for alert in alerts:
         measured += _sync_one(session, alert=alert, facts=facts, targets=targets_of(sla), now=now)
-    await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
+    if facts.messages:
+        note_written(session.sync_session, "notification")  # wakes the notifier at commit
+        await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
     return measured
 
 
@@ -271,3 +274,33 @@ def _cause(alert: Alert, clock: str, facts: BatchFacts) -> str:
     if alert.escalations:
         return "escalated"
     return "no_answer"
+
+
+def clocks_at_receipt(alert: Alert, *, sla: SlaSettings) -> list[SlaClock]:
+    """The clocks a new alert has from its first instant (routing), for the press to write in
+    its own transaction: they run even while the dispatcher is behind, and the monitor has no
+    pass to make for a new alert. Marks the alert in step with its clocks."""
+    times = times_of(alert, BatchFacts())
+    targets = targets_of(sla)
+    is_excluded = excluded(times)
+    rows = []
+    for plan in plan_clocks(times):
+        warn_at, deadline_at = targets.deadlines(plan)
+        rows.append(
+            SlaClock(
+                id=uuid.uuid4(),
+                alert_id=alert.id,
+                clock=plan.clock,
+                target_key=plan.target_key,
+                policy_version=targets.version,
+                started_at=plan.started_at,
+                warn_at=warn_at,
+                deadline_at=deadline_at,
+                stopped_at=plan.stopped_at,
+                status="running",
+                next_at=warn_at,
+                excluded=is_excluded,
+            )
+        )
+    alert.sla_dirty = False
+    return rows

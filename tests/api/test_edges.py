@@ -14,12 +14,20 @@ async def test_health_ready_and_metrics(client: httpx.AsyncClient, context: AppC
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok" and ready.json()["reference_version"] >= 1
+    created = 'sigap_alerts_received_total{kind="real",outcome="created"} '
+    answered = 'sigap_http_requests_total{method="POST",route="/v1/alerts",status="201"} '
+
+    def count(text: str, prefix: str) -> float:  # the registry is per process: others pressed
+        line = next((li for li in text.splitlines() if li.startswith(prefix)), prefix + "0")
+        return float(line.removeprefix(prefix))
+
+    before = (await client.get("/metrics")).text
     _, credential = await register(client)
     await press(client, credential, press_body(context))
     text = (await client.get("/metrics")).text
-    assert 'sigap_alerts_received_total{kind="real",outcome="created"} 1.0' in text
+    assert count(text, created) == count(before, created) + 1
+    assert count(text, answered) == count(before, answered) + 1
     assert "sigap_intake_latency_seconds_bucket" in text
-    assert 'sigap_http_requests_total{method="POST",route="/v1/alerts",status="201"} 1.0' in text
 
 
 async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:

@@ -162,32 +162,6 @@ async def test_client_credentials_with_scopes(
     assert units.status_code == 200 and len(units.json()["items"]) >= 44
 
 
-async def test_an_admin_resets_a_password_and_every_session_of_the_account_ends(
-    client: httpx.AsyncClient, context: AppContext
-) -> None:
-    await make_staff(context, "root.admin", "admin", "central")
-    await make_staff(context, "konselor.r", "counselor", "3171060")
-    admin = (await sign_in(client, "root.admin"))["access_token"]
-    old = await sign_in(client, "konselor.r")
-    users = (await client.get("/v1/users", headers=auth(admin))).json()["items"]
-    target = next(u for u in users if u["username"] == "konselor.r")
-    new_password = "a-new-long-passphrase"
-    path = f"/v1/users/{target['id']}/password"
-    refused = await client.post(
-        path, json={"password": new_password}, headers=auth(old["access_token"])
-    )
-    assert refused.status_code == 403
-    reset = await client.post(path, json={"password": new_password}, headers=auth(admin))
-    assert reset.status_code == 204 and reset.content == b""
-    assert (await client.get("/v1/me", headers=auth(old["access_token"]))).status_code == 401
-    for password, status in ((PASSWORD, 400), (new_password, 200)):
-        answer = await client.post(
-            "/v1/auth/token",
-            data={"grant_type": "password", "username": "konselor.r", "password": password},
-        )
-        assert answer.status_code == status, answer.text
-
-
 async def test_revoking_a_refresh_token_answers_a_typed_empty_object_and_ends_the_session(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:

@@ -151,7 +151,12 @@ async def test_alerts_on_one_process_reach_a_socket_on_another_despite_listener_
                         pending = await connection.fetchval(
                             "SELECT count(*) FROM outbox_event WHERE seq IS NULL"
                         )
-                        if pending == 0 and received and received[-1]["seq"] == head:
+                        # Routing may still be running when the events so far are delivered.
+                        routing = await connection.fetchval(
+                            "SELECT count(*) FROM dispatch_task WHERE kind = 'route'"
+                        )
+                        settled = pending == 0 and routing == 0
+                        if settled and received and received[-1]["seq"] == head:
                             break
                         await asyncio.sleep(0.1)
                     stored = await connection.fetch(

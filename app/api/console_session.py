@@ -1,0 +1,185 @@
+"""Browser sessions for the console: the refresh token lives in a cookie the page cannot read.
+
+``POST /v1/auth/session`` signs in with a username and password and sets the refresh token as an
+``HttpOnly``, ``SameSite=Strict`` cookie scoped to ``/v1/auth`` (``Secure`` unless the browser is
+on this machine over plain HTTP, as in development); the short-lived access token is returned in
+the body and kept only in the page's memory. ``/refresh`` rotates the cookie and returns a new
+access token; ``/signout`` revokes the whole sign-in. The same token service as the OAuth2
+endpoint does the work, so rotation and replay detection are the same.
+
+The cookie is sent by the browser on its own, so every cookie route is guarded against cross-site
+requests: it needs the ``X-Sigap-Console`` header (which a foreign page cannot add without a CORS
+preflight, which this server never grants) and, when the browser sends ``Origin``, this site's own
+origin or one in ``SIGAP_SECURITY__ALLOWED_ORIGINS``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.api.deps import Context, Session, error_responses
+from app.api.problems import problem_response
+from app.errors import Forbidden, RateLimited, Unauthenticated, ValidationFailed
+from app.identity.throttle import SignInPolicy
+from app.identity.tokens import (
+    OAuthFailure,
+    password_grant,
+    refresh_grant,
+    revoke_refresh_token,
+)
+from app.ratelimit import network_key
+from app.schemas.common import StrictInput
+
+router = APIRouter(prefix="/v1/auth/session", tags=["auth"])
+COOKIE = "sigap_refresh"
+COOKIE_PATH = "/v1/auth"
+CSRF_HEADER = "x-sigap-console"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_ERRORS = error_responses(Unauthenticated, Forbidden, ValidationFailed, RateLimited)
+
+
+class SessionSignIn(StrictInput):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=1, max_length=1024)
+
+
+class SessionToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+def _is_loopback(host: str) -> bool:
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_browser_request(request: Request, context: Context) -> None:
+    """CSRF guard for the routes the cookie authenticates."""
+    if request.headers.get(CSRF_HEADER) != "1":
+        raise Forbidden(f"Console session routes need the header {CSRF_HEADER}: 1.")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    if origin in context.settings.security.allowed_origins:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("This request comes from another site.")
+
+
+def _answer(
+    request: Request, context: Context, access: str, expires_in: int, refresh: str
+) -> JSONResponse:
+    response = JSONResponse(
+        SessionToken(access_token=access, expires_in=expires_in).model_dump(), headers=_NO_STORE
+    )
+    host = request.headers.get("host", "")
+    response.set_cookie(
+        COOKIE,
+        refresh,
+        max_age=context.settings.security.refresh_token_ttl_s,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=not (request.url.scheme == "http" and _is_loopback(host)),
+    )
+    return response
+
+
+def _forget(response: Response) -> None:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+
+
+@router.post(
+    "",
+    summary="Sign in to the console (refresh token in an HttpOnly cookie)",
+    response_model=SessionToken,
+    responses=_ERRORS,
+)
+async def sign_in(
+    body: SessionSignIn, request: Request, session: Session, context: Context
+) -> JSONResponse:
+    _check_browser_request(request, context)
+    now = context.clock.now()
+    try:
+        tokens = await password_grant(
+            session,
+            username=body.username,
+            password=body.password,
+            # The same throttle as the OAuth2 endpoint: a browser is no way around it.
+            network=network_key(request.client.host if request.client else None),
+            hasher=context.hasher,
+            policy=SignInPolicy.from_settings(context.settings.security),
+            signer=context.signer,
+            refresh_ttl=timedelta(seconds=context.settings.security.refresh_token_ttl_s),
+            now=now,
+        )
+    except OAuthFailure as failure:
+        await session.commit()  # the failed attempt counts towards the back-off
+        if failure.status == 429:
+            raise RateLimited(
+                failure.description, headers={"Retry-After": str(failure.retry_after_s or 1)}
+            ) from failure
+        raise Unauthenticated(failure.description) from failure
+    await session.commit()
+    assert tokens.refresh_token is not None
+    return _answer(request, context, tokens.access_token, tokens.expires_in, tokens.refresh_token)
+
+
+@router.post(
+    "/refresh",
+    summary="A fresh access token for the console (rotates the cookie)",
+    description="204 without a body when this browser holds no session cookie at all.",
+    response_model=SessionToken,
+    responses={204: {"description": "No session in this browser"}, **_ERRORS},
+)
+async def refresh(request: Request, session: Session, context: Context) -> Response:
+    _check_browser_request(request, context)
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return Response(status_code=204, headers=_NO_STORE)  # nobody signed in: nothing to do
+    try:
+        tokens = await refresh_grant(
+            session,
+            refresh_token=cookie,
+            signer=context.signer,
+            refresh_ttl=timedelta(seconds=context.settings.security.refresh_token_ttl_s),
+            now=context.clock.now(),
+        )
+    except OAuthFailure as failure:
+        await session.commit()  # a detected replay must stay revoked
+        response = problem_response(request, Unauthenticated(failure.description))
+        response.headers.update(_NO_STORE)
+        _forget(response)
+        return response
+    await session.commit()
+    assert tokens.refresh_token is not None
+    return _answer(request, context, tokens.access_token, tokens.expires_in, tokens.refresh_token)
+
+
+@router.post(
+    "/signout",
+    status_code=204,
+    summary="Sign out of the console: revokes the sign-in and clears the cookie",
+    responses=_ERRORS,
+)
+async def sign_out(request: Request, session: Session, context: Context) -> Response:
+    _check_browser_request(request, context)
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        await revoke_refresh_token(session, refresh_token=cookie, now=context.clock.now())
+        await session.commit()
+    response = Response(status_code=204, headers=_NO_STORE)
+    _forget(response)
+    return response

@@ -1,0 +1,52 @@
+// The new-offer alarm: a tone through Web Audio (unlocked by the click that signs in, since
+// browsers block sound until the user acts), a flash, and a system notification when the tab is
+// hidden that shows only the case code and the kecamatan.
+let audio = null;
+let muted = false;
+
+export function unlockSound() {
+  if (!audio) {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (Context) audio = new Context();
+  }
+  audio?.resume?.();
+  if ("Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
+}
+
+export function setMuted(value) {
+  muted = value;
+}
+
+export function isMuted() {
+  return muted;
+}
+
+export function ring() {
+  if (muted || !audio) return;
+  const now = audio.currentTime;
+  for (const [offset, freq] of [[0, 880], [0.25, 660], [0.5, 880]]) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.001, now + offset);
+    gain.gain.exponentialRampToValueAtTime(0.3, now + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.001, now + offset + 0.22);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(now + offset);
+    osc.stop(now + offset + 0.24);
+  }
+}
+
+export function flash() {
+  document.body.classList.remove("flash");
+  void document.body.offsetWidth; // restart the animation
+  document.body.classList.add("flash");
+}
+
+export function notify(title, body) {
+  if (document.visibilityState !== "hidden") return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  new Notification(title, { body, tag: title, silent: false });
+}

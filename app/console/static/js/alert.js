@@ -1,0 +1,307 @@
+// One alert: who and where, the map, why it was routed here, the actions the state allows (each
+// disabled with its reason otherwise), the legal clocks, the timeline and the notes.
+import { h, clear, append } from "./dom.js";
+const appendTo = (el, ...children) => append(el, children);
+import { t, tOr, formatTime } from "./i18n.js";
+import { api, ApiError } from "./session.js";
+import { state, loadAlert, legsOfAlert, myLeg, holder, unitName, loadQueue } from "./state.js";
+import { countdown } from "./countdown.js";
+import { drawMap } from "./map.js";
+import { go, announce } from "./app.js";
+
+const TERMINAL = ["resolved", "cancelled"];
+const ORDER = ["received", "routed", "acknowledged", "contacted", "on_scene", "handed_over", "resolved"];
+const DISPOSITIONS = ["assisted", "referred_police", "referred_health", "referred_shelter", "false_alarm", "accidental", "duplicate", "unreachable", "cancelled_by_victim"];
+const HANDOVER = ["police", "health", "shelter", "counselor", "other"];
+let sections = null;
+let heartbeat = null;
+let extra = { timeline: [], notes: [], clocks: [] };
+
+export function renderAlert(alertId) {
+  sections = {
+    id: alertId,
+    summary: h("div", { id: "alert-summary" }),
+    actions: h("section", { id: "alert-actions", class: "actions", "aria-labelledby": "actions-title" }),
+    map: h("section", { id: "alert-map", class: "map-box", "aria-labelledby": "map-title" }),
+    routing: h("section", { id: "alert-routing", "aria-labelledby": "routing-title" }),
+    clocks: h("section", { id: "alert-clocks", "aria-labelledby": "clocks-title" }),
+    timeline: h("section", { id: "alert-timeline", "aria-labelledby": "timeline-title" }),
+    notes: h("div", { id: "alert-notes-list" }),
+    error: h("p", { class: "error", role: "alert", id: "action-error" }),
+  };
+  const transit = state.me.role === "transit_staff";
+  const back = h("button", { type: "button", class: "back", id: "back", onclick: () => go({ name: state.me.province ? "board" : "queue" }) }, t("alert.back"));
+  const root = h(
+    "article",
+    { class: transit ? "alert-view transit" : "alert-view", "aria-labelledby": "alert-title" },
+    back,
+    sections.summary,
+    sections.error,
+    sections.actions,
+    h("div", { class: "columns" }, h("div", { class: "col" }, sections.map, transit ? null : sections.routing), h("div", { class: "col" }, sections.clocks, sections.timeline, transit ? null : notesBox(alertId))),
+  );
+  refreshAlert().catch(showError);
+  clearInterval(heartbeat);
+  // The claim heartbeat: while this alert is open, its lease is renewed every minute.
+  heartbeat = setInterval(() => {
+    const leg = myLeg(alertId);
+    if (leg?.status === "accepted" && leg.accepted_by === state.me.id) {
+      api("POST", `/v1/assignments/${leg.id}/heartbeat`).catch(() => {});
+    }
+  }, 60000);
+  return root;
+}
+
+export function stopAlert() {
+  clearInterval(heartbeat);
+  sections = null;
+}
+
+// One refresh at a time, and one more if asked meanwhile: two overlapping refreshes could paint
+// an older read of the alert over a newer timeline.
+let running = null;
+let again = false;
+export function refreshAlert() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    do {
+      again = false;
+      await loadEverything();
+    } while (again);
+  })().finally(() => {
+    running = null;
+  });
+  return running;
+}
+
+async function loadEverything() {
+  if (!sections) return;
+  const id = sections.id;
+  try {
+    await loadAlert(id, { trail: true });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      appendTo(clear(sections.summary), h("h1", { id: "alert-title" }, t("alert.gone")));
+      clear(sections.actions);
+      return;
+    }
+    throw error;
+  }
+  const transit = state.me.role === "transit_staff";
+  const [timeline, notes, clocks] = await Promise.all([
+    api("GET", `/v1/alerts/${id}/timeline`).catch(() => []),
+    transit ? [] : api("GET", `/v1/alerts/${id}/notes`).catch(() => []),
+    api("GET", `/v1/alerts/${id}/sla`).catch(() => []),
+  ]);
+  extra = { timeline, notes, clocks };
+  if (sections?.id === id) paint();
+}
+
+function paint() {
+  const alert = state.alerts.get(sections.id);
+  if (!alert) return;
+  paintSummary(alert);
+  paintActions(alert);
+  appendTo(clear(sections.map), h("h2", { id: "map-title" }, t("map.title")), drawMap(alert, state.trails.get(alert.id) || []));
+  if (state.me.role !== "transit_staff") paintRouting(alert);
+  paintClocks();
+  paintTimeline();
+  paintNotes();
+}
+
+function paintSummary(alert) {
+  const transit = state.me.role === "transit_staff";
+  const station = alert.station_candidates?.find((s) => s.at_station);
+  const ctx = alert.transit_context;
+  const fix = alert.last_location;
+  const items = [
+    [t("alert.state"), tOr(`state.${alert.state}`, alert.state)],
+    [t("alert.area"), alert.area_name || t("queue.area_unknown")],
+    ctx || station ? [t("alert.transit"), [ctx?.operator, ctx?.station || station?.name, ctx?.vehicle, ctx?.route].filter(Boolean).join(" · ")] : null,
+    fix ? [t("alert.location"), t("alert.location_value", { lat: fix.lat.toFixed(5), lon: fix.lon.toFixed(5), acc: Math.round(fix.accuracy_m ?? 0), time: formatTime(fix.fix_at) })] : [t("alert.location"), t("alert.no_location")],
+    [t("alert.received"), formatTime(alert.received_at, true)],
+    transit ? null : [t("alert.reporter"), tOr(`reporter.${alert.reporter}`, alert.reporter)],
+    !transit && alert.victim_is_child ? [t("alert.child"), t("alert.child_yes")] : null,
+    !transit && alert.contact ? [t("alert.contact"), Object.values(alert.contact).join(" · ")] : null,
+    !transit && alert.message ? [t("alert.message"), alert.message] : null,
+    !transit && alert.companion_preference ? [t("alert.companion"), tOr(`sex.${alert.companion_preference}`, alert.companion_preference)] : null,
+  ].filter(Boolean);
+  appendTo(clear(sections.summary), 
+    h("h1", { id: "alert-title", tabindex: "-1" }, t("alert.title", { code: alert.case_code }), alert.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
+    alert.do_not_call_back ? h("p", { class: "dncb", role: "alert", id: "dncb" }, h("strong", {}, t("alert.dncb_title")), " ", t("alert.dncb_text")) : null,
+    h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    progressBar(alert.state),
+  );
+}
+
+// Steps are ticked from what happened (the timeline), not from the order alone: "on scene"
+// does not mean the victim was contacted first.
+function progressBar(current) {
+  const at = ORDER.indexOf(current);
+  const seen = new Set(extra.timeline.map((e) => e.event.replace(/^alert\./, "")));
+  const done = (name, i) => name === current || (i <= ORDER.indexOf("acknowledged") && i <= at) || seen.has(name);
+  return h(
+    "ol",
+    { class: "progress", "aria-label": t("alert.progress") },
+    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? "✓ " : "", tOr(`state.${name}`, name))),
+  );
+}
+
+// What the signed-in person may do now, and why not otherwise: mirrors the server's state
+// machine so buttons explain themselves; the server still decides.
+function permissions(alert) {
+  const leg = myLeg(alert.id);
+  const held = holder(alert.id);
+  const mine = held && held.accepted_by === state.me.id;
+  const ours = held && held.unit_code === state.me.unit_code;
+  const supervisor = state.me.province;
+  const closed = TERMINAL.includes(alert.state);
+  const why = {};
+  const needHold = () => (closed ? t("why.closed") : !held ? t("why.not_accepted") : !(mine || ours || supervisor) ? t("why.held_by", { unit: unitName(held.unit_code) }) : null);
+  why.accept = closed ? t("why.closed") : !leg ? t("why.not_offered") : leg.status === "accepted" ? t("why.already_accepted") : leg.status !== "offered" ? t("why.offer_closed", { status: tOr(`leg.${leg.status}`, leg.status) }) : held ? t("why.held_by", { unit: unitName(held.unit_code) }) : null;
+  why.decline = closed ? t("why.closed") : !leg || leg.status !== "offered" ? t("why.no_open_offer") : null;
+  const rank = ORDER.indexOf(alert.state);
+  why.contacted = needHold() || (alert.do_not_call_back ? t("why.dncb") : rank >= ORDER.indexOf("contacted") ? t("why.done_already") : null);
+  why.on_scene = needHold() || (rank >= ORDER.indexOf("on_scene") ? t("why.done_already") : null);
+  why.handed_over = needHold() || (rank >= ORDER.indexOf("handed_over") ? t("why.done_already") : null);
+  why.resolve = needHold() || (held && held.leg_kind === "transit" && !supervisor ? t("why.transit_cannot_resolve") : null);
+  return { leg, why };
+}
+
+function paintActions(alert) {
+  const { leg, why } = permissions(alert);
+  const transit = state.me.role === "transit_staff";
+  const buttons = [];
+  const button = (id, label, reason, run, cls = "") =>
+    h("div", { class: "action" }, h("button", { type: "button", id, class: cls, disabled: Boolean(reason), "aria-describedby": reason ? `${id}-why` : false, onclick: run }, label), reason ? h("span", { class: "why", id: `${id}-why` }, reason) : null);
+  buttons.push(button("act-accept", t(transit ? "transit.ack" : "action.accept"), why.accept, () => act(`/v1/assignments/${leg.id}/accept`, undefined, "done.accepted"), "primary"));
+  if (!transit) {
+    const reason = h("input", { id: "decline-reason", "aria-label": t("action.decline_reason"), placeholder: t("action.decline_reason"), minlength: 2, maxlength: 200, disabled: Boolean(why.decline) });
+    buttons.push(h("div", { class: "action" }, reason, button("act-decline", t("action.decline"), why.decline, () => {
+      if (reason.value.trim().length < 2) return showError(new Error(t("action.decline_need_reason")));
+      return act(`/v1/assignments/${leg.id}/decline`, { reason: reason.value.trim() }, "done.declined");
+    })));
+    buttons.push(button("act-contacted", t("action.contacted"), why.contacted, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "contacted" }, "done.contacted")));
+  }
+  buttons.push(button("act-on-scene", t("action.on_scene"), why.on_scene, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "on_scene" }, "done.on_scene")));
+  if (transit) {
+    buttons.push(button("act-handed-counselor", t("transit.handed"), why.handed_over, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "handed_over", handed_over_to: "counselor" }, "done.handed_over")));
+  } else {
+    const to = h("select", { id: "handover-to", "aria-label": t("action.handover_to"), disabled: Boolean(why.handed_over) }, HANDOVER.map((v) => h("option", { value: v }, t(`handover.${v}`))));
+    buttons.push(h("div", { class: "action" }, to, button("act-handed-over", t("action.handed_over"), why.handed_over, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "handed_over", handed_over_to: to.value }, "done.handed_over"))));
+    const disposition = h("select", { id: "disposition", "aria-label": t("action.disposition"), disabled: Boolean(why.resolve) }, DISPOSITIONS.map((v) => h("option", { value: v }, t(`disposition.${v}`))));
+    buttons.push(h("div", { class: "action" }, disposition, button("act-resolve", t("action.resolve"), why.resolve, () => act(`/v1/alerts/${alert.id}/resolve`, { disposition: disposition.value }, "done.resolved"))));
+  }
+  if (state.me.province) buttons.push(supervisorActions(alert));
+  appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons));
+}
+
+function supervisorActions(alert) {
+  const held = holder(alert.id);
+  const reason = h("input", { id: "sup-reason", "aria-label": t("sup.reason"), placeholder: t("sup.reason"), maxlength: 200 });
+  const unit = h("select", { id: "reassign-unit", "aria-label": t("sup.unit") }, [...state.units.values()].filter((u) => u.kind !== "transit_desk" && u.active).map((u) => h("option", { value: u.code }, u.name)));
+  const need = () => {
+    if (reason.value.trim().length < 2) {
+      showError(new Error(t("sup.need_reason")));
+      return false;
+    }
+    return true;
+  };
+  const closed = TERMINAL.includes(alert.state);
+  return h(
+    "fieldset",
+    { class: "supervisor" },
+    h("legend", {}, t("sup.title")),
+    reason,
+    h("div", { class: "action" }, unit, h("button", { type: "button", id: "act-reassign", disabled: closed, onclick: () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned") }, t("sup.reassign")), closed ? h("span", { class: "why" }, t("why.closed")) : null),
+    h("div", { class: "action" }, h("button", { type: "button", id: "act-break", disabled: !held, onclick: () => need() && act(`/v1/assignments/${held.id}/break`, { reason: reason.value.trim() }, "done.broken") }, t("sup.break")), held ? null : h("span", { class: "why" }, t("why.not_accepted"))),
+  );
+}
+
+async function act(path, body, doneKey) {
+  sections.error.textContent = "";
+  try {
+    await api("POST", path, body);
+    announce(t(doneKey));
+    await loadQueue().catch(() => {});
+    await refreshAlert();
+    document.getElementById("alert-title")?.focus?.();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function showError(error) {
+  if (sections) sections.error.textContent = error instanceof ApiError ? t("error.api", { detail: error.message }) : error.message || t("error.network");
+}
+
+function paintRouting(alert) {
+  const routing = state.routing.get(alert.id);
+  const list = h("ol", { class: "routing" });
+  for (const decision of routing?.decisions || []) {
+    const d = decision.decision || {};
+    const lines = [];
+    for (const leg of d.legs || []) {
+      const cand = (d.candidates || []).find((c) => c.code === leg.unit_code);
+      lines.push(t("routing.offered", {
+        unit: unitName(leg.unit_code),
+        reason: tOr(`reason.${leg.reason}`, leg.reason),
+        km: cand?.distance_m != null ? (cand.distance_m / 1000).toFixed(1) : "?",
+        min: leg.eta_s != null ? Math.round(leg.eta_s / 60) : "?",
+      }));
+    }
+    const chosen = new Set((d.legs || []).map((l) => l.unit_code));
+    const firstChosen = (d.candidates || []).findIndex((c) => chosen.has(c.code));
+    const skipped = (d.candidates || []).slice(0, firstChosen < 0 ? 3 : firstChosen).filter((c) => !c.available).slice(0, 3);
+    for (const c of skipped) lines.push(t("routing.skipped", { unit: unitName(c.code), why: tOr(`skip.${c.skip_reason}`, c.skip_reason) }));
+    if (d.transit) lines.push(t("routing.transit", { partner: unitName(d.transit.partner_code), unit: d.transit.unit_code ? unitName(d.transit.unit_code) : t("routing.nobody") }));
+    if (d.fallback) lines.push(tOr(`fallback.${d.fallback}`, d.fallback));
+    if (d.uncertain) lines.push(t("routing.uncertain"));
+    list.append(h("li", {}, h("strong", {}, t("routing.step", { step: decision.step, trigger: tOr(`trigger.${decision.trigger}`, decision.trigger), time: formatTime(decision.created_at) })), h("ul", {}, lines.map((l) => h("li", {}, l)))));
+  }
+  appendTo(clear(sections.routing), h("h2", { id: "routing-title" }, t("routing.title")), list);
+}
+
+function paintClocks() {
+  const rows = extra.clocks.filter((c) => !c.excluded);
+  appendTo(clear(sections.clocks), 
+    h("h2", { id: "clocks-title" }, t("clocks.title")),
+    rows.length
+      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
+      : h("p", { class: "empty" }, t("clocks.none")),
+  );
+}
+
+function paintTimeline() {
+  appendTo(clear(sections.timeline), 
+    h("h2", { id: "timeline-title" }, t("timeline.title")),
+    h("ol", { class: "timeline", id: "timeline" }, extra.timeline.map((e) => h("li", { dataset: { event: e.event } }, h("time", { datetime: e.at }, formatTime(e.at)), " ", tOr(`event.${e.event}`, e.event), e.data?.unit_code ? ` · ${unitName(e.data.unit_code)}` : ""))),
+  );
+}
+
+function notesBox(alertId) {
+  const area = h("textarea", { id: "note-text", rows: 3, maxlength: 4000, "aria-labelledby": "notes-title" });
+  area.value = state.drafts.get(alertId) || "";
+  area.addEventListener("input", () => state.drafts.set(alertId, area.value));
+  const save = h("button", { type: "button", id: "note-save", onclick: async () => {
+    const text = area.value.trim();
+    if (!text) return;
+    try {
+      await api("POST", `/v1/alerts/${alertId}/notes`, { text });
+      area.value = "";
+      state.drafts.delete(alertId);
+      announce(t("done.note"));
+      await refreshAlert();
+    } catch (error) {
+      showError(error);
+    }
+  } }, t("notes.save"));
+  return h("section", { class: "notes", "aria-labelledby": "notes-title" }, h("h2", { id: "notes-title" }, t("notes.title")), sections.notes, area, save);
+}
+
+function paintNotes() {
+  appendTo(clear(sections.notes), extra.notes.length ? h("ul", {}, extra.notes.map((n) => h("li", {}, h("time", { datetime: n.created_at }, formatTime(n.created_at, true)), " ", n.text))) : h("p", { class: "empty" }, t("notes.none")));
+}

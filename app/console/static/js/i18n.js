@@ -1,0 +1,72 @@
+// Message catalogues (i18n/<lang>.json) and the region's time zone. The chosen language is the
+// only thing the console keeps in browser storage: it is a preference, not personal data.
+const LANG_KEY = "sigap.lang";
+export const LANGUAGES = ["id", "en"];
+let catalogue = {};
+let language = "id";
+let timeZone = "Asia/Jakarta";
+
+export function preferredLanguage() {
+  const saved = window.localStorage.getItem(LANG_KEY);
+  return LANGUAGES.includes(saved) ? saved : "id";
+}
+
+export async function setLanguage(lang) {
+  const response = await fetch(`/console/i18n/${lang}.json`);
+  catalogue = await response.json();
+  language = lang;
+  document.documentElement.lang = lang;
+  window.localStorage.setItem(LANG_KEY, lang);
+}
+
+export function currentLanguage() {
+  return language;
+}
+
+export function setTimeZone(zone) {
+  timeZone = zone;
+}
+
+export function t(key, params = {}) {
+  const template = catalogue[key];
+  if (template === undefined) {
+    console.warn(`missing message ${key}`);
+    return key;
+  }
+  return template.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+// `t` for keys built from server values (states, reasons), with a fallback to the raw value.
+export function tOr(key, fallback) {
+  return key in catalogue ? catalogue[key] : fallback;
+}
+
+function locale() {
+  return language === "id" ? "id-ID" : "en-GB";
+}
+
+export function formatTime(iso, withDate = false) {
+  if (!iso) return "";
+  const options = { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" };
+  if (withDate) Object.assign(options, { day: "numeric", month: "short" });
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(iso));
+}
+
+export function formatDuration(seconds) {
+  const sign = seconds < 0 ? "-" : "";
+  let s = Math.abs(Math.round(seconds));
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const hh = Math.floor(s / 3600);
+  s -= hh * 3600;
+  const mm = Math.floor(s / 60);
+  const ss = s - mm * 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  if (d > 0) return t("duration.days", { sign, d, h: hh, m: pad(mm) });
+  if (hh > 0) return `${sign}${hh}:${pad(mm)}:${pad(ss)}`;
+  return `${sign}${mm}:${pad(ss)}`;
+}
+
+export function zoneName() {
+  return timeZone;
+}

@@ -1,0 +1,105 @@
+// The browser session. The refresh token is an HttpOnly cookie scoped to /v1/auth that this
+// code never sees; the access token lives only in this module's memory and is refreshed
+// shortly before it expires. Nothing here touches localStorage, sessionStorage or IndexedDB.
+const CSRF = { "X-Sigap-Console": "1" };
+let accessToken = null;
+let refreshTimer = null;
+const listeners = { token: [], expired: [] };
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+export function on(kind, callback) {
+  listeners[kind].push(callback);
+}
+
+export function token() {
+  return accessToken;
+}
+
+function accept(body) {
+  accessToken = body.access_token;
+  clearTimeout(refreshTimer);
+  // Refresh at 80 % of the lifetime: early enough for a slow network, late enough to be rare.
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), body.expires_in * 800);
+  for (const cb of listeners.token) cb(accessToken);
+}
+
+async function sessionCall(path, body) {
+  const response = await fetch(`/v1/auth/session${path}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { ...CSRF, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export async function signIn(username, password) {
+  accept(await sessionCall("", { username, password }));
+}
+
+let refreshing = null;
+export function refresh() {
+  // One refresh at a time: a rotated cookie presented twice would revoke the sign-in.
+  refreshing ||= sessionCall("/refresh")
+    .then((body) => {
+      if (body === null) throw new ApiError(401, { detail: "no session" });
+      accept(body);
+    })
+    .catch((error) => {
+      if (error instanceof ApiError && error.status === 401) expire();
+      throw error;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+function expire() {
+  accessToken = null;
+  clearTimeout(refreshTimer);
+  for (const cb of listeners.expired) cb();
+}
+
+export async function signOut() {
+  try {
+    await sessionCall("/signout");
+  } finally {
+    accessToken = null;
+    clearTimeout(refreshTimer);
+  }
+}
+
+export async function api(method, path, body) {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    if (!accessToken) await refresh();
+    const response = await fetch(path, {
+      method,
+      credentials: "omit",
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    if (response.status === 401 && attempt === 0) {
+      await refresh();
+      continue;
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+  throw new ApiError(401, null);
+}

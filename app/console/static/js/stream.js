@@ -1,0 +1,94 @@
+// /v1/stream with first-message auth, resume from the last sequence (after + epoch), a REST
+// reload on resync_required, and reconnection with backoff. The open socket is the counselor's
+// presence; its pings are the heartbeat.
+import { refresh, token, on as onSession } from "./session.js";
+
+export class Stream {
+  constructor({ onEvent, onResync, onStatus }) {
+    this.onEvent = onEvent;
+    this.onResync = onResync;
+    this.onStatus = onStatus;
+    this.lastSeq = null;
+    this.epoch = null;
+    this.ws = null;
+    this.stopped = false;
+    this.retry = 0;
+    this.ping = null;
+    onSession("token", (fresh) => {
+      if (this.ws?.readyState === WebSocket.OPEN && this.ready) {
+        this.ws.send(JSON.stringify({ type: "auth", token: fresh }));
+      }
+    });
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.ping);
+    this.ws?.close(1000);
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/v1/stream`);
+    this.ws = ws;
+    this.ready = false;
+    ws.addEventListener("open", () => {
+      const auth = { type: "auth", token: token() };
+      if (this.lastSeq !== null) Object.assign(auth, { after: this.lastSeq, epoch: this.epoch });
+      ws.send(JSON.stringify(auth));
+    });
+    ws.addEventListener("message", (message) => this.handle(JSON.parse(message.data)));
+    ws.addEventListener("close", (closed) => this.closed(ws, closed.code));
+  }
+
+  handle(message) {
+    if (message.type === "ready") {
+      const resumed = this.lastSeq !== null && this.epoch === message.epoch;
+      this.epoch = message.epoch;
+      if (this.lastSeq === null) this.lastSeq = message.head_seq;
+      this.ready = true;
+      this.retry = 0;
+      clearInterval(this.ping);
+      this.ping = setInterval(() => this.send({ type: "ping" }), 25000);
+      this.onStatus("online", { resumed });
+    } else if (message.type === "resync_required") {
+      this.lastSeq = message.head_seq;
+      this.onResync();
+    } else if (message.type === "event") {
+      this.lastSeq = message.seq;
+      this.onEvent(message);
+    }
+  }
+
+  send(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  async closed(ws, code) {
+    if (ws !== this.ws) return;
+    clearInterval(this.ping);
+    if (this.stopped) return;
+    this.onStatus("offline", { code });
+    if (code === 4003) {
+      this.onStatus("refused", { code });
+      return;
+    }
+    this.retry += 1;
+    const wait = Math.min(5000, 500 * 2 ** Math.min(this.retry, 4));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.stopped) return;
+    if (code === 4008 || !token()) {
+      try {
+        await refresh();
+      } catch {
+        // offline or signed out: try again after the next wait
+      }
+    }
+    this.connect();
+  }
+}

@@ -1,0 +1,130 @@
+"""A real Sigap server seeded for the console, and headless Debian Chromium driven by Playwright.
+
+The units the browser tests use are made always open and staffed through the public API, so the
+tests do not depend on the time of day they run at.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.system.server import REPO, server_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = REPO / "test-artifacts" / "console"
+PASSWORD = "console-test-password"
+MENTENG, GAMBIR = "3173020", "3173080"
+MENTENG_POINT = (-6.199394, 106.841482)
+CATALOGUES = REPO / "app" / "console" / "static" / "i18n"
+ALWAYS_OPEN = {"always_open": True, "closed_on_holidays": False, "weekly": {}}
+STAFF = {
+    "konselor.menteng": ("counselor", MENTENG),
+    "konselor.gambir": ("counselor", GAMBIR),
+    "petugas.tj": ("transit_staff", "transjakarta"),
+    "pengawas.pusat": ("supervisor", "central"),
+}
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((CATALOGUES / f"{lang}.json").read_text())
+    return data
+
+
+def create_admin(database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "user", "create", "admin", "--role", "admin",
+         "--unit", "central"],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=server_env(database_url),
+        capture_output=True,
+    )
+
+
+@dataclass
+class Seeded:
+    base: str
+    admin_token: str = ""
+    devices: list[str] = field(default_factory=list)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=10)
+
+    def seed(self) -> None:
+        with self.client() as http:
+            self.admin_token = sign_in(http, "admin")
+            headers = {"Authorization": f"Bearer {self.admin_token}"}
+            now = datetime.now(UTC)
+            for username, (role, unit) in STAFF.items():
+                created = http.post(
+                    "/v1/users",
+                    headers=headers,
+                    json={"username": username, "password": PASSWORD, "role": role,
+                          "unit_code": unit, "display_name": username.replace(".", " ").title()},
+                )
+                assert created.status_code == 201, created.text
+                shift = http.post(
+                    f"/v1/units/{unit}/shifts",
+                    headers=headers,
+                    json={"username": username,
+                          "starts_at": (now - timedelta(hours=1)).isoformat(),
+                          "ends_at": (now + timedelta(hours=23)).isoformat()},
+                )
+                assert shift.status_code == 201, shift.text
+            for code in (MENTENG, GAMBIR):
+                patched = http.patch(f"/v1/units/{code}", headers=headers,
+                                     json={"hours": ALWAYS_OPEN})
+                assert patched.status_code == 200, patched.text
+
+    def press(self, *, point: tuple[float, float] = MENTENG_POINT, **extra: Any) -> dict[str, Any]:
+        with self.client() as http:
+            credential = http.post("/v1/devices", json={}).json()["credential"]
+            response = http.post(
+                "/v1/alerts",
+                headers={"Authorization": f"Bearer {credential}",
+                         "Idempotency-Key": str(uuid.uuid4())},
+                json={"pressed_at": datetime.now(UTC).isoformat(),
+                      "location": {"lat": point[0], "lon": point[1], "accuracy_m": 20},
+                      **extra},
+            )
+            assert response.status_code == 201, response.text
+            body: dict[str, Any] = response.json()
+            body["_credential"] = credential  # for location updates (benchmarks)
+            return body
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self.client() as http:
+            return http.request(
+                method, path, headers={"Authorization": f"Bearer {self.admin_token}"}, **kwargs
+            )
+
+
+def sign_in(http: httpx.Client, username: str) -> str:
+    response = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token

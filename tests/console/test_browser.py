@@ -1,0 +1,529 @@
+"""The console in a real browser (headless Debian Chromium) against a real server process.
+
+Runs once, on SQLite: the console's behaviour does not depend on the database, and the API under
+it is tested on both backends elsewhere. Every wait is generous; nothing asserts a timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import BACKEND
+from tests.console.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    GAMBIR,
+    MENTENG,
+    PASSWORD,
+    Seeded,
+    catalogue,
+    create_admin,
+)
+from tests.system.server import free_port, start_server
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "sqlite", reason="the browser tests run once, on SQLite"
+)
+playwright_sync = pytest.importorskip("playwright.sync_api")
+OFFER_WAIT_MS = 10_000
+
+
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url, self.log, self.port = url, log, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = start_server(self.url, port=self.port, log=self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Seeded]]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: ./test installs it (apt-get install chromium)")
+    folder = tmp_path_factory.mktemp("console")
+    url = f"sqlite+aiosqlite:///{folder / 'sigap.db'}"
+    srv = Server(url, folder / "server.log")
+    srv.start()
+    create_admin(url)
+    seeded = Seeded(srv.base)
+    seeded.seed()
+    yield srv, seeded
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page with everything it did recorded: errors, requests, websocket frames."""
+
+    def __init__(self, browser: Any, base: str, *, phone: bool = False) -> None:
+        viewport = {"width": 360, "height": 740} if phone else {"width": 1366, "height": 768}
+        self.context = browser.new_context(viewport=viewport, base_url=base)
+        self.page = self.context.new_page()
+        self.base = base
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.frames: list[str] = []
+        self.responses: list[Any] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "console",
+            lambda msg: self.errors.append(msg.text) if msg.type == "error" else None,
+        )
+        self.page.on("request", lambda req: self.hosts.add(urlsplit(req.url).netloc))
+        self.page.on("response", self._response)
+        self.page.on("websocket", self._socket)
+
+    def _response(self, response: Any) -> None:
+        self.responses.append(response)
+        if response.status >= 400:
+            self.errors.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _socket(self, ws: Any) -> None:
+        self.hosts.add(urlsplit(ws.url).netloc)
+        ws.on("framereceived", lambda payload: self.frames.append(str(payload)))
+
+    def sign_in(self, username: str) -> None:
+        self.page.goto("/")
+        self.page.fill("#username", username)
+        self.page.fill("#password", PASSWORD)
+        self.page.click("#sign-in")
+        self.page.wait_for_selector("#sign-out")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def check_clean(self) -> None:
+        assert self.errors == []
+        assert self.hosts <= {urlsplit(self.base).netloc}
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def wait_present(seeded: Seeded, unit: str, username: str) -> None:
+    """The counselor's open console counts as presence once the server has seen it."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        duty = seeded.admin("GET", f"/v1/units/{unit}/on-duty").json()
+        if username in duty.get("members", []):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{username} never became present at {unit}: {duty}")
+
+
+def row(page: Any, case_code: str) -> Any:
+    return page.locator(f'li.row[data-case="{case_code}"]')
+
+
+def test_counselor_accepts_contacts_and_resolves_while_another_post_sees_nothing(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    menteng = Watched(browser, seeded.base)
+    gambir = Watched(browser, seeded.base)
+    menteng.sign_in("konselor.menteng")
+    gambir.sign_in("konselor.gambir")
+    wait_present(seeded, MENTENG, "konselor.menteng")
+    wait_present(seeded, GAMBIR, "konselor.gambir")
+
+    alert = seeded.press()
+    code = alert["case_code"]
+    page = menteng.page
+    offer = row(page, code)
+    offer.wait_for(timeout=OFFER_WAIT_MS)
+    assert re.search(r"\d+:\d\d", offer.locator(".countdown").inner_text())
+    menteng.shot("queue-id")
+
+    offer.locator("button.row-open").click()
+    page.wait_for_selector("#act-accept:not([disabled])")
+    menteng.shot("alert-offered-id")
+    page.click("#act-accept")
+    page.wait_for_selector("#act-contacted:not([disabled])")
+    page.click("#act-contacted")
+    page.wait_for_selector("#act-resolve:not([disabled])")
+    page.fill("#note-text", "Korban aman, sudah ditelepon.")
+    page.click("#note-save")
+    page.wait_for_selector("#alert-notes-list li")
+    page.select_option("#disposition", "assisted")
+    page.click("#act-resolve")
+    page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
+    page.wait_for_selector("#act-resolve[disabled]")
+    events = page.locator("#timeline li").evaluate_all("els => els.map(e => e.dataset.event)")
+    for step in ("alert.received", "assignment.offered", "assignment.accepted",
+                 "alert.contacted", "alert.resolved"):
+        assert step in events
+    assert page.locator("#act-resolve").is_disabled()
+    assert page.locator("#act-resolve-why").inner_text()
+    menteng.shot("alert-resolved-id")
+
+    # The other post never saw it: not on its page, not in a frame or a response it received.
+    page_text = gambir.page.inner_text("body")
+    assert code not in page_text
+    assert not any(code in frame or alert["id"] in frame for frame in gambir.frames)
+    for response in gambir.responses:
+        if response.url.startswith(seeded.base + "/v1/"):
+            # A body no longer available (a redirect) held nothing of ours.
+            with contextlib.suppress(playwright_sync.Error):
+                assert code not in response.text()
+    gambir.shot("queue-empty-id")
+    menteng.check_clean()
+    gambir.check_clean()
+    menteng.close()
+    gambir.close()
+
+
+def test_console_reconnects_after_a_server_restart_and_shows_what_was_pressed(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    srv, seeded = server
+    menteng = Watched(browser, seeded.base)
+    menteng.sign_in("konselor.menteng")
+    wait_present(seeded, MENTENG, "konselor.menteng")
+    srv.stop()
+    menteng.page.wait_for_selector("#banner:not([hidden])", timeout=15_000)
+    menteng.shot("offline-banner-id")
+    srv.start()
+    alert = seeded.press()  # before the console has reconnected, most likely
+    row(menteng.page, alert["case_code"]).wait_for(timeout=30_000)
+    menteng.page.wait_for_selector("#banner[hidden]", state="attached", timeout=15_000)
+    # Chromium logs the failed websocket and request attempts while the server was down.
+    menteng.errors = [e for e in menteng.errors if "ERR_CONNECTION_REFUSED" not in e
+                      and "WebSocket" not in e]
+    menteng.check_clean()
+    menteng.close()
+
+
+def test_transit_staff_acknowledge_and_record_on_scene_on_a_phone(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    staff = Watched(browser, seeded.base, phone=True)
+    staff.sign_in("petugas.tj")
+    wait_present(seeded, "transjakarta", "petugas.tj")
+    alert = seeded.press(transit={"operator": "transjakarta", "station": "Bundaran HI"})
+    offer = row(staff.page, alert["case_code"])
+    offer.wait_for(timeout=OFFER_WAIT_MS)
+    staff.shot("transit-queue-id")
+    offer.locator("button.row-open").click()
+    staff.page.click("#act-accept:not([disabled])")
+    staff.page.click("#act-on-scene:not([disabled])")
+    staff.page.wait_for_selector('#timeline li[data-event="alert.on_scene"]')
+    assert staff.page.locator("#act-handed-counselor").is_enabled()
+    # Pseudonymised: no contact, no message, no reporter details on a transit screen.
+    labels = staff.page.locator("dl.facts dt").all_inner_texts()
+    for key in ("alert.contact", "alert.message", "alert.reporter", "alert.child"):
+        assert catalogue("id")[key] not in labels
+    width = staff.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360
+    staff.shot("transit-alert-id")
+    staff.page.click("#lang-toggle")
+    staff.page.wait_for_selector("text=" + catalogue("en")["transit.handed"])
+    staff.shot("transit-alert-en")
+    staff.check_clean()
+    staff.close()
+
+
+def test_supervisor_board_reassigns_an_alert_with_a_reason(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    alert = seeded.press()
+    board_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    sup.page.wait_for_selector(board_row, timeout=OFFER_WAIT_MS)
+    sup.shot("board-id")
+    sup.page.click(f'#board-table tr[data-alert="{alert["id"]}"] button')
+    sup.page.wait_for_selector("#act-reassign")
+    sup.page.fill("#sup-reason", "konselor Gambir lebih dekat")
+    sup.page.select_option("#reassign-unit", GAMBIR)
+    sup.page.click("#act-reassign")
+    reassigned = catalogue("id")["trigger.reassigned"]
+    sup.page.wait_for_selector(f'#alert-routing li:has-text("{reassigned}")')
+    routing = seeded.admin("GET", f"/v1/alerts/{alert['id']}/routing").json()
+    assert GAMBIR in [leg["unit_code"] for d in routing["decisions"] for leg in d["legs"]]
+    sup.shot("supervisor-alert-id")
+    sup.page.click("#lang-toggle")
+    sup.page.click("#back")
+    sup.page.wait_for_selector("#board-table")
+    assert untranslated(visible_texts(sup.page), "en") == []
+    sup.shot("board-en")
+    sup.check_clean()
+    sup.close()
+
+
+def visible_texts(page: Any) -> list[str]:
+    return page.evaluate(
+        """() => {
+          const out = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) {
+            const node = walker.currentNode;
+            const el = node.parentElement;
+            if (!node.textContent.trim() || !el || el.closest('[hidden]')) continue;
+            if (el.closest('svg')) continue;
+            if (el.offsetParent === null && getComputedStyle(el).position !== 'fixed') continue;
+            out.push(node.textContent.trim());
+          }
+          for (const el of document.querySelectorAll('[aria-label],[placeholder]')) {
+            if (el.closest('[hidden]')) continue;
+            for (const attr of ['aria-label', 'placeholder']) {
+              if (el.getAttribute(attr)) out.push(el.getAttribute(attr));
+            }
+          }
+          return out;
+        }"""
+    )
+
+
+def untranslated(texts: list[str], lang: str) -> list[str]:
+    """Texts of the other language's catalogue that show while ``lang`` is chosen."""
+    own, other = catalogue(lang), catalogue("en" if lang == "id" else "id")
+    foreign = {v for k, v in other.items() if v != own.get(k) and "{" not in v}
+    # A toggle names the other language in that language, on purpose.
+    foreign.discard(other["lang.other"])
+    foreign.discard(own["lang.other"])
+    return [t for t in texts if t in foreign]
+
+
+def test_language_toggle_changes_every_visible_string_and_is_remembered(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    page.goto("/")
+    page.wait_for_selector("#sign-in")
+    assert untranslated(visible_texts(page), "id") == []
+    watched.shot("signin-id")
+    page.click("#lang-toggle")
+    page.wait_for_selector("text=" + catalogue("en")["signin.submit"])
+    assert untranslated(visible_texts(page), "en") == []
+    watched.shot("signin-en")
+    page.reload()
+    page.wait_for_selector("text=" + catalogue("en")["signin.submit"])  # remembered
+    watched.sign_in("konselor.menteng")
+    alert = seeded.press()
+    row(page, alert["case_code"]).wait_for(timeout=OFFER_WAIT_MS)
+    assert untranslated(visible_texts(page), "en") == []
+    watched.shot("queue-en")
+    row(page, alert["case_code"]).locator("button.row-open").click()
+    page.wait_for_selector("#act-accept:not([disabled])")
+    page.wait_for_selector("#routing-title")
+    assert untranslated(visible_texts(page), "en") == []
+    watched.shot("alert-offered-en")
+    page.click("#lang-toggle")
+    page.wait_for_selector("text=" + catalogue("id")["action.accept"])
+    assert untranslated(visible_texts(page), "id") == []
+    # Nothing but the language in browser storage.
+    storage = page.evaluate(
+        "() => [Object.keys(localStorage), Object.keys(sessionStorage), document.cookie]"
+    )
+    assert storage == [["sigap.lang"], [], ""]
+    page.set_viewport_size({"width": 360, "height": 740})  # a counselor on call, on a phone
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    watched.shot("alert-phone-id")
+    watched.check_clean()
+    watched.close()
+
+
+def tab_to(page: Any, selector: str, limit: int = 80) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"document.activeElement?.matches({selector!r})"):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_sign_in_accept_and_resolve(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    page.goto("/")
+    page.wait_for_selector("#sign-in")
+    tab_to(page, "#username")
+    page.keyboard.type("konselor.menteng")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#sign-out")
+    alert = seeded.press()
+    row(page, alert["case_code"]).wait_for(timeout=OFFER_WAIT_MS)
+    tab_to(page, f'li.row[data-case="{alert["case_code"]}"] button.row-open')
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#act-accept:not([disabled])")
+    tab_to(page, "#act-accept")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#act-resolve:not([disabled])")
+    tab_to(page, "#disposition")
+    page.keyboard.press("ArrowDown")  # referred to police
+    tab_to(page, "#act-resolve")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
+    got = seeded.admin("GET", f"/v1/alerts/{alert['id']}").json()
+    assert got["state"] == "resolved"
+    watched.check_clean()
+    watched.close()
+
+
+def test_docs_and_console_pages_forbid_inline_script_and_load_nothing_from_elsewhere(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    watched = Watched(browser, seeded.base)
+    response = watched.page.goto("/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    watched.page.wait_for_selector(".swagger-ui .info", timeout=20_000)
+    watched.shot("docs")
+    response = watched.page.goto("/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    watched.check_clean()
+    watched.close()
+
+
+def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    sup.page.click("nav button:nth-child(2)")
+    sup.page.fill("#unit-search", "Gambir")
+    sup.page.click(f'#unit-list button[data-unit="{GAMBIR}"]')
+    sup.page.wait_for_selector("#shift-form")
+    sup.page.fill("#shift-user", "konselor.gambir")
+    sup.page.fill("#shift-start", "20:00")
+    sup.page.fill("#shift-hours", "4")
+    sup.page.click("#shift-add")
+    sup.page.wait_for_selector("#unit-done")
+    assert sup.page.locator("#shifts tbody tr").count() == 2
+    assert sup.page.locator("#unit-form").count() == 0  # hours are an admin's
+    sup.shot("units-supervisor-id")
+    sup.page.click("#start-drill")
+    sup.page.wait_for_selector("#unit-done:has-text('" + catalogue("id")["units.drill_done"] + "')")
+    sup.page.click("nav button:nth-child(1)")
+    sup.page.wait_for_selector("#board-table .drill")
+    sup.check_clean()
+    sup.close()
+
+    admin = Watched(browser, seeded.base)
+    admin.sign_in("admin")
+    admin.page.click("nav button:nth-child(2)")
+    admin.page.fill("#unit-search", "Cilandak")
+    admin.page.click('#unit-list button[data-unit="3171030"]')
+    admin.page.wait_for_selector("#unit-form")
+    admin.page.fill("#hours-sat", "09:00-13:00")
+    admin.page.fill("#unit-phones", "021-7500000")
+    admin.page.click("#unit-save")
+    admin.page.wait_for_selector("#unit-done")
+    unit = seeded.admin("GET", "/v1/units/3171030").json()
+    assert unit["hours"]["weekly"]["sat"] == [["09:00", "13:00"]]
+    assert unit["hours"]["weekly"]["mon"] == [["08:00", "16:00"]]  # the default, kept
+    assert unit["phones"] == ["021-7500000"]
+    admin.page.fill("#new-username", "paralegal.cilandak")
+    admin.page.fill("#new-password", "a-long-enough-password")
+    admin.page.select_option("#new-role", "paralegal")
+    admin.page.select_option("#new-unit", "3171030")
+    admin.page.click("#user-create")
+    created = admin.page.locator('#user-table tr[data-user="paralegal.cilandak"]')
+    created.wait_for()
+    created.locator("button.toggle-user").click()
+    admin.page.wait_for_selector(
+        '#user-table tr[data-user="paralegal.cilandak"] td:has-text("'
+        + catalogue("id")["users.disabled"] + '")'
+    )
+    admin.page.click("#lang-toggle")
+    admin.page.wait_for_selector("text=" + catalogue("en")["users.title"])
+    # The unit panel and the accounts re-render on their own (each after its own request).
+    admin.page.wait_for_selector("#unit-save:has-text('" + catalogue("en")["units.save"] + "')")
+    assert untranslated(visible_texts(admin.page), "en") == []
+    admin.shot("units-admin-en")
+    admin.check_clean()
+    admin.close()
+
+
+def test_an_ended_session_returns_to_sign_in_and_keeps_the_note_being_typed(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    watched.sign_in("konselor.gambir")
+    wait_present(seeded, GAMBIR, "konselor.gambir")
+    alert = seeded.press(point=(-6.170687, 106.819062))
+    row(page, alert["case_code"]).locator("button.row-open").click(timeout=OFFER_WAIT_MS)
+    page.wait_for_selector("#note-text")
+    page.fill("#note-text", "Draf catatan yang belum disimpan")
+    # An admin resets the password: every sign-in of the account ends at once.
+    users = seeded.admin("GET", "/v1/users?limit=100").json()["items"]
+    user_id = next(u["id"] for u in users if u["username"] == "konselor.gambir")
+    reset = seeded.admin("POST", f"/v1/users/{user_id}/password", json={"password": PASSWORD})
+    assert reset.status_code == 200
+    page.click("#note-save")
+    page.wait_for_selector("#sign-in")
+    assert page.locator("#banner").inner_text() == catalogue("id")["banner.expired"]
+    page.fill("#username", "konselor.gambir")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#note-text")
+    assert page.input_value("#note-text") == "Draf catatan yang belum disimpan"
+    # The refused calls of the ended session are expected; nothing else went wrong.
+    watched.errors = [e for e in watched.errors if not e.startswith("401 ")
+                      and "status of 401" not in e]
+    watched.check_clean()
+    watched.close()
+
+
+def test_a_link_to_an_alert_opens_it_after_sign_in(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    alert = seeded.press()  # the central desk or Menteng: the supervisor may open either
+    watched = Watched(browser, seeded.base)
+    page = watched.page
+    page.goto(f"/console/#/alert/{alert['id']}")
+    page.fill("#username", "pengawas.pusat")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector(f"#alert-title:has-text('{alert['case_code']}')")
+    watched.check_clean()
+    watched.close()

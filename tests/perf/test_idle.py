@@ -1,0 +1,43 @@
+"""An idle process asks the database (almost) nothing: every background loop sleeps until a
+commit wakes it or its next deadline, never on a short poll of empty tables.
+
+The loops run for real (real sleeps) after their first cycle; the window is shorter than every
+fallback poll (relay 10 s, the others 30 s), so the bound is a design property, not a timing:
+a busy machine makes loops run less often, never more. Before issue 13 an idle process ran
+about 12 statements a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from app.context import AppContext
+from app.main import create_app
+from app.observability import StatementCounter
+
+LOOPS = ("dispatcher", "sla-monitor", "relay", "hub", "notifier")
+QUIET_S = 0.5
+WINDOW_S = 3.0
+
+
+async def settled(counter: StatementCounter, timeout_s: float = 30.0) -> None:
+    """Until the start-up cycles are over: a QUIET_S without any statement."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = counter.statements
+        await asyncio.sleep(QUIET_S)
+        if counter.statements == before:
+            return
+    raise AssertionError("never quiet:\n" + "\n".join(counter.log[-20:]))
+
+
+async def test_an_idle_process_sends_next_to_no_statements(context: AppContext) -> None:
+    app = create_app(context=context, run_loops=True)
+    async with app.router.lifespan_context(app):
+        with StatementCounter(context.engine) as counter:
+            await settled(counter)
+            assert set(LOOPS) <= set(context.loop_heartbeats)
+            counter.reset()
+            await asyncio.sleep(WINDOW_S)
+    assert counter.statements <= 2, "\n".join(counter.log)
