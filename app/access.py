@@ -11,9 +11,21 @@ from dataclasses import dataclass
 
 from app.errors import Forbidden
 from app.models import Device
+from app.policy.roles import PROVINCE_WIDE_ROLES as PROVINCE_WIDE_ROLES
 
 STAFF_ROLES = frozenset({"counselor", "paralegal", "transit_staff", "supervisor", "admin"})
-INTEGRATOR_SCOPES = frozenset({"reference:read", "alerts:read", "reports:read", "webhooks:manage"})
+INTEGRATOR_SCOPES = frozenset(
+    {
+        "reference:read",
+        "alerts:read",
+        "alerts:create",
+        "cases:read",
+        "partner_status:write",
+        "reports:read",
+        "exports:read",
+        "webhooks:manage",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,9 @@ class IntegratorPrincipal:
     client_id: uuid.UUID
     name: str
     scopes: frozenset[str]
+    data_scope: str = "none"
+    """Which alerts it may see: ``app.integrations.scope`` decides."""
+    unit_code: str | None = None
 
 
 Principal = DevicePrincipal | StaffPrincipal | IntegratorPrincipal

@@ -8,6 +8,7 @@ sigap units import FILE --region CODE              upsert posts/desks from an op
 sigap units list | hours …, sigap shift add | list | end …   see app/cli_rosters.py
 sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
+sigap integrator rotate CLIENT_ID | revoke CLIENT_ID | list
 sigap stream new-epoch                             after restoring a SQLite file: clients resync
 sigap secrets                                      prints fresh secrets for a .env file
 """
@@ -244,18 +245,86 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import create_integrator
+    from app.security.fields import KeyRing
 
     try:
         credential = asyncio.run(
             _with_session(
                 settings,
-                lambda s: create_integrator(s, name=args.name, scopes=args.scope, now=_now()),
+                lambda s: create_integrator(
+                    s,
+                    name=args.name,
+                    scopes=args.scope,
+                    now=_now(),
+                    keyring=KeyRing(settings.effective_encryption_keys),
+                    data_scope=args.data_scope or "none",
+                    unit_code=args.unit,
+                    allowed_network=args.allowed_network,
+                ),
             )
         )
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    print(f"client_id={credential.client_id}\nclient_secret={credential.client_secret}")
+    print(
+        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
+        f"webhook_secret={credential.webhook_secret}"
+    )
+    return 0
+
+
+def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import rotate_integrator
+    from app.security.fields import KeyRing
+
+    keyring = KeyRing(settings.effective_encryption_keys)
+    try:
+        credential = asyncio.run(
+            _with_session(
+                settings,
+                lambda s: rotate_integrator(
+                    s, client_id=args.client_id, keyring=keyring, now=_now()
+                ),
+            )
+        )
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(
+        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
+        f"webhook_secret={credential.webhook_secret}"
+    )
+    return 0
+
+
+def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import revoke_integrator
+
+    try:
+        asyncio.run(
+            _with_session(
+                settings, lambda s: revoke_integrator(s, client_id=args.client_id, now=_now())
+            )
+        )
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"revoked {args.client_id}")
+    return 0
+
+
+def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import list_integrators
+
+    items, _ = asyncio.run(
+        _with_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
+    )
+    for item in items:
+        state = "revoked" if item.revoked_at else "active"
+        print(
+            f"{item.client_id}\t{state}\t{item.data_scope}\t{item.unit_code or '-'}\t"
+            f"{' '.join(item.scopes)}\t{item.name}"
+        )
     return 0
 
 
@@ -374,7 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
     icreate = integ.add_parser("create", help="create a client; prints its secret once")
     icreate.add_argument("name")
     icreate.add_argument("--scope", action="append", required=True)
+    icreate.add_argument("--data-scope", choices=("none", "transit", "police", "112"))
+    icreate.add_argument("--unit", help="a transit client's operator: transjakarta, mrt, lrt")
+    icreate.add_argument("--allowed-network", help="private CIDR for a police/112 intranet")
     icreate.set_defaults(func=cmd_integrator_create)
+    irotate = integ.add_parser("rotate", help="new secrets (printed once); old ones refused")
+    irotate.add_argument("client_id")
+    irotate.set_defaults(func=cmd_integrator_rotate)
+    irevoke = integ.add_parser("revoke", help="refuse the client's secret and tokens for good")
+    irevoke.add_argument("client_id")
+    irevoke.set_defaults(func=cmd_integrator_revoke)
+    integ.add_parser("list", help="every client").set_defaults(func=cmd_integrator_list)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
         dest="action", required=True

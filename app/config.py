@@ -295,6 +295,21 @@ class OutboxSettings(BaseModel):
     """Events deleted per transaction, so a first purge of a large outbox never holds long locks."""
 
 
+class IntegrationSettings(BaseModel):
+    webhook_http_loopback: bool = False
+    """Development only: also allow ``http://`` endpoints on loopback (a local receiver)."""
+    webhook_connect_timeout_s: float = Field(3.0, gt=0, le=10)
+    webhook_timeout_s: float = Field(5.0, gt=0, le=15)
+    webhook_batch_size: int = Field(50, ge=1, le=500)
+    webhook_concurrency: int = Field(8, ge=1, le=64)
+    handoff_ack_s: float = Field(120.0, gt=0)
+    """A 112 hand-off not acknowledged (partner status) by then goes to the supervisor."""
+    phone_112: str = "112"
+    """The phone fallback shown with an unacknowledged hand-off (Jakarta Siaga 112)."""
+    inbound_tolerance_s: int = Field(300, ge=30, le=600)
+    """The ±window on an inbound webhook's timestamp (SR-19)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SIGAP_",
@@ -323,6 +338,7 @@ class Settings(BaseSettings):
     sla: SlaSettings = SlaSettings()
     ops: OpsSettings = OpsSettings()
     outbox: OutboxSettings = OutboxSettings()
+    integrations: IntegrationSettings = IntegrationSettings()
 
     @model_validator(mode="after")
     def _rules_fed(self) -> Settings:

@@ -45,6 +45,8 @@ class AppContext:
     stamped exactly, and firing follows deadlines, so a tick is soon enough and much cheaper."""
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a local commit that wrote events, so the relay numbers them at once."""
+    webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when events were numbered (here or, announced, elsewhere): webhooks may be due."""
     loop_heartbeats: dict[str, float] = field(default_factory=dict)
     """Background loop name -> monotonic time of its last beat (shown by /readyz)."""
     loop_errors: dict[str, tuple[float, str]] = field(default_factory=dict)

@@ -137,6 +137,22 @@ class MediationForbidden(DomainError):
     )
 
 
+class WebhookTargetRefused(DomainError):
+    status, slug, title = 422, "webhook-target-refused", "This webhook address is not allowed"
+    description = (
+        "Webhooks go only to https:// on port 443 at public addresses (or a private network an "
+        "admin allow-listed for this integrator). Nothing was registered."
+    )
+
+
+class WebhookSignatureInvalid(DomainError):
+    status, slug, title = 401, "webhook-signature-invalid", "The webhook signature is not valid"
+    description = (
+        "The Standard Webhooks headers are missing, the signature does not match the body, or "
+        "the timestamp is more than 300 s off. Nothing changed. Sign with your webhook secret."
+    )
+
+
 class IdempotencyKeyReused(DomainError):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
     description = (
@@ -209,6 +225,8 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     UnsupportedMediaType,
     ValidationFailed,
     IdempotencyKeyReused,
+    WebhookTargetRefused,
+    WebhookSignatureInvalid,
     MediationForbidden,
     PinRules,
     RateLimited,

@@ -24,11 +24,13 @@ from app.api import (
     devices,
     drills,
     health,
+    integrations,
     reference,
     rosters,
     sla,
     staff,
     stream,
+    webhooks,
 )
 from app.api.middleware import EdgeMiddleware
 from app.api.problems import Problem, install
@@ -42,6 +44,8 @@ from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
+from app.integrations.handoff import announce_112, check_handoffs
+from app.integrations.outbound import run_webhooks
 from app.loops import run_periodic
 from app.notify import build_providers
 from app.observability import Metrics, count_database_work, forget_this_process
@@ -220,7 +224,12 @@ def create_app(
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
                 asyncio.create_task(run_notifier(ctx)),
+                asyncio.create_task(run_webhooks(ctx)),
+                asyncio.create_task(
+                    run_periodic(ctx, name="handoffs", interval_s=10, body=check_handoffs)
+                ),
             ]
+            await announce_112(ctx)
         if tasks:  # watches this process's loops; not one of them (app/watchdog.py)
             tasks.append(asyncio.create_task(run_watchdog(ctx)))
         try:
@@ -268,6 +277,8 @@ def create_app(
             health,
             stream,
             console,
+            integrations,
+            webhooks,
         ):
             app.include_router(module.router)
     else:

@@ -19,6 +19,9 @@ from app.models import DispatchTask
 from app.upsert import dialect_insert
 
 TaskKind = Literal["route", "offer_deadline", "lease_expiry"]
+RESCHEDULED = "sigap_rescheduled_tasks"
+"""``session.info`` key: (alert, kind, ref) -> (due time asked for, replace_due) of this
+transaction's ``schedule`` calls."""
 
 
 def schedule_new(
@@ -58,6 +61,9 @@ async def schedule(
     earlier = func.least if session.get_bind().dialect.name == "postgresql" else func.min
     new_due = excluded if replace_due else earlier(DispatchTask.due_at, excluded)
     note_written(session.sync_session, "dispatch_task")
+    # Remembered so the task now running can tell, without a query, that its own row was moved.
+    moves = session.sync_session.info.setdefault(RESCHEDULED, {})
+    moves[(alert_id, kind, ref)] = (due_at, replace_due)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["alert_id", "kind", "ref"], set_={"due_at": new_due}

@@ -39,6 +39,12 @@ PG_ADMIN_URL = os.environ.get("SIGAP_TEST_PG_URL", "postgresql://root@127.0.0.1:
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
 
 OPERATIONAL_TABLES = (
+    "webhook_delivery",
+    "webhook_endpoint",
+    "webhook_cursor",
+    "inbound_receipt",
+    "partner_status",
+    "channel_alert",
     "sla_clock",
     "case_file",
     "staff_presence",

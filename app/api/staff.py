@@ -18,14 +18,22 @@ from app.errors import (
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
+    WebhookTargetRefused,
 )
-from app.identity.integrators import create_integrator
+from app.identity.integrators import (
+    create_integrator,
+    integrator_read,
+    list_integrators,
+    revoke_integrator,
+    rotate_integrator,
+)
 from app.identity.staff import create_user, list_users, read_user, reset_password, update_user
 from app.identity.throttle import recent_failures
 from app.schemas.common import Page
 from app.schemas.identity import (
     IntegratorCreate,
     IntegratorCredential,
+    IntegratorRead,
     PasswordReset,
     SignInFailuresRead,
     UserCreate,
@@ -145,14 +153,25 @@ async def post_password(
     status_code=201,
     summary="Create an integrator client (admin); the secret is shown once",
     response_model=IntegratorCredential,
-    responses=_ERRORS,
+    responses=error_responses(
+        Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed, WebhookTargetRefused
+    ),
 )
 async def post_integrator(
     data: IntegratorCreate, session: Session, context: Context, principal: CurrentPrincipal
 ) -> IntegratorCredential:
     admin = require_staff(principal, "admin")
     now = context.clock.now()
-    credential = await create_integrator(session, name=data.name, scopes=data.scopes, now=now)
+    credential = await create_integrator(
+        session,
+        name=data.name,
+        scopes=data.scopes,
+        now=now,
+        keyring=context.keyring,
+        data_scope=data.data_scope,
+        unit_code=data.unit_code,
+        allowed_network=data.allowed_network,
+    )
     record(
         session,
         principal=admin,
@@ -164,6 +183,74 @@ async def post_integrator(
     )
     await session.commit()
     return credential
+
+
+@router.get(
+    "/integrators",
+    summary="List integrator clients (admin)",
+    response_model=Page[IntegratorRead],
+    responses=_ERRORS,
+)
+async def get_integrators(
+    session: Session, principal: CurrentPrincipal, paging: Paging
+) -> Page[IntegratorRead]:
+    require_staff(principal, "admin")
+    items, cursor = await list_integrators(session, limit=paging.limit, cursor=paging.cursor)
+    return Page[IntegratorRead](items=items, next_cursor=cursor.encode() if cursor else None)
+
+
+@router.post(
+    "/integrators/{client_id}/secret",
+    summary="Rotate a client's secrets (admin); the new ones are shown once",
+    description="The old client secret and webhook secret stop working at once.",
+    response_model=IntegratorCredential,
+    responses={**_ERRORS, **error_responses(NotFound)},
+)
+async def post_integrator_secret(
+    client_id: str, session: Session, context: Context, principal: CurrentPrincipal
+) -> IntegratorCredential:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    credential = await rotate_integrator(
+        session, client_id=client_id, keyring=context.keyring, now=now
+    )
+    record(
+        session,
+        principal=admin,
+        action="integrator.rotate",
+        object_type="integrator",
+        object_id=None,
+        at=now,
+        detail={"client_id": client_id},
+    )
+    await session.commit()
+    return credential
+
+
+@router.delete(
+    "/integrators/{client_id}",
+    summary="Revoke a client for good (admin): its secret and tokens are refused at once",
+    response_model=IntegratorRead,
+    responses={**_ERRORS, **error_responses(NotFound)},
+)
+async def delete_integrator(
+    client_id: str, session: Session, context: Context, principal: CurrentPrincipal
+) -> IntegratorRead:
+    admin = require_staff(principal, "admin")
+    now = context.clock.now()
+    client = await revoke_integrator(session, client_id=client_id, now=now)
+    record(
+        session,
+        principal=admin,
+        action="integrator.revoke",
+        object_type="integrator",
+        object_id=None,
+        at=now,
+        detail={"client_id": client_id},
+    )
+    read = integrator_read(client)
+    await session.commit()
+    return read
 
 
 @router.get(

@@ -56,6 +56,10 @@ async def authenticate_bearer(
         if client is None or client.disabled_at is not None:
             return None
         return IntegratorPrincipal(
-            client_id=client.id, name=client.name, scopes=frozenset(claims.scopes)
+            client_id=client.id,
+            name=client.name,
+            scopes=frozenset(claims.scopes),
+            data_scope=client.data_scope,
+            unit_code=client.unit_code,
         )
     return None

@@ -12,6 +12,14 @@ from app.models.dispatch import (
     Shift,
 )
 from app.models.intake import IdempotencyRecord, RateLimitCounter
+from app.models.integration import (
+    ChannelAlert,
+    InboundReceipt,
+    PartnerStatus,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.notification import Notification, NotificationBudget
 from app.models.outbox import OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
@@ -29,15 +37,18 @@ __all__ = [
     "AuditSeal",
     "Base",
     "Case",
+    "ChannelAlert",
     "Device",
     "DispatchTask",
     "Holiday",
     "IdempotencyRecord",
+    "InboundReceipt",
     "IntegratorClient",
     "Notification",
     "NotificationBudget",
     "OutboxEvent",
     "Partner",
+    "PartnerStatus",
     "RateLimitCounter",
     "ReferenceState",
     "RefreshToken",
@@ -51,4 +62,7 @@ __all__ = [
     "Station",
     "StreamState",
     "Unit",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

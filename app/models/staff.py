@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType
@@ -54,6 +54,15 @@ class IntegratorClient(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONType)
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    data_scope: Mapped[str] = mapped_column(String(16), default="none")
+    """Which alerts it may see (``app.integrations.scope``): none | transit | police | 112."""
+    unit_code: Mapped[str | None] = mapped_column(String(40))
+    """For a transit operator's client: the operator (partner code) whose offers it sees."""
+    secret_rotated_at: Mapped[datetime | None]
+    allowed_network: Mapped[str | None] = mapped_column(String(64))
+    """A private CIDR an admin allow-listed for a government intranet (112, police) webhooks."""
+    inbound_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The Standard Webhooks secret it signs status pushes with (AEAD-encrypted)."""
 
 
 class SignInThrottle(Base):

@@ -47,7 +47,12 @@ class Denied:
 
 
 def decide(
-    principal: Principal, alert: Alert, legs: tuple[LegSight, ...], *, now: datetime
+    principal: Principal,
+    alert: Alert,
+    legs: tuple[LegSight, ...],
+    *,
+    now: datetime,
+    integrator_sees: bool = False,
 ) -> AlertAccess | Denied:
     """The one answer to "may this principal see this alert, which fields, until when"."""
     if isinstance(principal, DevicePrincipal):
@@ -56,7 +61,7 @@ def decide(
             return AlertAccess(fields=TRANSIT)
         return Denied()
     if isinstance(principal, IntegratorPrincipal):
-        if integrator_sees_alert(principal, alert, legs):
+        if integrator_sees:  # its data scope (app.integrations.scope), asked by access_to
             return AlertAccess(fields=TRANSIT)
         return Denied()
     if principal.role in PROVINCE_WIDE_ROLES:
@@ -100,6 +105,9 @@ async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> tuple[LegSight,
 async def access_to(
     session: AsyncSession, principal: Principal, alert: Alert, *, now: datetime
 ) -> AlertAccess | Denied:
+    if isinstance(principal, IntegratorPrincipal):
+        sees = await integrator_sees_alert(session, principal, alert)
+        return decide(principal, alert, (), now=now, integrator_sees=sees)
     return decide(principal, alert, await legs_of(session, alert.id), now=now)
 
 

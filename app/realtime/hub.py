@@ -54,6 +54,7 @@ def wake_work_loops(context: AppContext) -> None:
     context.dispatch_wakeup.set()
     context.outbox_wakeup.set()
     context.sla_wakeup.set()
+    context.webhook_wakeup.set()
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -128,6 +128,7 @@ async def run_relay(context: AppContext) -> None:
                 head, numbered = await sequence_batch(context, batch=RELAY_BATCH)
                 if head is not None:
                     context.broker.published(head)
+                    context.webhook_wakeup.set()
                 if numbered < RELAY_BATCH:
                     break  # nothing left: no second look at an empty queue
             context.loop_heartbeats[LOOP_NAME] = time.monotonic()

@@ -112,13 +112,44 @@ class UserRead(BaseModel):
 class IntegratorCreate(StrictInput):
     name: str = Field(..., min_length=2, max_length=120)
     scopes: list[str] = Field(..., min_length=1)
+    data_scope: Literal["none", "transit", "police", "112"] = Field(
+        "none",
+        description="Which alerts it may see: `transit` those offered to its operator "
+        "(`unit_code`), `police` those handed over to police, `112` those transferred to "
+        "Jakarta Siaga 112, `none` no alert",
+    )
+    unit_code: str | None = Field(
+        None, max_length=40, description="The operator of a transit client: transjakarta, mrt, lrt"
+    )
+    allowed_network: str | None = Field(
+        None,
+        max_length=64,
+        description="A private range (CIDR) its webhooks may reach: a government intranet or "
+        "VPN (police, 112) only",
+    )
 
 
 class IntegratorCredential(BaseModel):
     client_id: str
     client_secret: str = Field(description="Shown once")
+    webhook_secret: str | None = Field(
+        None, description="Standard Webhooks secret (whsec_…) to sign status pushes; shown once"
+    )
     name: str
     scopes: list[str]
+    data_scope: str = "none"
+    unit_code: str | None = None
+
+
+class IntegratorRead(BaseModel):
+    client_id: str
+    name: str
+    scopes: list[str]
+    data_scope: str
+    unit_code: str | None
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    revoked_at: datetime | None
 
 
 class PrincipalRead(BaseModel):

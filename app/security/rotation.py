@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.dispatch.views import note_aad
 from app.identity.devices import contact_aad
 from app.ingestion.views import private_aad
-from app.models import Alert, AlertNote, Device
+from app.models import Alert, AlertNote, Device, IntegratorClient, WebhookEndpoint
 from app.security.fields import KeyRing
 
 
@@ -36,6 +36,18 @@ COLUMNS: tuple[Encrypted, ...] = (
     Encrypted("alert.private_enc", Alert, "private_enc", lambda row: private_aad(row.id)),
     Encrypted("alert_note.body_enc", AlertNote, "body_enc", lambda row: note_aad(row.alert_id)),
     Encrypted("device.contact_enc", Device, "contact_enc", lambda row: contact_aad(row.id)),
+    Encrypted(
+        "webhook_endpoint.secrets_enc",
+        WebhookEndpoint,
+        "secrets_enc",
+        lambda row: f"webhook_endpoint.secrets:{row.id}",  # app.integrations.webhooks._aad
+    ),
+    Encrypted(
+        "integrator_client.inbound_secret_enc",
+        IntegratorClient,
+        "inbound_secret_enc",
+        lambda row: f"integrator_client.inbound_secret:{row.id}",  # identity.integrators
+    ),
 )
 """Every column that holds a ciphertext (a test checks none is missing)."""
 

@@ -1,0 +1,129 @@
+"""The 112 hand-off delivered: the transfer reaches the 112 integrator as a thin webhook (an
+``alert.transferred`` subscription of a client with the ``112`` data scope), 112 fetches the
+EIDO incident and acknowledges with partner status; a hand-off nobody acknowledged within
+``handoff_ack_s`` goes to the supervisor with 112's phone number as the fallback, both in the
+notification and on the console (``alert.handoff_unacknowledged``).
+
+With no 112 integrator connected, start-up says so; the ladder tells the supervisor of every
+transfer regardless (``app.dispatch.ladder.transfer``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import notify
+from app.events import emit
+from app.models import (
+    Alert,
+    IntegratorClient,
+    OutboxEvent,
+    PartnerStatus,
+    Region,
+    WebhookEndpoint,
+)
+
+if TYPE_CHECKING:
+    from app.context import AppContext
+
+log = logging.getLogger("sigap.integrations")
+UNACKNOWLEDGED = "alert.handoff_unacknowledged"
+LOOKBACK = timedelta(days=1)
+
+
+async def connected_112(session: AsyncSession) -> int:
+    """How many live 112 clients have a live endpoint subscribed to transfers."""
+    rows = await session.execute(
+        select(WebhookEndpoint.event_types)
+        .join(IntegratorClient, IntegratorClient.id == WebhookEndpoint.integrator_id)
+        .where(
+            IntegratorClient.data_scope == "112",
+            IntegratorClient.disabled_at.is_(None),
+            WebhookEndpoint.disabled_at.is_(None),
+        )
+    )
+    return sum(1 for (types,) in rows if "alert.transferred" in types)
+
+
+async def announce_112(context: AppContext) -> None:
+    async with context.sessions() as session:
+        if await connected_112(session) == 0:
+            log.warning(
+                "no Jakarta Siaga 112 integrator is connected: a transfer to 112 reaches only "
+                "the supervisor (told on every transfer), who must phone %s",
+                context.settings.integrations.phone_112,
+            )
+
+
+async def escalate_unacknowledged(session: AsyncSession, context: AppContext, now: datetime) -> int:
+    """Tell supervisors, once per alert, of transfers no 112 client acknowledged in time."""
+    settings = context.settings.integrations
+    acknowledged = exists(
+        select(PartnerStatus.id)
+        .join(IntegratorClient, IntegratorClient.id == PartnerStatus.integrator_id)
+        .where(
+            PartnerStatus.alert_id == Alert.id,
+            IntegratorClient.data_scope == "112",
+            PartnerStatus.status.in_(("accepted", "dispatched", "on_scene", "closed")),
+        )
+    )
+    told = exists(
+        select(OutboxEvent.id).where(
+            and_(OutboxEvent.alert_id == Alert.id, OutboxEvent.event_type == UNACKNOWLEDGED)
+        )
+    )
+    due = list(
+        await session.scalars(
+            select(Alert)
+            .where(
+                Alert.transferred_at.is_not(None),
+                Alert.transferred_at <= now - timedelta(seconds=settings.handoff_ack_s),
+                Alert.transferred_at > now - LOOKBACK,
+                Alert.resolved_at.is_(None),
+                ~acknowledged,
+                ~told,
+            )
+            .limit(50)
+        )
+    )
+    for alert in due:
+        region = await session.get(Region, alert.region_code)
+        recipients = await notify.supervisors_on_duty(
+            session,
+            region_code=alert.region_code,
+            central_code=region.central_desk_code if region else "central",
+            at=now,
+        )
+        await notify.queue(
+            session,
+            recipients=recipients,
+            kind="handoff_unacknowledged",
+            # The case code only: never a name, phone, or whether the victim is a child.
+            text=(
+                f"Sigap {alert.case_code}: 112 has not acknowledged the hand-off. "
+                f"Phone 112 now: {settings.phone_112}."
+            ),
+            alert_id=alert.id,
+            ref="112-ack",
+            now=now,
+            settings=context.settings.dispatch,
+        )
+        emit(
+            session,
+            UNACKNOWLEDGED,
+            at=now,
+            alert_id=alert.id,
+            data={"to": "112", "phone_fallback": settings.phone_112, "case_code": alert.case_code},
+        )
+    return len(due)
+
+
+async def check_handoffs(context: AppContext) -> None:
+    """The hand-off check's body (every few seconds: the deadline is minutes)."""
+    async with context.sessions() as session, session.begin():
+        await escalate_unacknowledged(session, context, context.clock.now())
