@@ -1,6 +1,7 @@
-"""Who is calling, and what they may see: the one authorization layer every route uses.
+"""Who is calling, and what kind of caller a route accepts.
 
-Object-level denials answer 404 (not 403) so nobody learns that another post's alert exists.
+What a caller may see of an alert is decided in ``app.policy``; object-level denials answer 404
+(not 403) so nobody learns that another post's alert exists.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 
 from app.errors import Forbidden
-from app.models import Alert, Device
+from app.models import Device
+from app.policy.roles import PROVINCE_WIDE_ROLES as PROVINCE_WIDE_ROLES
 
 STAFF_ROLES = frozenset({"counselor", "paralegal", "transit_staff", "supervisor", "admin"})
-PROVINCE_WIDE_ROLES = frozenset({"supervisor", "admin"})
 INTEGRATOR_SCOPES = frozenset(
     {
         "reference:read",
@@ -81,13 +82,3 @@ def require_scope(principal: Principal, scope: str) -> None:
     if isinstance(principal, IntegratorPrincipal) and scope in principal.scopes:
         return
     raise Forbidden(f"This route needs the scope {scope}.")
-
-
-def can_view_alert(principal: Principal, alert: Alert) -> bool:
-    """Need-to-know without the database: a device its own alerts, supervisors and admins all.
-    Post and transit staff gain alerts through offers and claims (``app.dispatch.views``)."""
-    if isinstance(principal, DevicePrincipal):
-        return alert.device_id == principal.device.id
-    if isinstance(principal, StaffPrincipal):
-        return principal.role in PROVINCE_WIDE_ROLES
-    return False

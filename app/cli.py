@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import secrets
 import shutil
@@ -327,6 +328,50 @@ def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the sealed trail is intact, 1 when a row was changed, inserted or deleted."""
+    from app.security.audit_chain import chain_key, verify
+
+    key = chain_key(settings.effective_secret_key)
+    verdict = asyncio.run(_with_session(settings, lambda s: verify(s, key=key)))
+    print(json.dumps(verdict.as_dict(), indent=2))
+    return 0 if verdict.intact else 1
+
+
+def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
+    """Seal what is pending now (the service's sealer does this every few seconds)."""
+    from app.security.audit_chain import chain_key, seal_pending
+
+    key = chain_key(settings.effective_secret_key)
+    total = 0
+    while sealed := asyncio.run(
+        _with_session(settings, lambda s: seal_pending(s, key=key, now=_now()))
+    ):
+        total += sealed
+    print(f"sealed={total}")
+    return 0
+
+
+def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every personal field with the ring's first key; exit 1 if any is left on
+    another key (a process still running with the old ring)."""
+    from app.security.fields import KeyRing
+    from app.security.rotation import rotate_keys
+
+    keyring = KeyRing(settings.effective_encryption_keys)
+
+    async def work() -> dict[str, dict[str, int]]:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            return await rotate_keys(create_sessionmaker(engine), keyring)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(work())
+    print(json.dumps({"primary_key": keyring.primary_kid, "columns": report}, indent=2))
+    return 0 if all(c["on_other_keys"] == 0 for c in report.values()) else 1
+
+
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
@@ -409,6 +454,21 @@ def build_parser() -> argparse.ArgumentParser:
     irevoke.add_argument("client_id")
     irevoke.set_defaults(func=cmd_integrator_revoke)
     integ.add_parser("list", help="every client").set_defaults(func=cmd_integrator_list)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser(
+        "verify", help="check the sealed chain; report changed, inserted or deleted rows"
+    ).set_defaults(func=cmd_audit_verify)
+    audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
+
+    keys = sub.add_parser("keys", help="the encryption key ring").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser(
+        "rotate", help="re-encrypt every personal field with the first key of the ring"
+    ).set_defaults(func=cmd_keys_rotate)
 
     stream = sub.add_parser("stream", help="the event stream").add_subparsers(
         dest="action", required=True

@@ -110,6 +110,9 @@ class SecuritySettings(BaseModel):
     signin_alert_failures: int = Field(10, ge=1)
     """Consecutive failures at which supervisors are told (again at twice, four times...)."""
     allowed_origins: list[str] = Field(default_factory=list)
+    retention_days: int = Field(30, ge=1, le=3650)
+    """Cancelled, accidental and drill alerts lose their personal data this long after they
+    closed, unless on legal hold; never one cancelled under duress."""
 
 
 class IntakeSettings(BaseModel):

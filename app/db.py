@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
+from app.security.redaction import hide_error_details, quiet_driver_logs
 
 
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
@@ -48,16 +49,19 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             max_overflow=settings.db.max_overflow,
             pool_timeout=settings.db.pool_timeout_s,
             connect_args={"timeout": settings.db.sqlite_busy_timeout_ms / 1000},
+            hide_parameters=True,  # a logged error must never print a victim's data
         )
         _configure_sqlite(engine, settings.db.sqlite_busy_timeout_ms)
+        quiet_driver_logs()
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=size,
         max_overflow=settings.db.max_overflow,
         pool_timeout=settings.db.pool_timeout_s,
         pool_pre_ping=True,
         pool_recycle=1800,
+        hide_parameters=True,  # a logged error must never print a victim's data
         connect_args={
             "command_timeout": settings.db.command_timeout_s,
             "timeout": settings.db.connect_timeout_s,
@@ -70,6 +74,8 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             },
         },
     )
+    hide_error_details(engine)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

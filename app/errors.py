@@ -63,6 +63,15 @@ class NotFound(DomainError):
     description = "It does not exist or is not yours to see (the two are deliberately alike)."
 
 
+class PassedOn(NotFound):
+    slug, title = "passed-on", "The alert was passed to another unit"
+    description = (
+        "Your unit's offer closed (expired, declined, withdrawn or its claim lapsed) and its grace "
+        "ended: `passed_to` lists the units that have the alert now. Nothing more about it is "
+        "shown to your unit."
+    )
+
+
 class MethodNotAllowed(DomainError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed on this resource"
 
@@ -203,6 +212,7 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     Forbidden,
     PinIncorrect,
     NotFound,
+    PassedOn,
     MethodNotAllowed,
     Conflict,
     UsernameTaken,

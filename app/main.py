@@ -49,11 +49,13 @@ from app.integrations.outbound import run_webhooks
 from app.loops import run_periodic
 from app.notify import build_providers
 from app.observability import Metrics, count_database_work, forget_this_process
+from app.policy.retention import run_retention
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
 from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
 from app.schemas.alerts import AlertCreate
+from app.security.audit_chain import seal_audit
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
 from app.security.tokens import TokenSigner
@@ -238,6 +240,12 @@ def create_app(
             tasks += [
                 asyncio.create_task(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="audit-sealer", interval_s=5, body=seal_audit)
+                ),
+                asyncio.create_task(
+                    run_periodic(ctx, name="retention", interval_s=3600, body=run_retention)
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from app.access import require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.audit import record
-from app.dispatch.views import can_see
-from app.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.errors import Forbidden, NotFound, PassedOn, Unauthenticated, ValidationFailed
 from app.models import AlertLocation
+from app.policy.alerts import open_alert
 from app.schemas.alerts import LocationRead
 
 router = APIRouter(prefix="/v1/alerts", tags=["dispatch"])
@@ -23,14 +23,13 @@ TRAIL_POINTS = 200
     "/{alert_id}/trail",
     summary="The alert's usable location fixes, oldest first (the latest 200); audited",
     response_model=list[LocationRead],
-    responses=error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed),
+    responses=error_responses(Unauthenticated, Forbidden, NotFound, PassedOn, ValidationFailed),
 )
 async def get_trail(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> list[LocationRead]:
     staff = require_staff(principal)
-    if not await can_see(session, principal, alert_id):
-        raise NotFound()
+    _, access = await open_alert(session, staff, alert_id, now=context.clock.now())
     rows = (
         await session.scalars(
             select(AlertLocation)
@@ -39,6 +38,7 @@ async def get_trail(
             .limit(TRAIL_POINTS)
         )
     ).all()
+    rows = [r for r in rows if access.covers(r.received_at)]  # nothing after a unit's sight
     # A victim's movements are personal data: every read is audited, like the alert itself.
     record(
         session,

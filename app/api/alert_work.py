@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import Principal, require_staff
+from app.access import StaffPrincipal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.audit import record
 from app.dispatch import claims, progress
-from app.dispatch.views import can_see, notes_of, passed_on, routing_of, timeline_of
+from app.dispatch.views import notes_of, passed_on, routing_of, timeline_of
 from app.dispatch.worker import dispatch_of
 from app.errors import (
     AlertClosed,
@@ -21,14 +21,17 @@ from app.errors import (
     IllegalTransition,
     NotFound,
     OfferClosed,
+    PassedOn,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from app.ingestion.views import staff_view
 from app.models import Alert
+from app.policy.alerts import AlertAccess, open_alert, staff_fields
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
+    LegalHoldRequest,
     NoteCreate,
     NoteRead,
     PassedOnRead,
@@ -40,7 +43,7 @@ from app.schemas.dispatch import (
 )
 
 router = APIRouter(prefix="/v1/alerts", tags=["dispatch"])
-_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed)
+_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, PassedOn, ValidationFailed)
 _WRITE_ERRORS = {
     **_ERRORS,
     **error_responses(AlertClosed, IllegalTransition, UnsupportedMediaType),
@@ -48,11 +51,21 @@ _WRITE_ERRORS = {
 _WORKERS = ("counselor", "paralegal", "transit_staff", "supervisor", "admin")
 
 
-async def _visible(session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> Alert:
-    alert = await session.get(Alert, alert_id)
-    if alert is None or not await can_see(session, principal, alert_id):
-        raise NotFound()
-    return alert
+async def _read(
+    session: AsyncSession, context: Context, staff: StaffPrincipal, alert_id: uuid.UUID, what: str
+) -> tuple[Alert, AlertAccess]:
+    """Open the alert through the policy and audit the read (``what``: notes, routing...)."""
+    now = context.clock.now()
+    alert, access = await open_alert(session, staff, alert_id, now=now)
+    record(
+        session,
+        principal=staff,
+        action=f"alert.{what}_read",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+    )
+    return alert, access
 
 
 @router.post(
@@ -83,7 +96,10 @@ async def post_progress(
         now=context.clock.now(),
     )
     view = staff_view(
-        alert, geo=context.geo, keyring=context.keyring, pseudonymous=staff.is_transit
+        alert,
+        geo=context.geo,
+        keyring=context.keyring,
+        fields=staff_fields(staff, holder=True),  # recording progress takes holding the claim
     )
     await session.commit()
     return view
@@ -160,16 +176,8 @@ async def get_notes(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> list[NoteRead]:
     staff = require_staff(principal, "counselor", "paralegal", "supervisor", "admin")
-    alert = await _visible(session, staff, alert_id)
-    notes = await notes_of(session, alert, context.keyring)
-    record(
-        session,
-        principal=staff,
-        action="alert.notes_read",
-        object_type="alert",
-        object_id=alert.id,
-        at=context.clock.now(),
-    )
+    alert, access = await _read(session, context, staff, alert_id, "notes")
+    notes = await notes_of(session, alert, access, context.keyring)
     await session.commit()
     return notes
 
@@ -181,11 +189,14 @@ async def get_notes(
     responses=_ERRORS,
 )
 async def get_routing(
-    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> RoutingRead:
     staff = require_staff(principal, *_WORKERS)
-    alert = await _visible(session, staff, alert_id)
-    return await routing_of(session, alert)
+    # Distances to every post are enough to work out where the victim is: audited like a read.
+    alert, access = await _read(session, context, staff, alert_id, "routing")
+    routing = await routing_of(session, alert, access)
+    await session.commit()
+    return routing
 
 
 @router.get(
@@ -201,10 +212,10 @@ async def get_routing(
     responses=_ERRORS,
 )
 async def get_passed_on(
-    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> PassedOnRead:
     staff = require_staff(principal, *_WORKERS)
-    return await passed_on(session, staff=staff, alert_id=alert_id)
+    return await passed_on(session, staff=staff, alert_id=alert_id, now=context.clock.now())
 
 
 @router.get(
@@ -214,11 +225,13 @@ async def get_passed_on(
     responses=_ERRORS,
 )
 async def get_timeline(
-    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> list[TimelineEntry]:
     staff = require_staff(principal, *_WORKERS)
-    alert = await _visible(session, staff, alert_id)
-    return await timeline_of(session, alert, case_matters=not staff.is_transit)
+    alert, access = await _read(session, context, staff, alert_id, "timeline")
+    timeline = await timeline_of(session, alert, access)
+    await session.commit()
+    return timeline
 
 
 @router.post(
@@ -235,6 +248,7 @@ async def post_reassign(
     principal: CurrentPrincipal,
 ) -> RoutingRead:
     staff = require_staff(principal, "supervisor", "admin")
+    await open_alert(session, staff, alert_id, now=context.clock.now())  # 404 like any read
     await claims.reassign(
         session,
         alert_id=alert_id,
@@ -245,6 +259,42 @@ async def post_reassign(
         now=context.clock.now(),
     )
     await session.commit()
-    alert = await session.get(Alert, alert_id)
-    assert alert is not None
-    return await routing_of(session, alert)
+    alert, access = await open_alert(session, staff, alert_id, now=context.clock.now())
+    return await routing_of(session, alert, access)
+
+
+@router.post(
+    "/{alert_id}/legal-hold",
+    status_code=204,
+    summary="Put the alert on legal hold, or release it (supervisor); with a reason, audited",
+    description=(
+        "An alert on hold keeps its personal data past the retention period (cancelled, "
+        "accidental and drill alerts are otherwise purged after it)."
+    ),
+    response_class=Response,
+    responses=_WRITE_ERRORS,
+)
+async def post_legal_hold(
+    alert_id: uuid.UUID,
+    body: LegalHoldRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> Response:
+    staff = require_staff(principal, "supervisor", "admin")
+    now = context.clock.now()
+    alert, _ = await open_alert(session, staff, alert_id, now=now, lock=True)
+    if alert.purged_at is not None and body.hold:
+        raise AlertClosed("Its personal data was already purged: there is nothing to hold.")
+    alert.legal_hold = body.hold
+    record(
+        session,
+        principal=staff,
+        action="alert.legal_hold" if body.hold else "alert.legal_hold_released",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"reason": body.reason},
+    )
+    await session.commit()
+    return Response(status_code=204)

@@ -8,17 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select
 
-from app.access import (
-    DevicePrincipal,
-    StaffPrincipal,
-    can_view_alert,
-    require_device,
-    require_staff,
-)
+from app.access import DevicePrincipal, StaffPrincipal, require_device, require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
 from app.audit import record
 from app.dispatch.claims import renew
-from app.dispatch.views import can_see
 from app.errors import (
     BodyTooLarge,
     Conflict,
@@ -27,6 +20,7 @@ from app.errors import (
     IdempotencyKeyReused,
     InternalError,
     NotFound,
+    PassedOn,
     PinIncorrect,
     PinLocked,
     ServiceUnavailable,
@@ -40,6 +34,7 @@ from app.ingestion.press import ingest_alert
 from app.ingestion.views import device_view, staff_view
 from app.models import Alert
 from app.pagination import Cursor
+from app.policy.alerts import open_alert
 from app.schemas.alerts import (
     DEVICE_VIEW_EXAMPLE,
     PRESS_EXAMPLE,
@@ -222,21 +217,16 @@ async def list_alerts(
                 }
             }
         },
-        **error_responses(Unauthenticated, NotFound, ValidationFailed),
+        **error_responses(Unauthenticated, NotFound, PassedOn, ValidationFailed),
     },
 )
 async def read_alert(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    alert = await session.get(Alert, alert_id)
-    if alert is None or not (
-        can_view_alert(principal, alert) or await can_see(session, principal, alert.id)
-    ):
-        raise NotFound()
+    alert, access = await open_alert(session, principal, alert_id, now=context.clock.now())
     if isinstance(principal, DevicePrincipal):
         return device_view(alert).model_dump(mode="json")
-    pseudonymous = isinstance(principal, StaffPrincipal) and principal.is_transit
-    view = staff_view(alert, geo=context.geo, keyring=context.keyring, pseudonymous=pseudonymous)
+    view = staff_view(alert, geo=context.geo, keyring=context.keyring, fields=access.fields)
     if isinstance(principal, StaffPrincipal):
         # Looking at the alert is working on it: it keeps the holder's claim alive.
         await renew(

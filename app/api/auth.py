@@ -219,7 +219,18 @@ async def token(request: Request, session: Session, context: Context) -> JSONRes
             },
         }
     },
-    responses={200: {"description": "Revoked (or never existed)"}, 400: {"model": OAuthError}},
+    responses={
+        200: {
+            "description": "Revoked (or never existed): an empty JSON object",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": False},
+                    "example": {},
+                }
+            },
+        },
+        400: {"model": OAuthError},
+    },
 )
 async def revoke(request: Request, session: Session, context: Context) -> Response:
     try:
@@ -229,7 +240,9 @@ async def revoke(request: Request, session: Session, context: Context) -> Respon
         return _oauth_error(failure)
     await revoke_refresh_token(session, refresh_token=token_value, now=context.clock.now())
     await session.commit()
-    return Response(status_code=200, headers=_NO_STORE)
+    # RFC 7009 fixes the status, not the body: an empty JSON object, typed, so every client
+    # (and the published schema) knows what a 200 holds.
+    return JSONResponse({}, headers=_NO_STORE)
 
 
 @router.post(

@@ -61,6 +61,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/assignments/{assignment_id}/break"): S,
     ("POST", "/v1/alerts/{alert_id}/resolve"): S,
     ("POST", "/v1/alerts/{alert_id}/reassign"): S,
+    ("POST", "/v1/alerts/{alert_id}/legal-hold"): D,
     ("POST", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts"): S,

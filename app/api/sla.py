@@ -12,24 +12,26 @@ from sqlalchemy import select
 
 from app.access import IntegratorPrincipal, require_scope, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
-from app.dispatch.views import can_see
+from app.audit import record
 from app.errors import (
     Conflict,
     Forbidden,
     MediationForbidden,
     NotFound,
+    PassedOn,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from app.events import CASE_CLOCKS
 from app.models import Region, SlaClock
+from app.policy.alerts import open_alert
+from app.policy.events import CASE_CLOCKS
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
 from app.sla import cases
 from app.sla.reports import GroupBy, as_csv, sla_report
 
 router = APIRouter(prefix="/v1", tags=["sla"])
-_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed)
+_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, PassedOn, ValidationFailed)
 _WRITE = {**_ERRORS, **error_responses(Conflict, UnsupportedMediaType)}
 _CASE_STAFF = ("counselor", "paralegal", "supervisor", "admin")
 
@@ -41,21 +43,32 @@ _CASE_STAFF = ("counselor", "paralegal", "supervisor", "admin")
     responses=_ERRORS,
 )
 async def get_clocks(
-    alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> list[SlaClockRead]:
     staff = require_staff(principal)
-    if not await can_see(session, principal, alert_id):
-        raise NotFound()
+    now = context.clock.now()
+    _, access = await open_alert(session, staff, alert_id, now=now)
     rows = (
         await session.scalars(
             select(SlaClock).where(SlaClock.alert_id == alert_id).order_by(SlaClock.started_at)
         )
     ).all()
-    return [
+    clocks = [
         SlaClockRead.model_validate(r, from_attributes=True)
         for r in rows
-        if not (staff.is_transit and r.clock in CASE_CLOCKS)  # the case file is not theirs
+        if access.covers(r.started_at)
+        and (access.fields.case_matters or r.clock not in CASE_CLOCKS)  # the case file
     ]
+    record(
+        session,
+        principal=staff,
+        action="alert.sla_read",
+        object_type="alert",
+        object_id=alert_id,
+        at=now,
+    )
+    await session.commit()
+    return clocks
 
 
 @router.post(
@@ -91,9 +104,17 @@ async def post_case(
     response_model=CaseRead,
     responses=_ERRORS,
 )
-async def get_case(alert_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> CaseRead:
+async def get_case(
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> CaseRead:
     staff = require_staff(principal, *_CASE_STAFF)
-    return cases.case_read(await cases.case_of(session, alert_id=alert_id, staff=staff))
+    now = context.clock.now()
+    read = cases.case_read(await cases.case_of(session, alert_id=alert_id, staff=staff, now=now))
+    record(
+        session, principal=staff, action="case.read", object_type="case", object_id=read.id, at=now
+    )
+    await session.commit()
+    return read
 
 
 @router.patch(

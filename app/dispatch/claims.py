@@ -21,6 +21,7 @@ from app.dispatch.service import lock_alert, reoffer
 from app.errors import AlertClosed, ClaimHeld, NotFound, OfferClosed, ValidationFailed
 from app.events import emit
 from app.models import Alert, Assignment, StaffUser, Unit
+from app.policy.sight import late_accept_open
 from app.states import AlertState, transition
 from app.tasks import schedule
 
@@ -79,7 +80,7 @@ async def accept(
                 extra={"holder": await _holder_name(session, holder)},
             )
     # A late acceptance of an offer that just timed out is still welcome while nobody holds it.
-    if leg.status not in ("offered", "expired"):
+    if not late_accept_open(leg.status, leg.closed_at, now):
         raise OfferClosed(f"This offer was {leg.status}.")
     leg.status, leg.accepted_by, leg.accepted_at = "accepted", staff.user_id, now
     leg.closed_at, leg.close_reason = None, None

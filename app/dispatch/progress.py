@@ -12,14 +12,16 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import PROVINCE_WIDE_ROLES, StaffPrincipal
+from app.access import StaffPrincipal
 from app.dispatch.claims import renew
 from app.dispatch.ladder import LADDER_KINDS, Dispatch, legs_of
 from app.dispatch.service import lock_alert
-from app.dispatch.views import note_aad, unit_sees_alert
+from app.dispatch.views import note_aad
 from app.errors import AlertClosed, Forbidden, NotFound
 from app.events import emit
 from app.models import Alert, AlertNote, Assignment
+from app.policy.alerts import Denied, access_to, refuse
+from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import Disposition, HandOver, Milestone
 from app.security.fields import KeyRing
 from app.states import TERMINAL, AlertState, record_milestone, transition
@@ -34,15 +36,16 @@ async def _held(session: AsyncSession, alert: Alert, staff: StaffPrincipal) -> l
 
 
 async def _locked_for_work(
-    session: AsyncSession, alert_id: uuid.UUID, staff: StaffPrincipal
+    session: AsyncSession, alert_id: uuid.UUID, staff: StaffPrincipal, now: datetime
 ) -> tuple[Alert, list[Assignment]]:
     alert = await lock_alert(session, alert_id)
     if alert is None:
         raise NotFound()
+    answer = await access_to(session, staff, alert, now=now)
+    if isinstance(answer, Denied):
+        raise await refuse(session, staff, alert, answer, now=now)  # others' stay invisible
     held = await _held(session, alert, staff)
     province_wide = staff.role in PROVINCE_WIDE_ROLES
-    if not (held or province_wide or await unit_sees_alert(session, staff, alert.id)):
-        raise NotFound()  # others' alerts stay invisible
     if AlertState(alert.state) in TERMINAL:
         raise AlertClosed()
     if not held and not province_wide:
@@ -60,7 +63,7 @@ async def record_progress(
     dispatch: Dispatch,
     now: datetime,
 ) -> Alert:
-    alert, _ = await _locked_for_work(session, alert_id, staff)
+    alert, _ = await _locked_for_work(session, alert_id, staff, now)
     if record_milestone(alert, AlertState(milestone), at=now):
         data: dict[str, str | None] = {"staff_id": str(staff.user_id), "unit_code": staff.unit_code}
         if milestone == "handed_over":
@@ -85,7 +88,7 @@ async def resolve(
     disposition: Disposition,
     now: datetime,
 ) -> Alert:
-    alert, held = await _locked_for_work(session, alert_id, staff)
+    alert, held = await _locked_for_work(session, alert_id, staff, now)
     if staff.role not in PROVINCE_WIDE_ROLES and not any(
         leg.leg_kind in LADDER_KINDS for leg in held
     ):
@@ -120,7 +123,7 @@ async def add_note(
     dispatch: Dispatch,
     now: datetime,
 ) -> AlertNote:
-    alert, _ = await _locked_for_work(session, alert_id, staff)
+    alert, _ = await _locked_for_work(session, alert_id, staff, now)
     note = AlertNote(
         id=uuid.uuid4(),
         alert_id=alert.id,

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import PROVINCE_WIDE_ROLES, StaffPrincipal
+from app.access import StaffPrincipal
 from app.dispatch.availability import PresenceSource, RosterOnly, on_duty
 from app.dispatch.hours import OpeningHours
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.models import Holiday, Partner, Region, Shift, StaffUser, Unit
+from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import OnDutyRead, ShiftCreate, ShiftRead
 
 

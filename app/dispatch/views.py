@@ -1,21 +1,24 @@
 """Read models of dispatch for staff: offers and claims, routing explanations, timelines, notes.
 
-Need-to-know: a post or transit desk sees the alerts it was offered (and still may act on) or
-holds; supervisors and admins see all. Everything else answers 404.
+Who may see them is ``app.policy``'s answer (an ``AlertAccess``), which these functions only
+apply: a unit whose sight ended gets what happened up to that moment and nothing after.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import PROVINCE_WIDE_ROLES, Principal, StaffPrincipal
+from app.access import StaffPrincipal
 from app.errors import NotFound
-from app.events import is_case_matter
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
+from app.policy.alerts import AlertAccess, Denied, access_to, refuse
+from app.policy.events import is_case_matter
+from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import (
     AssignmentRead,
     DecisionRead,
@@ -30,35 +33,6 @@ from app.security.fields import KeyRing
 def note_aad(alert_id: uuid.UUID) -> str:
     """Binds a note's ciphertext to its alert: a note copied onto another alert won't decrypt."""
     return f"alert.note:{alert_id}"
-
-
-VISIBLE_TO_UNIT = ("offered", "accepted", "completed", "expired", "lapsed")
-"""Leg statuses that let the unit see the alert: withdrawn or declined offers do not."""
-
-
-async def unit_sees_alert(
-    session: AsyncSession, staff: StaffPrincipal, alert_id: uuid.UUID
-) -> bool:
-    if staff.role in PROVINCE_WIDE_ROLES:
-        return True
-    if staff.unit_id is None:
-        return False
-    found = await session.scalar(
-        select(Assignment.id)
-        .where(
-            Assignment.alert_id == alert_id,
-            Assignment.unit_id == staff.unit_id,
-            Assignment.status.in_(VISIBLE_TO_UNIT),
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
-async def can_see(session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> bool:
-    return isinstance(principal, StaffPrincipal) and await unit_sees_alert(
-        session, principal, alert_id
-    )
 
 
 def assignment_read(leg: Assignment, alert: Alert | None = None) -> AssignmentRead:
@@ -119,7 +93,7 @@ async def list_assignments(
     return items, next_cursor
 
 
-async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
+async def routing_of(session: AsyncSession, alert: Alert, access: AlertAccess) -> RoutingRead:
     decisions = (
         await session.scalars(
             select(RoutingDecision)
@@ -134,8 +108,9 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
             .order_by(Assignment.step, Assignment.unit_code)
         )
     ).all()
+    decisions = [d for d in decisions if access.covers(d.created_at)]
     by_decision: dict[uuid.UUID, list[AssignmentRead]] = {}
-    for leg in legs:
+    for leg in (g for g in legs if access.covers(g.offered_at)):
         by_decision.setdefault(leg.decision_id, []).append(assignment_read(leg, alert))
     return RoutingRead(
         alert_id=alert.id,
@@ -158,12 +133,16 @@ async def routing_of(session: AsyncSession, alert: Alert) -> RoutingRead:
 
 
 async def passed_on(
-    session: AsyncSession, *, staff: StaffPrincipal, alert_id: uuid.UUID
+    session: AsyncSession, *, staff: StaffPrincipal, alert_id: uuid.UUID, now: datetime
 ) -> PassedOnRead:
     """Where an alert went after the asking unit's leg: unit codes only. A unit that never had a
-    leg on the alert gets 404, like any foreign object."""
-    if staff.unit_id is None:
+    leg on the alert gets 404, like any foreign object (the policy's own judgement)."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None or staff.unit_id is None:
         raise NotFound()
+    answer = await access_to(session, staff, alert, now=now)
+    if isinstance(answer, Denied) and not answer.had_it:
+        raise await refuse(session, staff, alert, answer, now=now)
     legs = (
         await session.execute(
             select(Assignment.unit_id, Assignment.unit_code, Assignment.status)
@@ -174,8 +153,7 @@ async def passed_on(
     mine = [leg for leg in legs if leg.unit_id == staff.unit_id]
     if not mine:
         raise NotFound()
-    state = await session.scalar(select(Alert.state).where(Alert.id == alert_id))
-    closed = state in ("resolved", "cancelled")
+    closed = alert.state in ("resolved", "cancelled")
     open_codes = [leg.unit_code for leg in legs if leg.status in ("offered", "accepted")]
     return PassedOnRead(
         alert_id=alert_id,
@@ -187,10 +165,10 @@ async def passed_on(
 
 
 async def timeline_of(
-    session: AsyncSession, alert: Alert, *, case_matters: bool = True
+    session: AsyncSession, alert: Alert, access: AlertAccess
 ) -> list[TimelineEntry]:
-    """Every event of the alert in commit order (outbox payloads hold no personal data);
-    without ``case_matters`` (transit staff) nothing about the case file."""
+    """Every event of the alert the caller may see, in commit order (outbox payloads hold no
+    personal data); without ``case_matters`` (transit staff) nothing about the case file."""
     events = (
         await session.scalars(
             select(OutboxEvent).where(OutboxEvent.alert_id == alert.id).order_by(OutboxEvent.id)
@@ -199,11 +177,14 @@ async def timeline_of(
     return [
         TimelineEntry(at=e.created_at, event=e.event_type, data=e.payload)
         for e in events
-        if case_matters or not is_case_matter(e.event_type, e.payload)
+        if access.covers(e.created_at)
+        and (access.fields.case_matters or not is_case_matter(e.event_type, e.payload))
     ]
 
 
-async def notes_of(session: AsyncSession, alert: Alert, keyring: KeyRing) -> list[NoteRead]:
+async def notes_of(
+    session: AsyncSession, alert: Alert, access: AlertAccess, keyring: KeyRing
+) -> list[NoteRead]:
     notes = (
         await session.scalars(
             select(AlertNote)
@@ -219,4 +200,5 @@ async def notes_of(session: AsyncSession, alert: Alert, keyring: KeyRing) -> lis
             created_at=n.created_at,
         )
         for n in notes
+        if access.covers(n.created_at)
     ]

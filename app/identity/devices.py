@@ -20,6 +20,11 @@ from app.security.hashing import SecretHasher
 ROTATION_GRACE = timedelta(minutes=10)
 
 
+
+def contact_aad(device_id: object) -> str:
+    """Binds a device's contact ciphertext to its row."""
+    return f"device.contact:{device_id}"
+
 async def register_device(
     session: AsyncSession, *, data: DeviceCreate, keyring: KeyRing, now: datetime
 ) -> tuple[Device, str]:
@@ -34,7 +39,7 @@ async def register_device(
     )
     if data.contact and (data.contact.name or data.contact.phone):
         device.contact_enc = keyring.encrypt_json(
-            data.contact.model_dump(exclude_none=True), aad=f"device.contact:{device.id}"
+            data.contact.model_dump(exclude_none=True), aad=contact_aad(device.id)
         )
     session.add(device)
     await session.flush()

@@ -285,6 +285,7 @@ def _new_alert(
         sla_dirty=True,
         duress=False,
         do_not_call_back=False,
+        legal_hold=False,  # every column is bound in the one-statement press
         linked_alert_id=linked,
         updated_at=received_at,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from app.geo.runtime import GeoService
 from app.ingestion.body import clean_text
 from app.models import Alert
+from app.policy.fields import FULL, FieldAccess
 from app.schemas.alerts import (
     AlertDeviceView,
     AlertStaffView,
@@ -57,11 +58,11 @@ def private_aad(alert_id: object) -> str:
 
 
 def staff_view(
-    alert: Alert, *, geo: GeoService, keyring: KeyRing, pseudonymous: bool = False
+    alert: Alert, *, geo: GeoService, keyring: KeyRing, fields: FieldAccess = FULL
 ) -> AlertStaffView:
-    """``pseudonymous`` (transit staff): no contact or free text, never even decrypted."""
+    """Only what ``fields`` (from ``app.policy``) allows; what it hides is never even decrypted."""
     private: dict[str, Any] = {}
-    if alert.private_enc is not None and not pseudonymous:
+    if alert.private_enc is not None and fields.shows_identity(alert.victim_is_child):
         private = keyring.decrypt_json(alert.private_enc, aad=private_aad(alert.id))
     last = None
     if alert.last_fix_at is not None:
@@ -80,7 +81,7 @@ def staff_view(
         is_drill=alert.is_drill,
         silent=alert.silent,
         reporter=alert.reporter,
-        victim_is_child=alert.victim_is_child,
+        victim_is_child=alert.victim_is_child if fields.shows_child_flag else None,
         pressed_at=alert.pressed_at,
         received_at=alert.received_at,
         flags=list(alert.flags),
@@ -91,13 +92,15 @@ def staff_view(
         transit_context=alert.transit_context,
         last_location=last,
         press_count=alert.press_count,
-        duress=alert.duress,
+        duress=alert.duress if fields.shows_profile else None,
         do_not_call_back=alert.do_not_call_back,
         linked_alert_id=alert.linked_alert_id,
         cancelled_at=alert.cancelled_at,
         contact=_contact(private.get("contact")),
         message=_text(private.get("message")),
-        companion_preference=alert.companion_preference,
+        companion_preference=alert.companion_preference if fields.shows_profile else None,
+        legal_hold=alert.legal_hold,
+        purged_at=alert.purged_at,
         body_text=body_text(private),
     )
 

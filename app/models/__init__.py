@@ -1,7 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
 from app.models.alert import Alert, AlertLocation
-from app.models.audit import AuditEntry
+from app.models.audit import AuditEntry, AuditSeal
 from app.models.base import Base
 from app.models.device import Device
 from app.models.dispatch import (
@@ -34,6 +34,7 @@ __all__ = [
     "Area",
     "Assignment",
     "AuditEntry",
+    "AuditSeal",
     "Base",
     "Case",
     "ChannelAlert",

@@ -103,6 +103,10 @@ class Alert(Base):
     """Set by the state machine on every stamp; the SLA monitor syncs the clocks and clears it."""
     private_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     """AEAD-encrypted contact, free-text message and unknown fields from the press."""
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Kept whole past retention (an investigation, a court order); set by a supervisor."""
+    purged_at: Mapped[datetime | None]
+    """When retention removed its personal data (contact, text, locations, notes)."""
     updated_at: Mapped[datetime]
 
 

@@ -1,4 +1,8 @@
-"""Audit trail of reads and changes of personal data (ids only, never the data itself)."""
+"""Audit trail of reads and changes of personal data (ids only, never the data itself).
+
+Rows are inserted unchained on the hot path; the sealer (``app.security.audit_chain``) later gives
+each a ``seal_batch`` and an HMAC ``chain`` link, and records each batch in ``audit_seal``.
+"""
 
 from __future__ import annotations
 
@@ -26,3 +30,22 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    seal_batch: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), index=True
+    )
+    chain: Mapped[str | None] = mapped_column(String(64))
+    """HMAC-SHA256 of the previous row's link and this row's content (hex)."""
+
+
+class AuditSeal(Base):
+    """One sealing batch: how many rows it chained and the last link (the head)."""
+
+    __tablename__ = "audit_seal"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    """Consecutive from 1: two sealers racing for the same batch cannot both insert it."""
+    sealed_at: Mapped[datetime]
+    rows: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))

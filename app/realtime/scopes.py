@@ -1,14 +1,15 @@
-"""Who may see which event on the stream: the same need-to-know as the REST API.
+"""Who may see which event on the stream: ``app.policy``'s need-to-know, applied to events.
 
 Pure: an audience, an event and the facts about its alert (which units hold legs on it, whose
 phone it is) in; the message to send, or None, out.
 
 - Supervisors and admins: everything.
-- Counselors, paralegals, transit staff: an alert's events from the moment their unit was offered
-  it (until the offer was withdrawn, declined or its claim broken, if it was), and every event
-  about their own unit's legs (so a console also learns that an offer was withdrawn). Judged by
-  the event's own time, so a replay shows exactly what live delivery did. Payloads never carry
-  contact data or free text, so transit staff see the same pseudonymous events as everyone else.
+- Counselors, paralegals, transit staff: an alert's events within their unit's sight
+  (``app.policy.sight``: from the first offer until its leg closed plus the late-accept grace,
+  without end while a leg is open or completed), and every event about their own unit's legs (so
+  a console also learns that an offer was withdrawn). Judged by the event's own time, so a replay
+  shows exactly what live delivery did. Payloads never carry contact data or free text, so
+  transit staff see the same pseudonymous events as everyone else.
 - Integrators with the ``alerts:read`` scope: every alert event (non-personal payloads), but
   nothing of case files.
 - A device: only its own alert's reassurance events, mapped to what the phone may know. A cancel
@@ -23,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from app.events import is_case_matter
+from app.policy.events import is_case_matter
+from app.policy.integrators import integrator_sees_event
+from app.policy.roles import PROVINCE_WIDE_ROLES
+from app.policy.sight import LegSight, unit_sight
 
-PROVINCE_WIDE = frozenset({"supervisor", "admin"})
-KEEPS_SIGHT = frozenset({"offered", "accepted", "completed", "expired", "lapsed"})
-"""Leg statuses after which the unit still follows the alert; a withdrawn, declined or released
-leg lets it see the alert's events only up to the moment it was closed."""
+__all__ = ["AlertFacts", "Audience", "LegSight", "StreamEvent", "message_for"]
 
 # Internal event -> (event name and status the phone sees).
 _DEVICE_EVENTS: dict[str, tuple[str, str]] = {
@@ -51,20 +52,6 @@ class Audience:
     scopes: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class LegSight:
-    unit_id: uuid.UUID
-    offered_at: datetime
-    closed_at: datetime | None
-    status: str
-
-    def covers(self, at: datetime) -> bool:
-        """Did this leg let its unit see an event stamped ``at``?"""
-        if at < self.offered_at:
-            return False
-        return self.status in KEEPS_SIGHT or self.closed_at is None or at <= self.closed_at
-
-
 DEVICE_CLOSING_EVENTS = ("alert.cancelled", "alert.duress_signalled", "alert.resolved")
 """The events that end what the phone sees of its alert (a duress cancel included)."""
 
@@ -77,7 +64,7 @@ class AlertFacts:
     legs: tuple[LegSight, ...] = ()
 
     def unit_saw(self, unit_id: uuid.UUID, at: datetime) -> bool:
-        return any(leg.unit_id == unit_id and leg.covers(at) for leg in self.legs)
+        return unit_sight(self.legs, unit_id).covers(at)
 
 
 @dataclass(frozen=True)
@@ -98,10 +85,10 @@ def message_for(
     if audience.kind == "integrator":
         if event.alert_id is None:
             return None  # the deployment's own operations (a spent budget) are for staff
-        if "alerts:read" not in audience.scopes or is_case_matter(event.event, event.data):
-            return None  # case files stay with UPTD PPA until integrator scopes say otherwise
+        if not integrator_sees_event(audience.scopes, event.event, event.data):
+            return None
         return event.event, event.data
-    if audience.role in PROVINCE_WIDE:
+    if audience.role in PROVINCE_WIDE_ROLES:
         return event.event, event.data
     if audience.unit_id is None:
         return None

@@ -139,13 +139,17 @@ class AlertStaffView(BaseModel):
     transit_context: dict[str, str] | None
     last_location: LocationRead | None
     press_count: int
-    duress: bool
+    duress: bool | None = Field(None, description="Not shown to transit staff or partners")
     do_not_call_back: bool
     linked_alert_id: uuid.UUID | None
     cancelled_at: datetime | None
     contact: dict[str, str] | None = Field(None, description="Decrypted; every read is audited")
     message: str | None = None
     companion_preference: str | None = None
+    legal_hold: bool = Field(False, description="Kept whole past retention")
+    purged_at: datetime | None = Field(
+        None, description="When retention removed its personal data (then contact etc. are null)"
+    )
     body_text: str | None = Field(
         None,
         description=(

@@ -68,6 +68,11 @@ class BreakRequest(StrictInput):
     reason: str = Field(..., min_length=2, max_length=200, examples=["holder unreachable"])
 
 
+class LegalHoldRequest(StrictInput):
+    hold: bool = Field(..., description="true: keep it whole past retention; false: release")
+    reason: str = Field(..., min_length=2, max_length=500, description="Why (audited)")
+
+
 class ReassignRequest(StrictInput):
     unit_code: str = Field(..., min_length=1, max_length=40, examples=["3171060"])
     reason: str = Field(..., min_length=2, max_length=200)

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import PROVINCE_WIDE_ROLES, StaffPrincipal
-from app.dispatch.views import unit_sees_alert
+from app.access import StaffPrincipal
 from app.errors import Conflict, MediationForbidden, NotFound, ValidationFailed
 from app.events import emit
 from app.models import Alert, Case
+from app.policy.alerts import open_alert
+from app.policy.roles import CASE_ROLES
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate
 
 MILESTONE_NEEDS = {
@@ -29,11 +30,11 @@ MILESTONE_NEEDS = {
 }
 
 
-async def _alert_for(session: AsyncSession, alert_id: uuid.UUID, staff: StaffPrincipal) -> Alert:
-    alert = await session.get(Alert, alert_id, with_for_update=True)
-    if alert is None or not await unit_sees_alert(session, staff, alert.id):
-        raise NotFound()
-    if staff.role == "transit_staff":
+async def _alert_for(
+    session: AsyncSession, alert_id: uuid.UUID, staff: StaffPrincipal, now: datetime
+) -> Alert:
+    alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
+    if not access.fields.case_matters or staff.role not in CASE_ROLES:
         raise NotFound()  # case files are for UPTD PPA, not for transit operators
     return alert
 
@@ -67,7 +68,7 @@ async def open_case(
     data: CaseCreate,
     now: datetime,
 ) -> Case:
-    alert = await _alert_for(session, alert_id, staff)
+    alert = await _alert_for(session, alert_id, staff, now)
     if await session.scalar(select(Case.id).where(Case.alert_id == alert.id)) is not None:
         raise Conflict("This alert already has a case; update it instead.")
     case = Case(
@@ -88,8 +89,10 @@ async def open_case(
     return case
 
 
-async def case_of(session: AsyncSession, *, alert_id: uuid.UUID, staff: StaffPrincipal) -> Case:
-    await _alert_for(session, alert_id, staff)
+async def case_of(
+    session: AsyncSession, *, alert_id: uuid.UUID, staff: StaffPrincipal, now: datetime
+) -> Case:
+    await _alert_for(session, alert_id, staff, now)
     case = await session.scalar(select(Case).where(Case.alert_id == alert_id))
     if case is None:
         raise NotFound()
@@ -104,7 +107,7 @@ async def update_case(
     data: CaseUpdate,
     now: datetime,
 ) -> Case:
-    case = await _case(session, case_id, staff)
+    case = await _case(session, case_id, staff, now)
     violence: list[str] = (
         sorted(set(data.violence_types)) if data.violence_types else list(case.violence_types)
     )
@@ -128,7 +131,7 @@ async def record_milestone(
     data: MilestoneCreate,
     now: datetime,
 ) -> Case:
-    case = await _case(session, case_id, staff)
+    case = await _case(session, case_id, staff, now)
     occurred = data.occurred_at or now
     if occurred > now:
         raise ValidationFailed(
@@ -173,13 +176,13 @@ async def record_milestone(
     return case
 
 
-async def _case(session: AsyncSession, case_id: uuid.UUID, staff: StaffPrincipal) -> Case:
+async def _case(
+    session: AsyncSession, case_id: uuid.UUID, staff: StaffPrincipal, now: datetime
+) -> Case:
     case = await session.get(Case, case_id, with_for_update=True)
     if case is None:
         raise NotFound()
-    await _alert_for(session, case.alert_id, staff)
-    if staff.role not in (*PROVINCE_WIDE_ROLES, "counselor", "paralegal"):
-        raise NotFound()
+    await _alert_for(session, case.alert_id, staff, now)
     return case
 
 

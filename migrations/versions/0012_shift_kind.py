@@ -1,7 +1,7 @@
 """shift kind: at_post (offered while the console is open) or on_call (offered while rostered)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 20:15:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '0012'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -160,3 +160,19 @@ async def test_client_credentials_with_scopes(
         "/v1/units", params={"kind": "post", "limit": 100}, headers=auth(token)
     )
     assert units.status_code == 200 and len(units.json()["items"]) >= 44
+
+
+async def test_revoking_a_refresh_token_answers_a_typed_empty_object_and_ends_the_session(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    await make_staff(context, "konselor.v", "counselor", "3171060")
+    tokens = await sign_in(client, "konselor.v")
+    for _ in range(2):  # an unknown (already revoked) token is not an error either
+        answer = await client.post("/v1/auth/revoke", data={"token": tokens["refresh_token"]})
+        assert answer.status_code == 200 and answer.json() == {}
+        assert answer.headers["content-type"] == "application/json"
+    refreshed = await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refreshed.status_code == 400

@@ -1,0 +1,161 @@
+"""Need-to-know against the database: load an alert's legs, decide, and answer a route.
+
+``open_alert`` is what every alert route calls: it returns the alert with what the caller may see
+of it (``AlertAccess``), or raises ``NotFound`` (never existed, or never offered to the caller) or
+``PassedOn`` (the caller's unit had it, its sight ended, here is who has it now).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
+from app.audit import record
+from app.errors import NotFound, PassedOn
+from app.models import Alert, Assignment
+from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
+from app.policy.integrators import integrator_sees_alert
+from app.policy.roles import PROVINCE_WIDE_ROLES
+from app.policy.sight import LegSight, holds_claim, passed_to, unit_sight
+
+
+@dataclass(frozen=True)
+class AlertAccess:
+    """What one principal may see of one alert, now."""
+
+    fields: FieldAccess
+    until: datetime | None = None
+    """What happened after this (the close of the unit's leg) is not shown; None: no end."""
+    holds_claim: bool = False
+
+    def covers(self, at: datetime) -> bool:
+        """Whether something that happened at ``at`` (an event, a note) is shown."""
+        return self.until is None or at <= self.until
+
+
+@dataclass(frozen=True)
+class Denied:
+    had_it: bool = False
+    """The caller's unit was offered the alert once; its sight has ended."""
+    passed_to: tuple[str, ...] = ()
+    """Who has the alert now (empty if nobody does, e.g. after a hand-off to 112)."""
+
+
+def decide(
+    principal: Principal,
+    alert: Alert,
+    legs: tuple[LegSight, ...],
+    *,
+    now: datetime,
+    integrator_sees: bool = False,
+) -> AlertAccess | Denied:
+    """The one answer to "may this principal see this alert, which fields, until when"."""
+    if isinstance(principal, DevicePrincipal):
+        # The device's own alert, through the reassurance view only (no staff fields at all).
+        if alert.device_id == principal.device.id:
+            return AlertAccess(fields=TRANSIT)
+        return Denied()
+    if isinstance(principal, IntegratorPrincipal):
+        if integrator_sees:  # its data scope (app.integrations.scope), asked by access_to
+            return AlertAccess(fields=TRANSIT)
+        return Denied()
+    if principal.role in PROVINCE_WIDE_ROLES:
+        return AlertAccess(fields=FULL)
+    sight = unit_sight(legs, principal.unit_id)
+    if not sight.ever_offered:
+        return Denied()
+    if not sight.sees_at(now):
+        return Denied(had_it=True, passed_to=tuple(passed_to(legs)))
+    holder = holds_claim(legs, principal.unit_id)
+    return AlertAccess(
+        fields=staff_fields(principal, holder=holder), until=sight.until, holds_claim=holder
+    )
+
+
+def staff_fields(staff: StaffPrincipal, *, holder: bool) -> FieldAccess:
+    """The fields a staff member sees of an alert they may see (no database)."""
+    if staff.is_transit:
+        return TRANSIT
+    if staff.role in PROVINCE_WIDE_ROLES or holder:
+        return FULL
+    return OFFERED
+
+
+async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> tuple[LegSight, ...]:
+    rows = (
+        await session.execute(
+            select(
+                Assignment.unit_id,
+                Assignment.offered_at,
+                Assignment.closed_at,
+                Assignment.status,
+                Assignment.unit_code,
+                Assignment.accepted_by,
+            ).where(Assignment.alert_id == alert_id)
+        )
+    ).all()
+    return tuple(LegSight(*row) for row in rows)
+
+
+async def access_to(
+    session: AsyncSession, principal: Principal, alert: Alert, *, now: datetime
+) -> AlertAccess | Denied:
+    if isinstance(principal, IntegratorPrincipal):
+        sees = await integrator_sees_alert(session, principal, alert)
+        return decide(principal, alert, (), now=now, integrator_sees=sees)
+    return decide(principal, alert, await legs_of(session, alert.id), now=now)
+
+
+async def open_alert(
+    session: AsyncSession,
+    principal: Principal,
+    alert_id: uuid.UUID,
+    *,
+    now: datetime,
+    lock: bool = False,
+) -> tuple[Alert, AlertAccess]:
+    """The alert and what the caller may see of it, or 404 (``NotFound`` / ``PassedOn``)."""
+    alert = await session.get(Alert, alert_id, with_for_update=lock or None)
+    if alert is None:
+        raise NotFound()
+    answer = await access_to(session, principal, alert, now=now)
+    if isinstance(answer, Denied):
+        raise await refuse(session, principal, alert, answer, now=now)
+    return alert, answer
+
+
+async def refuse(
+    session: AsyncSession, principal: Principal, alert: Alert, answer: Denied, *, now: datetime
+) -> NotFound:
+    """Audit a denied access to an existing alert (committed at once: the request fails), and
+    return the error to raise. Called before the route has written anything."""
+    record(
+        session,
+        principal=principal,
+        action="alert.access_denied",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"passed_on": answer.had_it},
+    )
+    await session.commit()
+    return denial(answer)
+
+
+def denial(answer: Denied) -> NotFound:
+    if not answer.had_it:
+        return NotFound()
+    where = (
+        f"it is with {', '.join(answer.passed_to)} now"
+        if answer.passed_to
+        else ("nobody in a unit holds it now")
+    )
+    return PassedOn(
+        f"Your unit's part in this alert ended; {where}.",
+        extra={"passed_to": list(answer.passed_to)},
+    )

@@ -1,0 +1,135 @@
+"""Need-to-know on the real database: the scenario that leaked on main (a post whose offer expired
+kept reading the note, contact and live location of the post that took over), child identity,
+and the pseudonymous transit view."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from app.clock import FrozenClock
+from app.context import AppContext
+from app.models import AuditEntry
+from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
+from tests.helpers import auth, press, press_body, register
+
+KB, KL = "3171060", "3171050"
+
+
+async def _press(client: httpx.AsyncClient, context: AppContext, **fields: object) -> str:
+    _, credential = await register(client)
+    response = await press(client, credential, press_body(context, **fields))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _leg(context: AppContext, alert_id: str, unit: str) -> str:
+    return next(str(g.id) for g in reversed(await legs(context, alert_id)) if g.unit_code == unit)
+
+
+async def test_a_post_whose_offer_expired_sees_up_to_the_close_then_passed_to(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    kb = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
+    kl = await token_on_duty(client, context, "konselor.kl", "counselor", KL)
+    await on_duty(context, "pusat", "central")
+    alert_id = await _press(client, context, contact={"name": "CANARY-NAME"})
+    await drain(context)
+    clock.advance(60)  # Kebayoran Baru's offer expires; Kebayoran Lama is offered
+    await drain(context)
+    kl_leg = await _leg(context, alert_id, KL)
+    clock.advance(5)
+    assert (await client.post(f"/v1/assignments/{kl_leg}/accept", headers=auth(kl))).is_success
+    note = {"text": "CANARY-NOTE"}
+    assert (
+        await client.post(f"/v1/alerts/{alert_id}/notes", json=note, headers=auth(kl))
+    ).status_code == 201
+
+    within = await client.get(f"/v1/alerts/{alert_id}/notes", headers=auth(kb))
+    assert within.status_code == 200 and within.json() == []  # written after its close
+    timeline = (await client.get(f"/v1/alerts/{alert_id}/timeline", headers=auth(kb))).json()
+    assert "alert.note_added" not in [e["event"] for e in timeline]
+    assert "assignment.expired" in [e["event"] for e in timeline]
+
+    clock.advance(116)  # the grace is over
+    for path in ("", "/notes", "/timeline", "/routing", "/sla"):
+        answer = await client.get(f"/v1/alerts/{alert_id}{path}", headers=auth(kb))
+        assert answer.status_code == 404, (path, answer.text)
+        problem = answer.json()
+        assert problem["type"].endswith("/passed-on") and problem["passed_to"] == [KL]
+        assert "CANARY" not in answer.text
+    async with context.sessions() as session:
+        denied = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "alert.access_denied")
+            )
+        ).all()
+    assert len(denied) == 5 and all(d.detail == {"passed_on": True} for d in denied)
+    # Kebayoran Lama, which holds it, still reads everything.
+    assert (
+        "CANARY-NOTE" in (await client.get(f"/v1/alerts/{alert_id}/notes", headers=auth(kl))).text
+    )
+
+
+async def test_a_late_accept_after_the_grace_is_refused(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    kb = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
+    await on_duty(context, "konselor.kl", KL)
+    alert_id = await _press(client, context)
+    await drain(context)
+    kb_leg = await _leg(context, alert_id, KB)
+    clock.advance(60)
+    await drain(context)
+    clock.advance(121)
+    answer = await client.post(f"/v1/assignments/{kb_leg}/accept", headers=auth(kb))
+    assert answer.status_code == 409 and answer.json()["type"].endswith("/offer-closed")
+
+
+async def test_a_child_victims_identity_waits_for_the_claim(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    kb = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
+    alert_id = await _press(
+        client, context, victim_is_child=True, contact={"name": "CANARY-NAME", "phone": "0812"}
+    )
+    await drain(context)
+    offered = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(kb))).json()
+    assert offered["contact"] is None and offered["victim_is_child"] is None
+    assert "CANARY" not in str(offered)
+    kb_leg = await _leg(context, alert_id, KB)
+    assert (await client.post(f"/v1/assignments/{kb_leg}/accept", headers=auth(kb))).is_success
+    held = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(kb))).json()
+    assert held["contact"]["name"] == "CANARY-NAME" and held["victim_is_child"] is True
+
+
+async def test_transit_staff_see_a_pseudonymous_alert_and_keep_do_not_call_back(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    await on_duty(context, "konselor.kb", KB)
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    alert_id = await _press(
+        client,
+        context,
+        victim_is_child=False,
+        companion_preference="female",
+        contact={"name": "CANARY-NAME"},
+    )
+    await drain(context)
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(tj))).json()
+    for hidden in ("victim_is_child", "companion_preference", "duress", "contact", "message"):
+        assert view[hidden] is None, hidden
+    assert view["do_not_call_back"] is False and "CANARY" not in str(view)
+
+
+async def test_reads_of_routing_timeline_clocks_and_case_are_audited(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    kb = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
+    alert_id = await _press(client, context)
+    await drain(context)
+    for path in ("/routing", "/timeline", "/sla"):
+        assert (await client.get(f"/v1/alerts/{alert_id}{path}", headers=auth(kb))).is_success
+    async with context.sessions() as session:
+        actions = set((await session.scalars(select(AuditEntry.action))).all())
+    assert {"alert.routing_read", "alert.timeline_read", "alert.sla_read"} <= actions
