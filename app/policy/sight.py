@@ -9,6 +9,9 @@ from datetime import datetime
 
 from app.policy.roles import KEEPS_SIGHT_STATUSES, LATE_ACCEPT_GRACE, OPEN_LEG_STATUSES
 
+GRACE_STATUSES = frozenset({"expired", "lapsed"})
+"""Closed legs whose unit keeps the alert open for ``LATE_ACCEPT_GRACE`` after the close."""
+
 
 @dataclass(frozen=True)
 class LegSight:
@@ -46,11 +49,17 @@ class UnitSight:
     until: datetime | None = None
     """The close of the unit's last leg: what happened later is not shown. None with
     ``ever_offered``: no end (yet)."""
+    late_accept: bool = False
+    """That last leg expired (or its claim lapsed), so the unit may still come back to it for a
+    short grace; a unit that declined, or whose offer was withdrawn or released, has nothing
+    left to accept and its sight ends at the close."""
 
     @property
     def open_until(self) -> datetime | None:
         """The unit may still open the alert (and accept late) until then."""
-        return None if self.until is None else self.until + LATE_ACCEPT_GRACE
+        if self.until is None:
+            return None
+        return self.until + LATE_ACCEPT_GRACE if self.late_accept else self.until
 
     def sees_at(self, now: datetime) -> bool:
         end = self.open_until
@@ -72,7 +81,13 @@ def unit_sight(legs: Iterable[LegSight], unit_id: uuid.UUID | None) -> UnitSight
     ends = [leg.sight_until for leg in mine]
     if any(end is None for end in ends):
         return UnitSight(ever_offered=True, since=since)
-    return UnitSight(ever_offered=True, since=since, until=max(e for e in ends if e is not None))
+    last = max(mine, key=lambda leg: leg.closed_at or leg.offered_at)
+    return UnitSight(
+        ever_offered=True,
+        since=since,
+        until=max(e for e in ends if e is not None),
+        late_accept=last.status in GRACE_STATUSES,
+    )
 
 
 def holds_claim(legs: Iterable[LegSight], unit_id: uuid.UUID | None) -> bool:

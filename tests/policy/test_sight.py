@@ -9,7 +9,7 @@ import pytest
 
 from app.policy.fields import FULL, OFFERED, TRANSIT
 from app.policy.roles import CLOSED_LEG_STATUSES, LATE_ACCEPT_GRACE
-from app.policy.sight import LegSight, late_accept_open, passed_to, unit_sight
+from app.policy.sight import GRACE_STATUSES, LegSight, late_accept_open, passed_to, unit_sight
 
 T0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
 KB, KL = uuid.uuid4(), uuid.uuid4()
@@ -24,8 +24,11 @@ def leg(unit: uuid.UUID, status: str, *, closed_s: int | None = None, code: str 
 def test_a_closed_leg_shows_what_happened_to_the_close_and_opens_for_the_grace(status: str) -> None:
     sight = unit_sight([leg(KB, status, closed_s=60)], KB)
     close = T0 + timedelta(seconds=60)
-    assert sight.sees_at(close + LATE_ACCEPT_GRACE)
-    assert not sight.sees_at(close + LATE_ACCEPT_GRACE + timedelta(seconds=1))
+    # Only an expired offer or a lapsed claim can still be taken up; a decline, a withdrawal or
+    # a release ends the unit's sight at the close.
+    end = close + LATE_ACCEPT_GRACE if status in GRACE_STATUSES else close
+    assert sight.sees_at(end)
+    assert not sight.sees_at(end + timedelta(seconds=1))
     assert sight.covers(close) and not sight.covers(close + timedelta(seconds=1))
 
 
