@@ -347,6 +347,10 @@ async def deliver_webhooks(
 
 LOOP_NAME = "webhooks"
 FALLBACK_POLL_S = 30.0
+COALESCE_S = 0.5
+"""After a wake-up, how long the loop lets more events arrive before one fan-out for them all:
+integrators fetch details anyway, and one cycle per relay batch would cost a few statements per
+alert in a burst."""
 
 
 async def run_webhooks(context: AppContext) -> None:
@@ -372,6 +376,7 @@ async def run_webhooks(context: AppContext) -> None:
             pause = 5.0
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=pause)
+            await asyncio.sleep(COALESCE_S)
 
 
 async def next_delivery_in(context: AppContext) -> float | None:
