@@ -46,6 +46,8 @@ async def live_server(context: AppContext, *, log_level: str = "warning") -> Asy
             log_level=log_level,
             log_config=None,
             ws="websockets-sansio",
+            # A socket or task that does not end must not hang the test run at shutdown.
+            timeout_graceful_shutdown=5,
         )
     )
     task = asyncio.create_task(server.serve())
