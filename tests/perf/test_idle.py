@@ -34,8 +34,10 @@ async def settled(counter: StatementCounter, timeout_s: float = 30.0) -> None:
 
 async def test_an_idle_process_sends_next_to_no_statements(context: AppContext) -> None:
     app = create_app(context=context, run_loops=True)
-    async with app.router.lifespan_context(app):
-        with StatementCounter(context.engine) as counter:
+    # Listening starts before the loops do: adding an engine listener while a loop's BEGIN is
+    # running its listeners (SQLite's BEGIN IMMEDIATE awaits inside one) breaks that BEGIN.
+    with StatementCounter(context.engine) as counter:
+        async with app.router.lifespan_context(app):
             await settled(counter)
             assert set(LOOPS) <= set(context.loop_heartbeats)
             counter.reset()
