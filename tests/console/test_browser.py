@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+# A dev dependency that ./test installs: missing, it is a failure, never a skipped browser suite.
+import playwright.sync_api as playwright_sync
 import pytest
 
 from tests.conftest import BACKEND
@@ -36,7 +38,6 @@ from tests.system.server import free_port, start_server
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the browser tests run once, on SQLite"
 )
-playwright_sync = pytest.importorskip("playwright.sync_api")
 OFFER_WAIT_MS = 10_000
 
 
