@@ -269,7 +269,7 @@ def main() -> int:
     parser.add_argument("--pool-size", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--pg-admin-url", default="postgresql://root@127.0.0.1:5432/postgres")
-    return asyncio.run(bench(parser.parse_args()))
+    return servers.run(bench(parser.parse_args()))
 
 
 if __name__ == "__main__":

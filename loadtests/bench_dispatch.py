@@ -268,7 +268,7 @@ def main() -> int:
     bench_core(options.decisions, options.seed)
     if options.core_only:
         return 0
-    return asyncio.run(bench_e2e(options))
+    return servers.run(bench_e2e(options))
 
 
 if __name__ == "__main__":

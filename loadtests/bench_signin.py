@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--flood", type=int, default=50, help="concurrent sign-in senders")
     parser.add_argument("--hashing-threads", type=int, default=2, help="the server's setting")
     parser.add_argument("--admin-url", default="postgresql://root@127.0.0.1:5432/postgres")
-    asyncio.run(bench(parser.parse_args()))
+    servers.run(bench(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -287,9 +287,9 @@ def main() -> int:
     options = parser.parse_args()
     status = 0
     if not options.skip_monitor:
-        status |= asyncio.run(bench_monitor(options))
+        status |= servers.run(bench_monitor(options))
     if not options.skip_report:
-        status |= asyncio.run(bench_report(options))
+        status |= servers.run(bench_report(options))
     return status
 
 

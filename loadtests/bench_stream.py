@@ -261,9 +261,9 @@ def main() -> int:
     )
     status = 0
     if not options.skip_e2e:
-        status |= asyncio.run(bench_e2e(options))
+        status |= servers.run(bench_e2e(options))
     if not options.skip_memory:
-        status |= asyncio.run(bench_memory(options))
+        status |= servers.run(bench_memory(options))
     return status
 
 

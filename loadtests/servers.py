@@ -2,11 +2,17 @@
 
 Each server runs in its own session (process group), so stopping it reaches its uvicorn workers
 and nothing else. Output goes to a log file whose tail is shown when a server fails to start.
+
+Because a server's process group is not the benchmark's, a benchmark killed mid-run would leave
+its servers (and their throw-away databases) behind: ``run`` makes SIGTERM cancel the benchmark
+like Ctrl-C, so its ``finally`` blocks stop the servers and drop the databases, and any server
+still running when the benchmark exits is stopped by ``atexit``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import os
 import secrets
@@ -16,13 +22,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 LOADTESTS = Path(__file__).resolve().parent
 REPO = LOADTESTS.parent
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class RunningServer:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM the server's process group, then SIGKILL it if it is still there."""
+        _running.discard(self)
         if self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
@@ -144,7 +154,35 @@ def launch(spec: ServerSpec, workdir: Path) -> RunningServer:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    return RunningServer(spec, process, log)
+    server = RunningServer(spec, process, log)
+    _running.add(server)
+    return server
+
+
+_running: set[RunningServer] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for server in list(_running):
+        server.stop(timeout_s=10.0)
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` for a benchmark's main coroutine, with SIGTERM cancelling it like Ctrl-C
+    (so its cleanup runs); exits with status 130 when it was interrupted."""
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
+    try:
+        return asyncio.run(guarded())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted (servers stopped, databases dropped)", file=sys.stderr)
+        sys.exit(130)
 
 
 async def wait_ready(server: RunningServer, timeout_s: float) -> float:

@@ -244,9 +244,11 @@ async def run(config: Config, *, say: Callable[[str], None] = print) -> Report:
         for task in tasks:
             task.cancel()
         if process is not None:
-            _stop(process)
+            # In a thread: the proxy runs on this loop, and the server's shutdown closes its
+            # database connections through it (a blocking wait stalled both for 20 s).
+            await asyncio.to_thread(_stop, process)
         if proxy is not None:
-            await proxy.close()
+            await proxy.stop()
         await asyncio.to_thread(cluster.cleanup)
 
 

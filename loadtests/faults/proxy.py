@@ -6,7 +6,11 @@ tc/netem is not available on these machines, so faults on the network path are m
 * ``reset()``: every open connection is aborted at once (RST), new ones are accepted;
 * ``blackhole(True)``: nothing is forwarded and new connections hang before reaching
   PostgreSQL, as a partition does while TCP keeps retransmitting; ``blackhole(False)`` heals it
-  and what was held flows again (TCP's retransmissions succeeding).
+  and what was held flows again (TCP's retransmissions succeeding);
+* ``stop()``: new connections are refused and open ones reset, like a database host going away;
+  ``start()`` again listens on the same port (the host is back).
+
+The harness and the outage tests (``tests/system/test_outage.py``) share this one proxy.
 """
 
 from __future__ import annotations
@@ -27,18 +31,23 @@ class FaultProxy:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        """Listen (on the port of an earlier start, if any, so clients find it again)."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+    async def stop(self) -> None:
+        """Refuse new connections and reset the open ones."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         self._flowing.set()
         self.reset()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if server is not None:
+            # After the resets: from Python 3.12 on, this waits for every connection to end.
+            await server.wait_closed()
 
     def reset(self) -> int:
         """Abort every open connection; returns how many were cut."""

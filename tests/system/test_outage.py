@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 
 from app.clock import FrozenClock
 from app.main import build_context, create_app, start
+from loadtests.faults.proxy import FaultProxy
 from tests.conftest import BACKEND, make_settings
-from tests.faults import TcpProxy
 from tests.helpers import press, press_body, register
 
 pytestmark = pytest.mark.skipif(
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 async def proxied(
     database_url: str, clock: FrozenClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, FaultProxy]]:
     url = make_url(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()
     settings = make_settings(
         str(url.set(port=proxy.port)),
@@ -44,7 +44,7 @@ async def proxied(
 
 
 async def test_outage_gives_quick_503_and_recovery_needs_no_restart(
-    proxied: tuple[httpx.AsyncClient, TcpProxy], clock: FrozenClock
+    proxied: tuple[httpx.AsyncClient, FaultProxy], clock: FrozenClock
 ) -> None:
     client, proxy = proxied
     _, credential = await register(client)
