@@ -351,7 +351,7 @@ async def _live_messages(
     context: AppContext, live: Live, sockets: dict[str, StreamClient]
 ) -> dict[str, list[dict[str, Any]]]:
     """Wait until the relay numbered every event and every socket's sender went past the last
-    one (no guess at how long that takes), then read what each socket was sent."""
+    one, then read what each socket was sent (no guess at how long any of it takes)."""
     async with asyncio.timeout(30):
         while True:
             async with context.sessions() as session:
@@ -368,11 +368,18 @@ async def _live_messages(
                 break
             context.outbox_wakeup.set()
             await asyncio.sleep(0.01)
-    received = await asyncio.gather(*(ws.quiet(0.2) for ws in sockets.values()))
-    return {
-        who: [m for m in messages if m["type"] == "event"]
-        for who, messages in zip(sockets, received, strict=True)
-    }
+    received = await asyncio.gather(*(_until_pong(ws) for ws in sockets.values()))
+    return dict(zip(sockets, received, strict=True))
+
+
+async def _until_pong(ws: StreamClient) -> list[dict[str, Any]]:
+    """Every event the socket was sent so far: the server answers a ping on the same ordered
+    connection after the events it already sent."""
+    await ws.send({"type": "ping"})
+    events: list[dict[str, Any]] = []
+    while (message := await ws.receive(wait_s=10))["type"] != "pong":
+        events.append(message)
+    return events
 
 
 async def _replayed(live: Live, token: str, count: int) -> list[dict[str, Any]]:
