@@ -35,7 +35,7 @@ from app.policy.events import is_case_matter
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import auth, integrator_token, press, press_body, register, staff_token
 from tests.policy.test_every_route_asks import BODIES
-from tests.realtime.live import Live, StreamClient, live_server, stream
+from tests.realtime.live import Live, live_server, settled, stream
 
 KB, KL = "3171060", "3171050"
 IDENTITY = ("CANARY-NAME", "CANARY-PHONE", "CANARY-TEXT")
@@ -242,7 +242,14 @@ async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
         scenario = await _scenario(client, context, clock, tokens)
         leaks, wrong, rest_cells = await _rest_matrix(client, tokens, scenario)
         # Every event of the scenario (and of the REST matrix's writes) reached every socket.
-        live_seen = await _live_messages(context, live, following)
+        await settled(context, live)
+        live_seen = dict(
+            zip(
+                following,
+                await asyncio.gather(*(ws.sent() for ws in following.values())),
+                strict=True,
+            )
+        )
         replayed = {
             who: await _replayed(live, tokens[who], len(live_seen[who])) for who in following
         }
@@ -345,41 +352,6 @@ async def _all_events(context: AppContext) -> list[OutboxEvent]:
         rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all()
     assert all(row.seq is not None for row in rows)
     return list(rows)
-
-
-async def _live_messages(
-    context: AppContext, live: Live, sockets: dict[str, StreamClient]
-) -> dict[str, list[dict[str, Any]]]:
-    """Wait until the relay numbered every event and every socket's sender went past the last
-    one, then read what each socket was sent (no guess at how long any of it takes)."""
-    async with asyncio.timeout(30):
-        while True:
-            async with context.sessions() as session:
-                unnumbered = await session.scalar(
-                    select(func.count()).where(OutboxEvent.seq.is_(None))
-                )
-                head = await session.scalar(select(func.max(OutboxEvent.seq)))
-            if (
-                not unnumbered
-                and head is not None
-                and live.hub.head >= head
-                and all(reader.cursor >= head for reader in live.hub.readers)
-            ):
-                break
-            context.outbox_wakeup.set()
-            await asyncio.sleep(0.01)
-    received = await asyncio.gather(*(_until_pong(ws) for ws in sockets.values()))
-    return dict(zip(sockets, received, strict=True))
-
-
-async def _until_pong(ws: StreamClient) -> list[dict[str, Any]]:
-    """Every event the socket was sent so far: the server answers a ping on the same ordered
-    connection after the events it already sent."""
-    await ws.send({"type": "ping"})
-    events: list[dict[str, Any]] = []
-    while (message := await ws.receive(wait_s=10))["type"] != "pong":
-        events.append(message)
-    return events
 
 
 async def _replayed(live: Live, token: str, count: int) -> list[dict[str, Any]]:

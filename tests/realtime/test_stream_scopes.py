@@ -22,7 +22,7 @@ from app.policy.integrators import ClientScope
 from app.realtime.scopes import AlertFacts, Audience, ScopeFacts, StreamEvent, message_for
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import auth, integrator_token, press, press_body, register, staff_token
-from tests.realtime.live import StreamClient, live_server, stream
+from tests.realtime.live import StreamClient, live_server, settled, stream
 
 KB, KL = "3171060", "3171050"
 
@@ -250,17 +250,19 @@ async def test_integrators_get_an_alerts_events_from_when_it_entered_their_data_
         drill_progress = f"/v1/alerts/{drill_id}/progress"
         assert (await client.post(drill_progress, headers=auth(menteng), json=handed)).is_success
         await drain(context)
+        await settled(context, live)
         live_seen = dict(
             zip(
                 sockets,
-                await asyncio.gather(*(collect(ws) for ws in sockets.values())),
+                await asyncio.gather(*(ws.sent() for ws in sockets.values())),
                 strict=True,
             )
         )
         replayed: dict[str, list[dict[str, Any]]] = {}
         for name, token in tokens.items():
             async with stream(live.base, token, after=start, epoch=live.hub.epoch) as ws:
-                replayed[name] = await collect(ws)
+                count = len(live_seen[name])
+                replayed[name] = (await ws.events(count) if count else []) + await collect(ws, 0.2)
 
     for name in tokens:
         assert replayed[name] == live_seen[name], name
