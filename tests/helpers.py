@@ -89,11 +89,21 @@ async def staff_token(
 
 
 async def integrator_token(
-    client: httpx.AsyncClient, context: AppContext, scopes: list[str]
+    client: httpx.AsyncClient,
+    context: AppContext,
+    scopes: list[str],
+    *,
+    data_scope: str = "none",
+    unit_code: str | None = None,
 ) -> str:
     async with context.sessions() as session:
         credential = await create_integrator(
-            session, name="Polda Metro Jaya PPA", scopes=scopes, now=context.clock.now()
+            session,
+            name=f"client {data_scope} {unit_code or ''}".strip(),
+            scopes=scopes,
+            now=context.clock.now(),
+            data_scope=data_scope,
+            unit_code=unit_code,
         )
         await session.commit()
     response = await client.post(

@@ -6,17 +6,22 @@ of its units), the police only alerts handed over to police, Jakarta Siaga 112 o
 transferred to it. ``none`` (the default) sees no alert at all, so a client created without a
 data scope can read reference data and reports but never a victim's alert.
 
-REST, the stream, webhooks and exports ask this module (``may_see`` for one alert in memory,
-``visible_filter`` for a query); the need-to-know policy calls it for integrator principals.
+The decision is ``entered_scope_at``: *since when* the alert is in the client's scope. REST,
+webhooks and exports ask whether it is in at all (``may_see``); the stream asks whether each event
+happened after it entered (``covers``), so a client sees an alert's events from the moment the
+alert entered its scope, live and on replay alike, and loads what happened before over REST.
+``visible_filter`` is the same decision as a query. The need-to-know policy
+(``app.policy.integrators``) asks it for integrator principals on REST and on the stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, exists, false, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal
@@ -38,24 +43,55 @@ def principal_scope(principal: IntegratorPrincipal) -> ClientScope:
     return ClientScope(data_scope=principal.data_scope, unit_code=principal.unit_code)
 
 
-def may_see(scope: ClientScope, alert: Alert, *, offered_partners: Collection[str] = ()) -> bool:
-    """Pure: may a client with ``scope`` see ``alert``? ``offered_partners`` are the partner
-    codes of the alert's transit legs (only needed for the ``transit`` scope)."""
-    if alert.is_drill:
-        return False  # drills never leave Sigap
+@dataclass(frozen=True)
+class ScopeFacts:
+    """What the data scope decision reads of an alert: loaded per alert by REST
+    (``scope_facts``) and by the stream's hub (``app.realtime.hub.load_facts``)."""
+
+    is_drill: bool = False
+    handed_over_to: str | None = None
+    handed_over_at: datetime | None = None
+    transferred_at: datetime | None = None
+    transit_offers: tuple[tuple[str, datetime], ...] = ()
+    """(partner code, first offer) of each operator that had a transit leg on the alert."""
+
+
+def entered_scope_at(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
+    """Pure, and THE decision: when the alert entered the client's data scope (its first offer
+    to the operator, the hand-over to police, the transfer to 112), or None if it never did.
+    Once in, an alert stays in: each of these moments is written once and never undone."""
+    if facts.is_drill:
+        return None  # drills never leave Sigap
     if scope.data_scope == "police":
-        return alert.handed_over_to == "police"
+        return facts.handed_over_at if facts.handed_over_to == "police" else None
     if scope.data_scope == "112":
-        return alert.transferred_at is not None
-    if scope.data_scope == "transit":
-        return scope.unit_code is not None and scope.unit_code in offered_partners
-    return False
+        return facts.transferred_at
+    if scope.data_scope == "transit" and scope.unit_code is not None:
+        offers = [at for code, at in facts.transit_offers if code == scope.unit_code]
+        return min(offers, default=None)
+    return None
+
+
+def may_see(scope: ClientScope, facts: ScopeFacts) -> bool:
+    """May a client with ``scope`` see the alert (now: REST, webhooks, exports)?"""
+    return entered_scope_at(scope, facts) is not None
+
+
+def covers(scope: ClientScope, facts: ScopeFacts, at: datetime) -> bool:
+    """Did something that happened at ``at`` (a stream event) happen inside the client's scope?
+    Judged by its own time, so a replay shows exactly what live delivery did."""
+    since = entered_scope_at(scope, facts)
+    return since is not None and at >= since
 
 
 def visible_filter(scope: ClientScope) -> ColumnElement[bool]:
     """The same decision as ``may_see``, as a WHERE clause on ``Alert``."""
     if scope.data_scope == "police":
-        return and_(Alert.is_drill.is_(False), Alert.handed_over_to == "police")
+        return and_(
+            Alert.is_drill.is_(False),
+            Alert.handed_over_to == "police",
+            Alert.handed_over_at.is_not(None),
+        )
     if scope.data_scope == "112":
         return and_(Alert.is_drill.is_(False), Alert.transferred_at.is_not(None))
     if scope.data_scope == "transit" and scope.unit_code is not None:
@@ -72,15 +108,33 @@ def visible_filter(scope: ClientScope) -> ColumnElement[bool]:
     return false()
 
 
-async def offered_partners(session: AsyncSession, alert: Alert) -> frozenset[str]:
-    rows = await session.scalars(
-        select(Unit.partner_code)
+async def transit_offers(
+    session: AsyncSession, alert_id: uuid.UUID
+) -> tuple[tuple[str, datetime], ...]:
+    rows = await session.execute(
+        select(Unit.partner_code, func.min(Assignment.offered_at))
         .join(Assignment, Assignment.unit_id == Unit.id)
-        .where(Assignment.alert_id == alert.id, Assignment.leg_kind == "transit")
+        .where(
+            Assignment.alert_id == alert_id,
+            Assignment.leg_kind == "transit",
+            Unit.partner_code.is_not(None),
+        )
+        .group_by(Unit.partner_code)
     )
-    return frozenset(code for code in rows if code)
+    return tuple((str(code), at) for code, at in rows.all())
+
+
+async def scope_facts(session: AsyncSession, alert: Alert, scope: ClientScope) -> ScopeFacts:
+    """The facts of one alert (the transit legs only when the scope needs them)."""
+    offers = await transit_offers(session, alert.id) if scope.data_scope == "transit" else ()
+    return ScopeFacts(
+        is_drill=alert.is_drill,
+        handed_over_to=alert.handed_over_to,
+        handed_over_at=alert.handed_over_at,
+        transferred_at=alert.transferred_at,
+        transit_offers=offers,
+    )
 
 
 async def client_sees_alert(session: AsyncSession, scope: ClientScope, alert: Alert) -> bool:
-    partners = await offered_partners(session, alert) if scope.data_scope == "transit" else ()
-    return may_see(scope, alert, offered_partners=partners)
+    return may_see(scope, await scope_facts(session, alert, scope))

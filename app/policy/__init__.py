@@ -17,6 +17,7 @@ exports) through ``fields``. The rules:
 - Transit staff are pseudonymous: no contact, free text, ``victim_is_child``,
   ``companion_preference`` or ``duress``; they keep "do not call back" and nothing of case files.
 - Integrators: what their data scope (``app.integrations.scope``) allows; without one, no alert.
+  On the stream, an alert's events from the moment it entered that scope (``integrators``).
 - A device: its own alert, through the reassurance view only.
 
 ``sight`` and ``fields`` are pure; ``alerts`` loads the facts from the database.

@@ -1,20 +1,40 @@
-"""Integrators' data scope, as need-to-know asks it: which alerts a client may see.
+"""Integrators' data scope, as need-to-know asks it: which alerts a client may see, and from when.
 
 The decision itself lives in ``app.integrations.scope`` (a transit operator's system sees the
 alerts offered to it, police the alerts handed over to police, 112 the alerts transferred to it,
-a client without a data scope none); this module is the one place the policy calls it from.
+a client without a data scope none; drills never leave Sigap); this module is the one place the
+policy calls it from, for REST (``integrator_sees_alert``) and the stream
+(``integrator_sees_event``) alike.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal
-from app.integrations.scope import client_sees_alert, principal_scope
+from app.integrations.scope import (
+    ClientScope,
+    ScopeFacts,
+    client_sees_alert,
+    covers,
+    principal_scope,
+)
 from app.models import Alert
 from app.policy.events import is_case_matter
+
+__all__ = [
+    "NO_SCOPE",
+    "ClientScope",
+    "ScopeFacts",
+    "integrator_sees_alert",
+    "integrator_sees_event",
+    "principal_scope",
+]
+
+NO_SCOPE = ClientScope(data_scope="none")
 
 
 async def integrator_sees_alert(
@@ -26,7 +46,21 @@ async def integrator_sees_alert(
     )
 
 
-def integrator_sees_event(scopes: frozenset[str], event_type: str, data: dict[str, Any]) -> bool:
-    """Stream events carry ids and non-personal facts only: ``alerts:read`` gets alert events,
-    never case files (those stay with UPTD PPA until integrator scopes say otherwise)."""
-    return "alerts:read" in scopes and not is_case_matter(event_type, data)
+def integrator_sees_event(
+    scopes: frozenset[str],
+    scope: ClientScope,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    at: datetime,
+    facts: ScopeFacts,
+) -> bool:
+    """An alert's event, for a client with ``alerts:read``: only what happened after the alert
+    entered the client's data scope (the same decision as REST's, judged at the event's own
+    time), and never the case file (that stays with UPTD PPA). Payloads carry ids and
+    non-personal facts only."""
+    return (
+        "alerts:read" in scopes
+        and not is_case_matter(event_type, data)
+        and covers(scope, facts, at)
+    )

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.context import AppContext
 from app.identity.principal import authenticate_bearer
+from app.policy.integrators import principal_scope
 from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
@@ -60,7 +61,9 @@ def audience_of(principal: Principal) -> Audience:
     if isinstance(principal, DevicePrincipal):
         return Audience(kind="device", device_id=principal.device.id)
     if isinstance(principal, IntegratorPrincipal):
-        return Audience(kind="integrator", scopes=principal.scopes)
+        return Audience(
+            kind="integrator", scopes=principal.scopes, client_scope=principal_scope(principal)
+        )
     return Audience(
         kind="staff", role=principal.role, unit_id=principal.unit_id, unit_code=principal.unit_code
     )

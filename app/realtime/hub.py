@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.loops import note_error
-from app.models import Alert, Assignment, OutboxEvent, StreamState
+from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
 from app.realtime.device_replay import only_device
 from app.realtime.epoch import stream_epoch
@@ -36,6 +36,7 @@ from app.realtime.scopes import (
     AlertFacts,
     Audience,
     LegSight,
+    ScopeFacts,
     StreamEvent,
     message_for,
 )
@@ -100,10 +101,21 @@ async def load_events(
 async def load_facts(
     session: AsyncSession, alert_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, AlertFacts]:
+    """What need-to-know reads of each alert of a batch of events: three queries per batch,
+    whatever the number of sockets (each socket then decides in memory)."""
     if not alert_ids:
         return {}
     alerts = (
-        await session.execute(select(Alert.id, Alert.device_id).where(Alert.id.in_(alert_ids)))
+        await session.execute(
+            select(
+                Alert.id,
+                Alert.device_id,
+                Alert.is_drill,
+                Alert.handed_over_to,
+                Alert.handed_over_at,
+                Alert.transferred_at,
+            ).where(Alert.id.in_(alert_ids))
+        )
     ).all()
     closed: dict[uuid.UUID, int] = {
         alert_id: int(seq)
@@ -127,19 +139,34 @@ async def load_facts(
                 Assignment.offered_at,
                 Assignment.closed_at,
                 Assignment.status,
-            ).where(Assignment.alert_id.in_(alert_ids))
+                Assignment.leg_kind,
+                Unit.partner_code,
+            )
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(Assignment.alert_id.in_(alert_ids))
         )
     ).all()
     sights: dict[uuid.UUID, list[LegSight]] = {}
-    for alert_id, unit_id, offered_at, closed_at, status in legs:
+    offers: dict[uuid.UUID, dict[str, datetime]] = {}
+    for alert_id, unit_id, offered_at, closed_at, status, leg_kind, partner in legs:
         sights.setdefault(alert_id, []).append(LegSight(unit_id, offered_at, closed_at, status))
+        if leg_kind == "transit" and partner:
+            first = offers.setdefault(alert_id, {})
+            first[partner] = min(offered_at, first.get(partner, offered_at))
     return {
         alert_id: AlertFacts(
             device_id=device_id,
             device_closed_seq=closed.get(alert_id),
             legs=tuple(sights.get(alert_id, ())),
+            scope=ScopeFacts(
+                is_drill=is_drill,
+                handed_over_to=handed_over_to,
+                handed_over_at=handed_over_at,
+                transferred_at=transferred_at,
+                transit_offers=tuple(offers.get(alert_id, {}).items()),
+            ),
         )
-        for alert_id, device_id in alerts
+        for alert_id, device_id, is_drill, handed_over_to, handed_over_at, transferred_at in alerts
     }
 
 

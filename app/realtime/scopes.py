@@ -10,8 +10,10 @@ phone it is) in; the message to send, or None, out.
   a console also learns that an offer was withdrawn). Judged by the event's own time, so a replay
   shows exactly what live delivery did. Payloads never carry contact data or free text, so
   transit staff see the same pseudonymous events as everyone else.
-- Integrators with the ``alerts:read`` scope: every alert event (non-personal payloads), but
-  nothing of case files.
+- Integrators with the ``alerts:read`` scope: the events of alerts in their data scope
+  (``app.policy.integrators``: a transit operator's alerts from its first offer, police from the
+  hand-over to police, 112 from the transfer; never a drill), from the moment the alert entered
+  the scope on, judged by the event's own time like a unit's sight; nothing of case files.
 - A device: only its own alert's reassurance events, mapped to what the phone may know. A cancel
   under duress maps to exactly the message of a genuine cancel, and nothing after the phone saw
   its alert end is ever sent, so whoever holds the phone can tell nothing apart.
@@ -25,11 +27,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.policy.events import is_case_matter
-from app.policy.integrators import integrator_sees_event
+from app.policy.integrators import NO_SCOPE, ClientScope, ScopeFacts, integrator_sees_event
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.policy.sight import LegSight, unit_sight
 
-__all__ = ["AlertFacts", "Audience", "LegSight", "StreamEvent", "message_for"]
+__all__ = ["AlertFacts", "Audience", "LegSight", "ScopeFacts", "StreamEvent", "message_for"]
 
 # Internal event -> (event name and status the phone sees).
 _DEVICE_EVENTS: dict[str, tuple[str, str]] = {
@@ -50,10 +52,16 @@ class Audience:
     unit_code: str | None = None
     device_id: uuid.UUID | None = None
     scopes: frozenset[str] = frozenset()
+    client_scope: ClientScope = NO_SCOPE
+    """An integrator's data scope (which alerts, from when)."""
 
 
 DEVICE_CLOSING_EVENTS = ("alert.cancelled", "alert.duress_signalled", "alert.resolved")
 """The events that end what the phone sees of its alert (a duress cancel included)."""
+
+
+OUT_OF_EVERY_SCOPE = ScopeFacts()
+"""An alert no integrator's data scope holds (no transit offer, hand-over or transfer)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class AlertFacts:
     device_closed_seq: int | None
     """Stream position of the event that ended the phone's view; nothing after it reaches it."""
     legs: tuple[LegSight, ...] = ()
+    scope: ScopeFacts = OUT_OF_EVERY_SCOPE
+    """What integrators' data scopes read: drill, hand-over, transfer, transit offers."""
 
     def unit_saw(self, unit_id: uuid.UUID, at: datetime) -> bool:
         return unit_sight(self.legs, unit_id).covers(at)
@@ -83,9 +93,16 @@ def message_for(
     if audience.kind == "device":
         return _for_device(audience, event, facts)
     if audience.kind == "integrator":
-        if event.alert_id is None:
+        if event.alert_id is None or facts is None:
             return None  # the deployment's own operations (a spent budget) are for staff
-        if not integrator_sees_event(audience.scopes, event.event, event.data):
+        if not integrator_sees_event(
+            audience.scopes,
+            audience.client_scope,
+            event.event,
+            event.data,
+            at=event.at,
+            facts=facts.scope,
+        ):
             return None
         return event.event, event.data
     if audience.role in PROVINCE_WIDE_ROLES:

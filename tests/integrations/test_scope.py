@@ -2,50 +2,82 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.context import AppContext
-from app.integrations.scope import ClientScope, may_see, visible_filter
+from app.integrations.scope import (
+    ClientScope,
+    ScopeFacts,
+    covers,
+    entered_scope_at,
+    may_see,
+    visible_filter,
+)
 from app.models import Alert
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-
-def alert(**fields: object) -> Alert:
-    values: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "is_drill": False,
-        "handed_over_to": None,
-        "transferred_at": None,
-    }
-    values.update(fields)
-    return Alert(**values)
+LATER = NOW + timedelta(minutes=5)
+TJ, MRT = ClientScope("transit", "transjakarta"), ClientScope("transit", "mrt")
+POLICE, SIAGA = ClientScope("police"), ClientScope("112")
 
 
 @pytest.mark.parametrize(
-    ("scope", "facts", "partners", "sees"),
+    ("scope", "facts", "entered"),
     [
-        (ClientScope("112"), {"transferred_at": NOW}, (), True),
-        (ClientScope("112"), {}, (), False),
-        (ClientScope("112"), {"transferred_at": NOW, "is_drill": True}, (), False),
-        (ClientScope("police"), {"handed_over_to": "police"}, (), True),
-        (ClientScope("police"), {"handed_over_to": "shelter"}, (), False),
-        (ClientScope("police"), {"transferred_at": NOW}, (), False),
-        (ClientScope("transit", "transjakarta"), {}, ("transjakarta",), True),
-        (ClientScope("transit", "mrt"), {}, ("transjakarta",), False),
-        (ClientScope("transit", None), {}, ("transjakarta",), False),
-        (ClientScope("none"), {"transferred_at": NOW, "handed_over_to": "police"}, (), False),
-        (ClientScope("unknown"), {"transferred_at": NOW}, (), False),
+        (SIAGA, ScopeFacts(transferred_at=NOW), NOW),
+        (SIAGA, ScopeFacts(), None),
+        (SIAGA, ScopeFacts(transferred_at=NOW, is_drill=True), None),
+        (SIAGA, ScopeFacts(handed_over_to="police", handed_over_at=NOW), None),
+        (POLICE, ScopeFacts(handed_over_to="police", handed_over_at=LATER), LATER),
+        (POLICE, ScopeFacts(handed_over_to="shelter", handed_over_at=NOW), None),
+        (POLICE, ScopeFacts(transferred_at=NOW), None),
+        (POLICE, ScopeFacts(handed_over_to="police", handed_over_at=NOW, is_drill=True), None),
+        (TJ, ScopeFacts(transit_offers=(("transjakarta", NOW),)), NOW),
+        # Offered twice (re-routed after the victim moved): in scope from the first offer.
+        (TJ, ScopeFacts(transit_offers=(("transjakarta", LATER), ("transjakarta", NOW))), NOW),
+        (TJ, ScopeFacts(transit_offers=(("mrt", NOW), ("transjakarta", LATER))), LATER),
+        (MRT, ScopeFacts(transit_offers=(("transjakarta", NOW),)), None),
+        (TJ, ScopeFacts(transit_offers=(("transjakarta", NOW),), is_drill=True), None),
+        (ClientScope("transit", None), ScopeFacts(transit_offers=(("transjakarta", NOW),)), None),
+        (ClientScope("none"), ScopeFacts(transferred_at=NOW, handed_over_to="police"), None),
+        (ClientScope("unknown"), ScopeFacts(transferred_at=NOW), None),
     ],
 )
-def test_who_sees_which_alert(
-    scope: ClientScope, facts: dict[str, object], partners: tuple[str, ...], sees: bool
+def test_when_each_alert_enters_each_scope(
+    scope: ClientScope, facts: ScopeFacts, entered: datetime | None
 ) -> None:
-    assert may_see(scope, alert(**facts), offered_partners=partners) is sees
+    assert entered_scope_at(scope, facts) == entered
+    assert may_see(scope, facts) is (entered is not None)
+
+
+@pytest.mark.parametrize(
+    ("scope", "facts", "at", "shown"),
+    [
+        # An event is shown when it happened at or after the alert entered the scope.
+        (POLICE, ScopeFacts(handed_over_to="police", handed_over_at=LATER), NOW, False),
+        (POLICE, ScopeFacts(handed_over_to="police", handed_over_at=LATER), LATER, True),
+        (POLICE, ScopeFacts(handed_over_to="police", handed_over_at=NOW), LATER, True),
+        (SIAGA, ScopeFacts(transferred_at=LATER), LATER - timedelta(microseconds=1), False),
+        (SIAGA, ScopeFacts(transferred_at=LATER), LATER, True),
+        (TJ, ScopeFacts(transit_offers=(("transjakarta", NOW),)), NOW, True),
+        (
+            TJ,
+            ScopeFacts(transit_offers=(("transjakarta", NOW),)),
+            NOW - timedelta(seconds=1),
+            False,
+        ),
+        (MRT, ScopeFacts(transit_offers=(("transjakarta", NOW),)), LATER, False),
+        (SIAGA, ScopeFacts(transferred_at=NOW, is_drill=True), LATER, False),
+        (SIAGA, ScopeFacts(), LATER, False),
+    ],
+)
+def test_which_events_of_an_alert_a_scope_covers(
+    scope: ClientScope, facts: ScopeFacts, at: datetime, shown: bool
+) -> None:
+    assert covers(scope, facts, at) is shown
 
 
 async def test_the_query_filter_agrees_with_may_see(context: AppContext) -> None:

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import app.integrations.scope as data_scope
 import app.policy.alerts as policy_alerts
 from app.api.shedding import ROUTE_PRIORITIES
 from app.context import AppContext
-from app.realtime.scopes import AlertFacts, Audience, LegSight, StreamEvent, message_for
+from app.policy.events import is_case_matter
+from app.policy.integrators import ClientScope
+from app.realtime.scopes import (
+    AlertFacts,
+    Audience,
+    LegSight,
+    ScopeFacts,
+    StreamEvent,
+    message_for,
+)
 from tests.dispatch.staffing import drain, token_on_duty
 from tests.helpers import auth, press, press_body, register, staff_token
 
@@ -106,7 +117,6 @@ def test_every_event_the_code_emits_is_judged_by_the_unit_sight() -> None:
     ones up to the close — for every event type the code can emit."""
     types = emitted_event_types()
     assert len(types) > 15, types
-    from datetime import UTC, datetime, timedelta
 
     t0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
     unit = uuid.uuid4()
@@ -122,3 +132,42 @@ def test_every_event_the_code_emits_is_judged_by_the_unit_sight() -> None:
             event = StreamEvent(1, name, at, uuid.uuid4(), {"unit_code": "p3"})
             assert message_for(stranger, event, facts) is None, name
             assert (message_for(counselor, event, facts) is not None) is seen, name
+
+
+def test_every_event_the_code_emits_reaches_integrators_through_their_data_scope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For every event type the code can emit: a client whose data scope holds the alert gets it
+    from the moment the alert entered the scope (never a case file), one whose scope does not
+    hold it never — each answer asked of the data scope decision REST asks too
+    (``app.integrations.scope.entered_scope_at``)."""
+    asked: list[ClientScope] = []
+    decision = data_scope.entered_scope_at
+
+    def recording(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
+        asked.append(scope)
+        return decision(scope, facts)
+
+    monkeypatch.setattr(data_scope, "entered_scope_at", recording)
+    handed_over = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
+    facts = AlertFacts(
+        device_id=uuid.uuid4(),
+        device_closed_seq=None,
+        scope=ScopeFacts(handed_over_to="police", handed_over_at=handed_over),
+    )
+    read = frozenset({"alerts:read"})
+    police = Audience(kind="integrator", scopes=read, client_scope=ClientScope("police"))
+    outsiders = [
+        Audience(kind="integrator", scopes=read, client_scope=ClientScope(*scope))
+        for scope in (("112",), ("transit", "transjakarta"), ("none",))
+    ]
+    for name in emitted_event_types():
+        data = {"unit_code": "p3"}
+        case_file = is_case_matter(name, data)
+        for at, inside in ((handed_over - timedelta(seconds=1), False), (handed_over, True)):
+            event = StreamEvent(1, name, at, uuid.uuid4(), data)
+            asked.clear()
+            assert (message_for(police, event, facts) is not None) is (inside and not case_file)
+            assert asked or case_file, name
+            for outsider in outsiders:
+                assert message_for(outsider, event, facts) is None, (name, outsider)

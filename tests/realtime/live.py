@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from app.context import AppContext
 from app.main import create_app
+from app.models import OutboxEvent
 from app.realtime.hub import Hub
 
 
@@ -62,6 +64,27 @@ async def live_server(context: AppContext, *, log_level: str = "warning") -> Asy
         await task
 
 
+async def settled(context: AppContext, live: Live, timeout_s: float = 30.0) -> None:
+    """Wait until the relay numbered every committed event and every socket's sender went past
+    the last one (no guess at how long that takes; a bound only against a hang)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            async with context.sessions() as session:
+                unnumbered = await session.scalar(
+                    select(func.count()).where(OutboxEvent.seq.is_(None))
+                )
+                head = await session.scalar(select(func.max(OutboxEvent.seq)))
+            if (
+                not unnumbered
+                and head is not None
+                and live.hub.head >= head
+                and all(reader.cursor >= head for reader in live.hub.readers)
+            ):
+                return
+            context.outbox_wakeup.set()
+            await asyncio.sleep(0.01)
+
+
 class StreamClient:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
@@ -82,6 +105,15 @@ class StreamClient:
             message = await self.receive(wait_s)
             if message["type"] == "event":
                 out.append(message)
+        return out
+
+    async def sent(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        """Everything the server sent before it read our ping: it answers on the same ordered
+        connection, after what it already sent (once ``settled``, every event for us)."""
+        await self.send({"type": "ping"})
+        out: list[dict[str, Any]] = []
+        while (message := await self.receive(wait_s))["type"] != "pong":
+            out.append(message)
         return out
 
     async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
