@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from app.config import IntegrationSettings
-from app.integrations.scope import ClientScope, client_sees_alert
+from app.integrations.scope import ClientScope, ScopeFacts, scope_facts
 from app.integrations.ssrf import (
     Resolver,
     parse_target,
@@ -53,6 +53,7 @@ from app.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from app.policy.integrators import integrator_sees_event
 from app.security.fields import KeyRing
 from app.upsert import dialect_insert
 
@@ -126,7 +127,7 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
             .where(WebhookEndpoint.disabled_at.is_(None), IntegratorClient.disabled_at.is_(None))
         )
     ).all()
-    alerts: dict[uuid.UUID, Alert | None] = {}
+    facts: dict[tuple[uuid.UUID, ClientScope], ScopeFacts | None] = {}
     for event in events:
         if event.alert_id is None:
             continue
@@ -138,11 +139,22 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
                 continue
             if not READ_SCOPES & set(client.scopes):
                 continue
-            if event.alert_id not in alerts:
-                alerts[event.alert_id] = await session.get(Alert, event.alert_id)
-            alert = alerts[event.alert_id]
             scope = ClientScope(data_scope=client.data_scope, unit_code=client.unit_code)
-            if alert is None or not await client_sees_alert(session, scope, alert):
+            key = (event.alert_id, scope)
+            if key not in facts:
+                alert = await session.get(Alert, event.alert_id)
+                facts[key] = None if alert is None else await scope_facts(session, alert, scope)
+            known = facts[key]
+            # The stream's rule, judged at the event's own time: a batch read after the alert
+            # entered the client's scope must not carry the events from before it.
+            if known is None or not integrator_sees_event(
+                READ_SCOPES,
+                scope,
+                event.event_type,
+                event.payload,
+                at=event.created_at,
+                facts=known,
+            ):
                 continue
             await session.execute(
                 dialect_insert(session, WebhookDelivery)

@@ -3,6 +3,7 @@ signed per Standard Webhooks, failures retry, 410 disables, other integrators se
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
+from app.clock import FrozenClock
 from app.context import AppContext
 from app.events import emit
 from app.identity.integrators import create_integrator
@@ -53,6 +55,9 @@ async def transferred_alert(client: httpx.AsyncClient, context: AppContext) -> u
     _, credential = await register(client)
     response = await press(client, credential, press_body(context))
     alert_id = uuid.UUID(response.json()["id"])
+    clock = context.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(90)  # the ladder's steps before the hand-off
     async with context.sessions() as session:
         alert = await session.get(Alert, alert_id)
         assert alert is not None
@@ -137,6 +142,33 @@ async def test_other_data_scopes_get_no_delivery_and_no_export(
     assert receiver.requests == []
     response = await client.get(f"/v1/exports/alerts/{alert_id}/eido", headers=auth(token))
     assert response.status_code == 404
+
+
+async def test_events_from_before_the_alert_entered_the_scope_are_not_sent(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """The fan-out reads the alert's earlier events after the transfer (one batch); the 112
+    client still gets only what happened from the transfer on, as on the stream."""
+    token = await client_token(
+        client, context, scopes=["webhooks:manage", "alerts:read"], data_scope="112"
+    )
+    response = await client.post(
+        "/v1/webhooks/endpoints",
+        json={
+            "url": f"https://{PUBLIC}/hooks/sigap",
+            "event_types": ["alert.received", "alert.transferred"],
+        },
+        headers=auth(token),
+    )
+    assert response.status_code == 201, response.text
+    alert_id = await transferred_alert(client, context)
+    receiver = Receiver()
+
+    await deliver_webhooks(context, transport=httpx.MockTransport(receiver), resolver=public)
+
+    sent = [json.loads(r.content)["type"] for r in receiver.requests]
+    assert sent == ["alert.transferred"]
+    assert str(alert_id) in receiver.requests[0].content.decode()
 
 
 async def test_failures_retry_with_the_same_id_and_410_disables(
