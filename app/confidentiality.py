@@ -66,7 +66,9 @@ async def set_restriction(
         action,
         at=now,
         alert_id=alert.id,
-        data={**data, "staff_id": str(staff.user_id), "unit_code": staff.unit_code},
+        # No ``unit_code``: the stream sends an event naming a unit to that unit's staff, and a
+        # supervisor's unit (central) may never have been offered the alert.
+        data={**data, "staff_id": str(staff.user_id)},
     )
     return alert
 

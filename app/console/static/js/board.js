@@ -103,7 +103,7 @@ export function renderBoard() {
         return h(
           "tr",
           { class: u >= 4 ? "breach" : u >= 2 ? "escalated" : "", dataset: { alert: a.id } },
-          h("th", { scope: "row" }, h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: a.id }) }, a.case_code), a.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
+          h("th", { scope: "row" }, h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: a.id }) }, a.case_code), a.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null, a.restricted ? h("span", { class: "restricted-tag" }, t("board.restricted")) : null),
           h("td", {}, tOr(`state.${a.state}`, a.state), offered && !held ? [" ", countdown(offered.deadline_at, "countdown.ack")] : null),
           h("td", {}, a.area_name || t("queue.area_unknown")),
           h("td", {}, legs.map((l) => unitName(l.unit_code)).join(", ") || "—"),
