@@ -234,6 +234,13 @@ async def test_the_audit_row_carries_the_reason_and_the_event_carries_no_persona
         kind="staff", role="transit_staff", unit_id=events[0].alert_id, unit_code="x"
     )
     assert message_for(transit, glass, None) is None
+    # The central desk never had the alert: a supervisor's restriction does not reach it.
+    restricted = StreamEvent(
+        8, "alert.restricted", context.clock.now(), glass.alert_id, payloads["alert.restricted"]
+    )
+    central = Audience(kind="staff", role="counselor", unit_id=uuid.uuid4(), unit_code="central")
+    assert "unit_code" not in payloads["alert.restricted"]
+    assert message_for(central, restricted, None) is None
     timeline = (await client.get(f"/v1/alerts/{alert_id}/timeline", headers=spv)).json()
     assert {"alert.restricted", "alert.glass_broken"} <= {e["event"] for e in timeline}
     # The read through the glass is audited as such.
