@@ -325,6 +325,11 @@ def test_a_supervisor_breaks_the_glass_on_a_record_the_claim_holder_restricted(
     page.wait_for_selector("#restricted")
     assert "CANARY-NAMA" in page.inner_text("#alert-summary")  # the holder still sees it all
 
+    # An admin's board: the restricted marker, and the break of the glass as soon as it happens.
+    admin = Watched(browser, seeded.base)
+    admin.sign_in("admin")
+    admin_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    admin.page.wait_for_selector(f"{admin_row} .restricted-tag", timeout=OFFER_WAIT_MS)
     sup = Watched(browser, seeded.base)
     sup.page.goto(f"/console/#/alert/{alert['id']}")
     sup.page.fill("#username", "pengawas.pusat")
@@ -343,16 +348,19 @@ def test_a_supervisor_breaks_the_glass_on_a_record_the_claim_holder_restricted(
     sup.page.wait_for_selector("#alert-summary:has-text('CANARY-NAMA')")
     assert sup.page.locator("#act-break-glass").count() == 0
     sup.shot("restricted-glass-id")
+    admin.page.wait_for_selector("#glass-report li:has-text('pengawas.pusat')")
+    assert "Pos Menteng tidak bisa dihubungi" in admin.page.inner_text("#glass-report")
+    assert "CANARY" not in admin.page.inner_text("body")
+    admin.shot("board-glass-report-id")
     sup.page.click("#lang-toggle")
     english = catalogue("en")["restricted.title"]
     sup.page.wait_for_selector(f"#restricted:has-text('{english}')")
     assert untranslated(visible_texts(sup.page), "en") == []
     report = seeded.admin("GET", f"/v1/break-glass?alert_id={alert['id']}").json()["items"]
     assert [g["username"] for g in report] == ["pengawas.pusat"]
-    menteng.check_clean()
-    sup.check_clean()
-    menteng.close()
-    sup.close()
+    for watched in (menteng, sup, admin):
+        watched.check_clean()
+        watched.close()
 
 
 def visible_texts(page: Any) -> list[str]:
