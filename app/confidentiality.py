@@ -37,6 +37,9 @@ async def set_restriction(
     """Restrict (a supervisor, or the unit holding the claim) or lift (a supervisor). Asking
     for the state the record is already in changes nothing and records nothing."""
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
+    # No ``unit_code`` in the events: the stream sends an event naming a unit to that unit's
+    # staff, and a supervisor's unit (central) may never have been offered the alert.
+    who = {"staff_id": str(staff.user_id)}
     if restricted:
         if not may_restrict(staff.role, holder=access.holds_claim):
             raise Forbidden("Only a supervisor or the unit holding the claim restricts a record.")
@@ -44,14 +47,27 @@ async def set_restriction(
             return alert
         alert.restricted_at = alert.restricted_at or now
         alert.restriction_reason = reason
-        action, data = "alert.restricted", {"reason": reason}
-    else:
-        if not may_lift(staff.role):
-            raise Forbidden("Only a supervisor lifts a restriction.")
-        if alert.restricted_at is None:
-            return alert
-        alert.restricted_at, alert.restriction_reason = None, None
-        action, data = "alert.unrestricted", {}
+        _audit(session, staff, alert, "alert.restricted", {"reason": reason}, now)
+        emit(session, "alert.restricted", at=now, alert_id=alert.id, data={"reason": reason, **who})
+        return alert
+    if not may_lift(staff.role):
+        raise Forbidden("Only a supervisor lifts a restriction.")
+    if alert.restricted_at is None:
+        return alert
+    alert.restricted_at, alert.restriction_reason = None, None
+    _audit(session, staff, alert, "alert.unrestricted", {}, now)
+    emit(session, "alert.unrestricted", at=now, alert_id=alert.id, data=who)
+    return alert
+
+
+def _audit(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    alert: Alert,
+    action: str,
+    detail: dict[str, str | None],
+    now: datetime,
+) -> None:
     record(
         session,
         principal=staff,
@@ -59,18 +75,8 @@ async def set_restriction(
         object_type="alert",
         object_id=alert.id,
         at=now,
-        detail=dict(data),
+        detail=dict(detail),
     )
-    emit(
-        session,
-        action,
-        at=now,
-        alert_id=alert.id,
-        # No ``unit_code``: the stream sends an event naming a unit to that unit's staff, and a
-        # supervisor's unit (central) may never have been offered the alert.
-        data={**data, "staff_id": str(staff.user_id)},
-    )
-    return alert
 
 
 async def break_glass(
