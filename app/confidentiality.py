@@ -87,7 +87,7 @@ async def break_glass(
     reason: str,
     ttl: timedelta,
     now: datetime,
-) -> BreakGlassGrant:
+) -> BreakGlassRead:
     """A supervisor opens a restricted record whole until ``now + ttl``: the grant, an audit row
     with the reason, and an event that every supervisor's board sees at once."""
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
@@ -130,7 +130,20 @@ async def break_glass(
         },
     )
     await session.flush()
-    return grant
+    return _read(grant, alert.case_code, staff.username)
+
+
+def _read(grant: BreakGlassGrant, case_code: str, username: str) -> BreakGlassRead:
+    return BreakGlassRead(
+        id=grant.id,
+        alert_id=grant.alert_id,
+        case_code=case_code,
+        staff_id=grant.staff_id,
+        username=username,
+        reason=grant.reason,
+        granted_at=grant.granted_at,
+        expires_at=grant.expires_at,
+    )
 
 
 async def list_grants(
@@ -157,19 +170,7 @@ async def list_grants(
         )
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
-    items = [
-        BreakGlassRead(
-            id=grant.id,
-            alert_id=grant.alert_id,
-            case_code=case_code,
-            staff_id=grant.staff_id,
-            username=username,
-            reason=grant.reason,
-            granted_at=grant.granted_at,
-            expires_at=grant.expires_at,
-        )
-        for grant, case_code, username in page
-    ]
+    items = [_read(grant, case_code, username) for grant, case_code, username in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]

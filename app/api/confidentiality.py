@@ -21,7 +21,6 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from app.models import Alert
 from app.policy.restriction import BREAK_GLASS_MIN_REASON
 from app.schemas.common import Page
 from app.schemas.confidentiality import BreakGlassRead, BreakGlassRequest, RestrictionRequest
@@ -102,24 +101,8 @@ async def post_break_glass(
         ttl=timedelta(seconds=context.settings.security.break_glass_s),
         now=context.clock.now(),
     )
-    answer = BreakGlassRead(
-        id=grant.id,
-        alert_id=grant.alert_id,
-        case_code=await _case_code(session, grant.alert_id),
-        staff_id=grant.staff_id,
-        username=staff.username,
-        reason=grant.reason,
-        granted_at=grant.granted_at,
-        expires_at=grant.expires_at,
-    )
     await session.commit()
-    return answer
-
-
-async def _case_code(session: Session, alert_id: uuid.UUID) -> str:
-    alert = await session.get(Alert, alert_id)
-    assert alert is not None
-    return alert.case_code
+    return grant
 
 
 @router.get(
