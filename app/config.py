@@ -113,6 +113,9 @@ class SecuritySettings(BaseModel):
     retention_days: int = Field(30, ge=1, le=3650)
     """Cancelled, accidental and drill alerts lose their personal data this long after they
     closed, unless on legal hold; never one cancelled under duress."""
+    break_glass_s: int = Field(1800, ge=60, le=4 * 3600)
+    """How long a supervisor who broke the glass sees a restricted record whole (30 min);
+    after that, a new written reason."""
 
 
 class IntakeSettings(BaseModel):

@@ -20,6 +20,7 @@ from app.api import (
     alerts,
     assignments,
     auth,
+    confidentiality,
     console_session,
     devices,
     drills,
@@ -305,6 +306,7 @@ def create_app(
             console,
             integrations,
             webhooks,
+            confidentiality,
         ):
             app.include_router(module.router)
     else:

@@ -55,6 +55,7 @@ OPERATIONAL_TABLES = (
     "assignment",
     "routing_decision",
     "shift",
+    "break_glass_grant",
     "audit_entry",
     "outbox_event",
     "idempotency_record",

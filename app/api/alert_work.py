@@ -26,9 +26,9 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from app.ingestion.views import staff_view
+from app.ingestion.views import access_view
 from app.models import Alert
-from app.policy.alerts import AlertAccess, open_alert, staff_fields
+from app.policy.alerts import AlertAccess, Denied, access_to, open_alert
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
     LegalHoldRequest,
@@ -68,6 +68,16 @@ async def _read(
     return alert, access
 
 
+async def _view_after(
+    session: AsyncSession, context: Context, staff: StaffPrincipal, alert: Alert
+) -> AlertStaffView:
+    """The alert as the caller sees it after their change (a restricted record stays so)."""
+    access = await access_to(session, staff, alert, now=context.clock.now())
+    if isinstance(access, Denied):  # cannot happen: the change itself asked the policy
+        raise NotFound()
+    return access_view(alert, access, geo=context.geo, keyring=context.keyring)
+
+
 @router.post(
     "/{alert_id}/progress",
     summary="Record a milestone: contacted, on scene, handed over",
@@ -95,12 +105,7 @@ async def post_progress(
         dispatch=dispatch_of(context),
         now=context.clock.now(),
     )
-    view = staff_view(
-        alert,
-        geo=context.geo,
-        keyring=context.keyring,
-        fields=staff_fields(staff, holder=True),  # recording progress takes holding the claim
-    )
+    view = await _view_after(session, context, staff, alert)
     await session.commit()
     return view
 
@@ -131,7 +136,7 @@ async def post_resolve(
         disposition=body.disposition,
         now=context.clock.now(),
     )
-    view = staff_view(alert, geo=context.geo, keyring=context.keyring)
+    view = await _view_after(session, context, staff, alert)
     await session.commit()
     return view
 

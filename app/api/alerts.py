@@ -31,10 +31,10 @@ from app.errors import (
 from app.ingestion.early_answer import ingest_answering_before_commit
 from app.ingestion.follow import add_locations, cancel_alert
 from app.ingestion.press import ingest_alert
-from app.ingestion.views import device_view, staff_view
+from app.ingestion.views import access_view, device_view
 from app.models import Alert
 from app.pagination import Cursor
-from app.policy.alerts import open_alert
+from app.policy.alerts import glass_grants, open_alert, province_access
 from app.schemas.alerts import (
     DEVICE_VIEW_EXAMPLE,
     PRESS_EXAMPLE,
@@ -177,7 +177,12 @@ async def list_alerts(
     alerts = (await session.scalars(query.limit(paging.limit + 1))).all()
     page = alerts[: paging.limit]
     now = context.clock.now()
-    items = [staff_view(a, geo=context.geo, keyring=context.keyring) for a in page]
+    restricted = tuple(a.id for a in page if a.restricted_at is not None)
+    glass = await glass_grants(session, staff, restricted, now=now)
+    items = []
+    for alert in page:  # province-wide: every alert, but a restricted one only through the glass
+        access = province_access(staff, alert, glass_until=glass.get(alert.id), now=now)
+        items.append(access_view(alert, access, geo=context.geo, keyring=context.keyring))
     for alert in page:
         record(
             session,
@@ -226,7 +231,7 @@ async def read_alert(
     alert, access = await open_alert(session, principal, alert_id, now=context.clock.now())
     if isinstance(principal, DevicePrincipal):
         return device_view(alert).model_dump(mode="json")
-    view = staff_view(alert, geo=context.geo, keyring=context.keyring, fields=access.fields)
+    view = access_view(alert, access, geo=context.geo, keyring=context.keyring)
     if isinstance(principal, StaffPrincipal):
         # Looking at the alert is working on it: it keeps the holder's claim alive.
         await renew(
@@ -243,6 +248,8 @@ async def read_alert(
         object_type="alert",
         object_id=alert.id,
         at=context.clock.now(),
+        # A restricted record read whole through the glass: the report can tell the two apart.
+        detail={"through_glass": True} if access.glass_until is not None else None,
     )
     await session.commit()
     return view.model_dump(mode="json")

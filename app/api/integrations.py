@@ -188,7 +188,9 @@ def _audit_export(
 async def get_eido(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    incident = await eido_incident(session, principal=principal, alert_id=alert_id)
+    incident = await eido_incident(
+        session, principal=principal, alert_id=alert_id, now=context.clock.now()
+    )
     _audit_export(session, principal, "eido", alert_id, context.clock.now())
     await session.commit()
     return incident
@@ -205,7 +207,9 @@ async def get_eido(
 async def get_simfoni(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    case = await simfoni_case(session, principal=principal, alert_id=alert_id)
+    case = await simfoni_case(
+        session, principal=principal, alert_id=alert_id, now=context.clock.now()
+    )
     _audit_export(session, principal, "simfoni", alert_id, context.clock.now())
     await session.commit()
     return case

@@ -62,6 +62,11 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/alerts/{alert_id}/resolve"): S,
     ("POST", "/v1/alerts/{alert_id}/reassign"): S,
     ("POST", "/v1/alerts/{alert_id}/legal-hold"): D,
+    # confidentiality: restricting is paperwork; breaking the glass is someone needing the
+    # record now (standard, like reading it); the report waits
+    ("POST", "/v1/alerts/{alert_id}/restriction"): D,
+    ("POST", "/v1/alerts/{alert_id}/break-glass"): S,
+    ("GET", "/v1/break-glass"): D,
     ("POST", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts"): S,

@@ -196,7 +196,11 @@ async def notes_of(
         NoteRead(
             id=n.id,
             author_id=n.author_id,
-            text=str(keyring.decrypt_json(n.body_enc, aad=note_aad(alert.id))["text"]),
+            text=(
+                str(keyring.decrypt_json(n.body_enc, aad=note_aad(alert.id))["text"])
+                if access.fields.shows_notes
+                else None  # a restricted record: not even decrypted
+            ),
             created_at=n.created_at,
         )
         for n in notes

@@ -5,20 +5,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.geo.runtime import GeoService
 from app.ingestion.body import clean_text
 from app.models import Alert
 from app.policy.fields import FULL, FieldAccess
+from app.policy.restriction import BREAK_GLASS_MIN_REASON
 from app.schemas.alerts import (
     AlertDeviceView,
     AlertStaffView,
+    BreakGlassHint,
     DeviceStatus,
     LocationRead,
     StationCandidateRead,
 )
 from app.security.fields import KeyRing
+
+if TYPE_CHECKING:
+    from app.policy.alerts import AlertAccess
 
 _DEVICE_STATUS_BY_STATE: dict[str, DeviceStatus] = {
     "received": "received",
@@ -55,6 +60,21 @@ def device_view(alert: Alert) -> AlertDeviceView:
 
 def private_aad(alert_id: object) -> str:
     return f"alert.private:{alert_id}"
+
+
+def access_view(
+    alert: Alert, access: AlertAccess, *, geo: GeoService, keyring: KeyRing
+) -> AlertStaffView:
+    """The staff view for the policy's whole answer: fields, and on a restricted record the
+    caller's glass (until when, or how to break it)."""
+    view = staff_view(alert, geo=geo, keyring=keyring, fields=access.fields)
+    if view.restricted:
+        view.glass_until = access.glass_until
+        if access.may_break_glass:
+            view.break_glass = BreakGlassHint(
+                href=f"/v1/alerts/{alert.id}/break-glass", min_reason_length=BREAK_GLASS_MIN_REASON
+            )
+    return view
 
 
 def staff_view(
@@ -102,6 +122,9 @@ def staff_view(
         legal_hold=alert.legal_hold,
         purged_at=alert.purged_at,
         body_text=body_text(private),
+        # Transit staff and partners are not told: the marker itself says something.
+        restricted=None if fields.pseudonymous else alert.restricted_at is not None,
+        restriction_reason=None if fields.pseudonymous else alert.restriction_reason,
     )
 
 

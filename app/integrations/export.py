@@ -12,23 +12,25 @@ victim's status only to police after a hand-over to police and to supervisors.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal, Principal, StaffPrincipal
-from app.clock import SystemClock
 from app.errors import Forbidden, NotFound
 from app.models import Alert, Assignment, Case, ChannelAlert, PartnerStatus, Unit
-from app.policy.alerts import open_alert
+from app.policy.alerts import AlertAccess, open_alert
 
 PROVINCE_WIDE = frozenset({"supervisor", "admin"})
 CONFIDENCE_PCT = 68
 """Phone fixes report a one-sigma radius: the true point is inside it about 68 % of the time."""
 
 
-async def _visible_alert(session: AsyncSession, principal: Principal, alert_id: Any) -> Alert:
+async def _visible_alert(
+    session: AsyncSession, principal: Principal, alert_id: Any, now: datetime
+) -> tuple[Alert, AlertAccess]:
     """Exports are for supervisors, admins and integrators with ``exports:read``; which alert
     they may export is app.policy's answer, like every other alert route."""
     if isinstance(principal, StaffPrincipal) and principal.role not in PROVINCE_WIDE:
@@ -37,12 +39,13 @@ async def _visible_alert(session: AsyncSession, principal: Principal, alert_id: 
         isinstance(principal, IntegratorPrincipal) and "exports:read" in principal.scopes
     ):
         raise Forbidden("This route needs the scope exports:read.")
-    # Sight in time matters only to units, never to supervisors or integrators: any now will do.
-    alert, _ = await open_alert(session, principal, alert_id, now=SystemClock().now())
-    return alert
+    # Sight in time matters to units and to a supervisor's break-glass grant.
+    return await open_alert(session, principal, alert_id, now=now)
 
 
-def _child_visible(principal: Principal, alert: Alert) -> bool:
+def _child_visible(principal: Principal, alert: Alert, access: AlertAccess) -> bool:
+    if access.fields.restricted:
+        return False  # a restricted record: only the claim holder (or through the glass)
     if isinstance(principal, StaffPrincipal):
         return principal.role in PROVINCE_WIDE
     return isinstance(principal, IntegratorPrincipal) and (
@@ -55,9 +58,9 @@ def _iso(value: Any) -> str | None:
 
 
 async def eido_incident(
-    session: AsyncSession, *, principal: Principal, alert_id: Any
+    session: AsyncSession, *, principal: Principal, alert_id: Any, now: datetime
 ) -> dict[str, Any]:
-    alert = await _visible_alert(session, principal, alert_id)
+    alert, access = await _visible_alert(session, principal, alert_id, now)
     legs = (
         await session.execute(
             select(Assignment, Unit)
@@ -134,7 +137,7 @@ async def eido_incident(
         "reporter": alert.reporter,
         "doNotCallBack": alert.do_not_call_back,
     }
-    if _child_visible(principal, alert):
+    if _child_visible(principal, alert, access):
         incident["victimIsChild"] = alert.victim_is_child
     return {
         "eidoVersion": "sigap-eido-style/1",
@@ -177,13 +180,13 @@ SIMFONI_VIOLENCE = {
 
 
 async def simfoni_case(
-    session: AsyncSession, *, principal: Principal, alert_id: Any
+    session: AsyncSession, *, principal: Principal, alert_id: Any, now: datetime
 ) -> dict[str, Any]:
     """A case in the shape of SIMFONI-PPA's entry form (field names in docs/integrators.md).
     Needs ``cases:read`` too: a case file is more than an incident."""
     if isinstance(principal, IntegratorPrincipal) and "cases:read" not in principal.scopes:
         raise Forbidden("A case export needs the scopes exports:read and cases:read.")
-    alert = await _visible_alert(session, principal, alert_id)
+    alert, _ = await _visible_alert(session, principal, alert_id, now)
     case = await session.scalar(select(Case).where(Case.alert_id == alert.id))
     if case is None:
         raise NotFound("No case file is open for this alert.")

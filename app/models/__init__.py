@@ -3,6 +3,7 @@
 from app.models.alert import Alert, AlertLocation
 from app.models.audit import AuditEntry, AuditSeal
 from app.models.base import Base
+from app.models.confidentiality import BreakGlassGrant
 from app.models.device import Device
 from app.models.dispatch import (
     AlertNote,
@@ -36,6 +37,7 @@ __all__ = [
     "AuditEntry",
     "AuditSeal",
     "Base",
+    "BreakGlassGrant",
     "Case",
     "ChannelAlert",
     "Device",

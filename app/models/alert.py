@@ -107,6 +107,11 @@ class Alert(Base):
     """Kept whole past retention (an investigation, a court order); set by a supervisor."""
     purged_at: Mapped[datetime | None]
     """When retention removed its personal data (contact, text, locations, notes)."""
+    restricted_at: Mapped[datetime | None]
+    """A restricted record: its identity only for the unit holding the claim, and for a
+    supervisor who broke the glass (``app.policy.restriction``). None: not restricted."""
+    restriction_reason: Mapped[str | None] = mapped_column(String(24))
+    """Why, as a category (staff_member, protected_witness, public_figure, other), never text."""
     updated_at: Mapped[datetime]
 
 

@@ -14,11 +14,13 @@ exports) through ``fields``. The rules:
   saw the alert through to its end) keeps sight.
 - Child identity (contact name and phone, free text, the raw body, ``victim_is_child``) only for
   the unit holding the claim, supervisors and admins, and police after a hand-over to police.
+- A restricted record (``restriction``): its identity only for the unit holding the claim, and
+  for a supervisor who broke the glass with a written reason, until the grant ends; never admins.
 - Transit staff are pseudonymous: no contact, free text, ``victim_is_child``,
   ``companion_preference`` or ``duress``; they keep "do not call back" and nothing of case files.
 - Integrators: what their data scope (``app.integrations.scope``) allows; without one, no alert.
   On the stream, an alert's events from the moment it entered that scope (``integrators``).
 - A device: its own alert, through the reassurance view only.
 
-``sight`` and ``fields`` are pure; ``alerts`` loads the facts from the database.
+``sight``, ``fields`` and ``restriction`` are pure; ``alerts`` loads the facts from the database.
 """

@@ -2,7 +2,8 @@
 
 ``open_alert`` is what every alert route calls: it returns the alert with what the caller may see
 of it (``AlertAccess``), or raises ``NotFound`` (never existed, or never offered to the caller) or
-``PassedOn`` (the caller's unit had it, its sight ended, here is who has it now).
+``PassedOn`` (the caller's unit had it, its sight ended, here is who has it now). On a
+restricted alert (``app.policy.restriction``) it also loads the caller's break-glass grant.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.audit import record
 from app.errors import NotFound, PassedOn
-from app.models import Alert, Assignment
+from app.models import Alert, Assignment, BreakGlassGrant
 from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
 from app.policy.integrators import integrator_sees_alert
+from app.policy.restriction import may_break_glass, narrow, through_glass
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.policy.sight import LegSight, holds_claim, passed_to, unit_sight
 
@@ -32,6 +34,12 @@ class AlertAccess:
     until: datetime | None = None
     """What happened after this (the close of the unit's leg) is not shown; None: no end."""
     holds_claim: bool = False
+    restricted: bool = False
+    """The record is restricted (whether or not this caller sees its identity)."""
+    glass_until: datetime | None = None
+    """The caller sees the restricted record whole through the glass until then."""
+    may_break_glass: bool = False
+    """Restricted, not seen whole, and the caller may break the glass to see it."""
 
     def covers(self, at: datetime) -> bool:
         """Whether something that happened at ``at`` (an event, a note) is shown."""
@@ -53,8 +61,12 @@ def decide(
     *,
     now: datetime,
     integrator_sees: bool = False,
+    glass_until: datetime | None = None,
 ) -> AlertAccess | Denied:
-    """The one answer to "may this principal see this alert, which fields, until when"."""
+    """The one answer to "may this principal see this alert, which fields, until when".
+
+    ``glass_until``: the end of the caller's latest break-glass grant on this alert, if any."""
+    restricted = alert.restricted_at is not None
     if isinstance(principal, DevicePrincipal):
         # The device's own alert, through the reassurance view only (no staff fields at all).
         if alert.device_id == principal.device.id:
@@ -62,18 +74,39 @@ def decide(
         return Denied()
     if isinstance(principal, IntegratorPrincipal):
         if integrator_sees:  # its data scope (app.integrations.scope), asked by access_to
-            return AlertAccess(fields=TRANSIT)
+            fields = narrow(TRANSIT, restricted=restricted, entitled=False)
+            return AlertAccess(fields=fields, restricted=restricted)
         return Denied()
     if principal.role in PROVINCE_WIDE_ROLES:
-        return AlertAccess(fields=FULL)
+        return province_access(principal, alert, glass_until=glass_until, now=now)
     sight = unit_sight(legs, principal.unit_id)
     if not sight.ever_offered:
         return Denied()
     if not sight.sees_at(now):
         return Denied(had_it=True, passed_to=tuple(passed_to(legs)))
     holder = holds_claim(legs, principal.unit_id)
+    fields = staff_fields(principal, holder=holder)
     return AlertAccess(
-        fields=staff_fields(principal, holder=holder), until=sight.until, holds_claim=holder
+        fields=narrow(fields, restricted=restricted, entitled=holder),
+        until=sight.until,
+        holds_claim=holder,
+        restricted=restricted,
+    )
+
+
+def province_access(
+    staff: StaffPrincipal, alert: Alert, *, glass_until: datetime | None, now: datetime
+) -> AlertAccess:
+    """Supervisors and admins see every alert whole, but a restricted one only through the
+    glass (supervisors; admins never)."""
+    if alert.restricted_at is None:
+        return AlertAccess(fields=FULL)
+    glass = through_glass(staff.role, glass_until, now)
+    return AlertAccess(
+        fields=narrow(FULL, restricted=True, entitled=glass),
+        restricted=True,
+        glass_until=glass_until if glass else None,
+        may_break_glass=not glass and may_break_glass(staff.role),
     )
 
 
@@ -108,7 +141,33 @@ async def access_to(
     if isinstance(principal, IntegratorPrincipal):
         sees = await integrator_sees_alert(session, principal, alert)
         return decide(principal, alert, (), now=now, integrator_sees=sees)
-    return decide(principal, alert, await legs_of(session, alert.id), now=now)
+    glass_until = None
+    if alert.restricted_at is not None and isinstance(principal, StaffPrincipal):
+        glass_until = (await glass_grants(session, principal, (alert.id,), now=now)).get(alert.id)
+    legs = await legs_of(session, alert.id)
+    return decide(principal, alert, legs, now=now, glass_until=glass_until)
+
+
+async def glass_grants(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    alert_ids: tuple[uuid.UUID, ...],
+    *,
+    now: datetime,
+) -> dict[uuid.UUID, datetime]:
+    """The end of the caller's running break-glass grant per alert (none for other roles)."""
+    if not may_break_glass(staff.role) or not alert_ids:
+        return {}
+    rows = await session.execute(
+        select(BreakGlassGrant.alert_id, func.max(BreakGlassGrant.expires_at))
+        .where(
+            BreakGlassGrant.alert_id.in_(alert_ids),
+            BreakGlassGrant.staff_id == staff.user_id,
+            BreakGlassGrant.expires_at > now,
+        )
+        .group_by(BreakGlassGrant.alert_id)
+    )
+    return {alert_id: until for alert_id, until in rows.all()}
 
 
 async def open_alert(

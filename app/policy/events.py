@@ -17,12 +17,16 @@ CASE_CLOCKS = frozenset(
 )
 """The legal clocks of a case file (UPTD PPA's follow-up), as opposed to the alert's own."""
 
+CONFIDENTIALITY_EVENTS = frozenset({"alert.restricted", "alert.unrestricted", "alert.glass_broken"})
+"""Who restricted a record and who broke the glass on it: UPTD PPA's own oversight. Even the
+fact that a record is restricted says something about who is in it."""
+
 
 def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     """Events about the case file (classification, legal deadlines): for UPTD PPA staff only,
     never for transit operators, who see the alert and nothing of the case behind it. Staff
-    account security (``staff.sign_in_failures``) is internal in the same way, and never
-    reaches integrators."""
-    return event_type.startswith(("case.", "staff.")) or (
+    account security (``staff.sign_in_failures``) and a record's restriction and break-glass
+    are internal in the same way, and never reach integrators."""
+    return event_type.startswith(("case.", "staff.")) or event_type in CONFIDENTIALITY_EVENTS or (
         event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS
     )

@@ -20,16 +20,24 @@ class FieldAccess:
     hand-over to police."""
     case_matters: bool = True
     """May see the case file: classification, legal clocks, case events."""
+    restricted: bool = False
+    """A restricted record, seen by anyone but the unit holding the claim or a supervisor
+    through the glass (``app.policy.restriction``): no identity at all, child or not."""
 
     def shows_identity(self, victim_is_child: bool | None) -> bool:
         """Contact, free text and the raw body (which may hold both)."""
-        if self.pseudonymous:
+        if self.pseudonymous or self.restricted:
             return False
         return self.child_identity or victim_is_child is not True
 
     @property
     def shows_child_flag(self) -> bool:
-        return not self.pseudonymous and self.child_identity
+        return not self.pseudonymous and not self.restricted and self.child_identity
+
+    @property
+    def shows_notes(self) -> bool:
+        """The notes' text: the case narrative, as identifying as the contact itself."""
+        return not self.restricted
 
     @property
     def shows_profile(self) -> bool:

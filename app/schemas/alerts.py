@@ -118,6 +118,14 @@ class LocationRead(BaseModel):
     source: str | None
 
 
+class BreakGlassHint(BaseModel):
+    """How to see a restricted record whole: a written reason, audited and reported."""
+
+    method: Literal["POST"] = "POST"
+    href: str = Field(examples=["/v1/alerts/5f0c.../break-glass"])
+    min_reason_length: int
+
+
 class AlertStaffView(BaseModel):
     """The full alert, for staff whose role and unit may see it."""
 
@@ -157,6 +165,23 @@ class AlertStaffView(BaseModel):
             "(see `flags`): decoded as UTF-8, with U+FFFD for bytes that are not and ␀ for NUL. "
             "Decrypted; every read is audited"
         ),
+    )
+    restricted: bool | None = Field(
+        None,
+        description=(
+            "A restricted record: its identity (contact, message, body, notes, "
+            "`victim_is_child`) only for the unit holding the claim and a supervisor who broke "
+            "the glass; others get those fields as null. Null for pseudonymous audiences"
+        ),
+    )
+    restriction_reason: (
+        Literal["staff_member", "protected_witness", "public_figure", "other"] | None
+    ) = None
+    glass_until: datetime | None = Field(
+        None, description="You see this restricted record whole through the glass until then"
+    )
+    break_glass: BreakGlassHint | None = Field(
+        None, description="Present when the record is restricted and you may break the glass"
     )
 
 

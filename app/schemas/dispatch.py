@@ -102,7 +102,9 @@ class NoteCreate(StrictInput):
 class NoteRead(BaseModel):
     id: uuid.UUID
     author_id: uuid.UUID
-    text: str
+    text: str | None = Field(
+        description="Null on a restricted record you do not see whole (break the glass)"
+    )
     created_at: datetime
 
 

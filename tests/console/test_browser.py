@@ -307,6 +307,62 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     sup.close()
 
 
+def test_a_supervisor_breaks_the_glass_on_a_record_the_claim_holder_restricted(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    menteng = Watched(browser, seeded.base)
+    menteng.sign_in("konselor.menteng")
+    wait_present(seeded, MENTENG, "konselor.menteng")
+    alert = seeded.press(contact={"name": "CANARY-NAMA"}, message="CANARY-PESAN")
+    page = menteng.page
+    offer = row(page, alert["case_code"])
+    offer.wait_for(timeout=OFFER_WAIT_MS)
+    offer.locator("button.row-open").click()
+    page.click("#act-accept:not([disabled])")
+    page.select_option("#restrict-reason", "staff_member")
+    page.click("#act-restrict")
+    page.wait_for_selector("#restricted")
+    assert "CANARY-NAMA" in page.inner_text("#alert-summary")  # the holder still sees it all
+
+    # An admin's board: the restricted marker, and the break of the glass as soon as it happens.
+    admin = Watched(browser, seeded.base)
+    admin.sign_in("admin")
+    admin_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    admin.page.wait_for_selector(f"{admin_row} .restricted-tag", timeout=OFFER_WAIT_MS)
+    sup = Watched(browser, seeded.base)
+    sup.page.goto(f"/console/#/alert/{alert['id']}")
+    sup.page.fill("#username", "pengawas.pusat")
+    sup.page.fill("#password", PASSWORD)
+    sup.page.click("#sign-in")
+    sup.page.wait_for_selector("#restricted")
+    sup.page.wait_for_selector("#act-break-glass")
+    assert "CANARY" not in sup.page.inner_text("body")
+    sup.shot("restricted-supervisor-id")
+    sup.page.fill("#glass-reason", "ok")  # too short: refused in the page, nothing sent
+    sup.page.click("#act-break-glass")
+    refused = catalogue("id")["glass.need_reason"]
+    sup.page.wait_for_selector(f"#action-error:has-text('{refused}')")
+    sup.page.fill("#glass-reason", "Pos Menteng tidak bisa dihubungi, korban menelepon lagi")
+    sup.page.click("#act-break-glass")
+    sup.page.wait_for_selector("#alert-summary:has-text('CANARY-NAMA')")
+    assert sup.page.locator("#act-break-glass").count() == 0
+    sup.shot("restricted-glass-id")
+    admin.page.wait_for_selector("#glass-report li:has-text('pengawas.pusat')")
+    assert "Pos Menteng tidak bisa dihubungi" in admin.page.inner_text("#glass-report")
+    assert "CANARY" not in admin.page.inner_text("body")
+    admin.shot("board-glass-report-id")
+    sup.page.click("#lang-toggle")
+    english = catalogue("en")["restricted.title"]
+    sup.page.wait_for_selector(f"#restricted:has-text('{english}')")
+    assert untranslated(visible_texts(sup.page), "en") == []
+    report = seeded.admin("GET", f"/v1/break-glass?alert_id={alert['id']}").json()["items"]
+    assert [g["username"] for g in report] == ["pengawas.pusat"]
+    for watched in (menteng, sup, admin):
+        watched.check_clean()
+        watched.close()
+
+
 def visible_texts(page: Any) -> list[str]:
     return page.evaluate(
         """() => {

@@ -12,6 +12,10 @@ the press, and replayed from ``after: 0`` once it is over. A stream message with
 payloads carry ids and non-personal facts only, for everyone), or with an event the principal may
 not get, is a leak; an event it may get and did not is a wrong denial; and the replay must show
 exactly what live delivery did. The matrix size (REST cells + stream cells) is printed.
+
+The whole matrix runs twice: on the open record, and on the same record restricted by the claim
+holder (the victim is a staff member), where supervisors see it pseudonymous until one of them
+breaks the glass (the matrix's last write) and admins never see its identity.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from app.api.shedding import ROUTE_PRIORITIES
@@ -105,6 +110,13 @@ TABLE: dict[str, Who] = {
     "integrator_police": Who(reads_alert=True, exports=True, events_from="handed_over"),
     "integrator_112": Who(reads_alert=True, exports=True, events_from="transferred"),
 }
+RESTRICTED_TABLE: dict[str, Who] = {
+    **TABLE,
+    # A restricted record: identity only for the unit holding the claim; supervisors see it
+    # pseudonymous until they break the glass, admins never.
+    "supervisor": Who(reads_alert=True, exports=True, events_from="*"),
+    "admin": Who(reads_alert=True, exports=True, events_from="*"),
+}
 INTEGRATOR_READS = ("/v1/alerts/{alert_id}", "/v1/exports/alerts/{alert_id}/eido")
 """The alert routes an integrator may use at all (the rest are staff's: 403)."""
 STAFF_ONLY_READS = {"/v1/alerts/{alert_id}/notes": ("transit_offered",)}
@@ -163,7 +175,12 @@ class Scenario:
 
 
 async def _scenario(
-    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock, tokens: dict[str, str]
+    client: httpx.AsyncClient,
+    context: AppContext,
+    clock: FrozenClock,
+    tokens: dict[str, str],
+    *,
+    restricted: bool,
 ) -> Scenario:
     """Pressed, routed a second later to Kebayoran Baru and Transjakarta (which accepts at once);
     Kebayoran Baru's offer expires and Kebayoran Lama takes it, writes a note and opens a case;
@@ -198,6 +215,10 @@ async def _scenario(
         headers=holder,
     )
     assert case.status_code == 201, case.text
+    if restricted:
+        restrict = {"restricted": True, "reason": "staff_member"}
+        url = f"/v1/alerts/{alert_id}/restriction"
+        assert (await client.post(url, json=restrict, headers=holder)).status_code == 204
     clock.advance(5)
     moments["handed_over"] = clock.now()
     handed = {"milestone": "handed_over", "handed_over_to": "police"}
@@ -227,20 +248,22 @@ async def _transfer_to_112(context: AppContext, alert_id: str) -> None:
         await session.commit()
 
 
+@pytest.mark.parametrize("restricted", [False, True], ids=["open", "restricted"])
 async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
-    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock, restricted: bool
 ) -> None:
+    table = RESTRICTED_TABLE if restricted else TABLE
     await _number_from_one(context)
     tokens = await _tokens(client, context)
     await on_duty(context, "pusat", "central")
     async with live_server(context) as live, contextlib.AsyncExitStack() as sockets:
         following = {
             who: await sockets.enter_async_context(stream(live.base, tokens[who]))
-            for who in TABLE
+            for who in table
             if who in tokens
         }
-        scenario = await _scenario(client, context, clock, tokens)
-        leaks, wrong, rest_cells = await _rest_matrix(client, tokens, scenario)
+        scenario = await _scenario(client, context, clock, tokens, restricted=restricted)
+        leaks, wrong, rest_cells = await _rest_matrix(client, tokens, scenario, table)
         # Every event of the scenario (and of the REST matrix's writes) reached every socket.
         await settled(context, live)
         live_seen = dict(
@@ -259,35 +282,45 @@ async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
     for who, messages in live_seen.items():
         for channel, got in (("live", messages), ("replay", replayed[who])):
             stream_cells += len(everything)
-            leaks += _stream_leaks(who, channel, got, everything, scenario)
-            wrong += _stream_denials(who, channel, got, everything, scenario)
+            leaks += _stream_leaks(who, channel, got, everything, scenario, table)
+            wrong += _stream_denials(who, channel, got, everything, scenario, table)
         if replayed[who] != messages:
             wrong.append(f"{who} stream: the replay differs from live delivery")
     stream_cells += 2 * len(everything)  # anonymous: refused (4003), nothing sent
     if not all(refused):
         leaks.append(f"anonymous stream: not refused with 4003 before any event {refused}")
     print(
-        f"\ncanary matrix: {len(TABLE)} principals x {rest_cells // len(TABLE)} route cells"
-        f" = {rest_cells} REST cells + {len(TABLE)} principals x 2 stream channels"
+        f"\ncanary matrix ({'restricted' if restricted else 'open'} record): {len(table)}"
+        f" principals x {rest_cells // len(table)} route cells"
+        f" = {rest_cells} REST cells + {len(table)} principals x 2 stream channels"
         f" x {len(everything)} events = {stream_cells} stream cells;"
         f" total {rest_cells + stream_cells}"
     )
     assert leaks == []
     assert wrong == []
+    if restricted:  # the supervisor broke the glass among its writes: now it sees, admins not
+        for who, sees in (("supervisor", True), ("admin", False), ("holder_counselor", True)):
+            view = await client.get(f"/v1/alerts/{scenario.alert_id}", headers=auth(tokens[who]))
+            assert ("CANARY-NAME" in view.text) is sees, who
 
 
 async def _rest_matrix(
-    client: httpx.AsyncClient, tokens: dict[str, str], scenario: Scenario
+    client: httpx.AsyncClient, tokens: dict[str, str], scenario: Scenario, table: dict[str, Who]
 ) -> tuple[list[str], list[str], int]:
     alert_id = scenario.alert_id
     reads = sorted(p for m, p in ROUTE_PRIORITIES if m == "GET" and "{alert_id}" in p)
+    # Breaking the glass last: after it, the supervisor is entitled to what it then reads.
     writes = sorted(
-        (m, p)
-        for m, p in ROUTE_PRIORITIES
-        if m != "GET"
-        and ("{alert_id}" in p or "{case_id}" in p)
-        and (m, p) in BODIES
-        and not p.endswith(("/resolve", "/reassign", "/case"))  # would end the matrix's alert
+        (
+            (m, p)
+            for m, p in ROUTE_PRIORITIES
+            if m != "GET"
+            and ("{alert_id}" in p or "{case_id}" in p)
+            and (m, p) in BODIES
+            # would end the matrix's alert, or lift its restriction
+            and not p.endswith(("/resolve", "/reassign", "/case", "/restriction"))
+        ),
+        key=lambda route: (route[1].endswith("/break-glass"), route),
     )
     lists = ["/v1/alerts", "/v1/assignments?status=closed", "/v1/assignments"]
     leaks: list[str] = []
@@ -295,13 +328,13 @@ async def _rest_matrix(
     cells = 0
 
     def check(who: str, label: str, answer: httpx.Response) -> None:
-        entitled = TABLE[who]
+        entitled = table[who]
         hidden = [*(() if entitled.identity else IDENTITY), *(() if entitled.notes else (NOTE,))]
         leaked = [c for c in hidden if c in answer.text]
         if leaked:
             leaks.append(f"{who} {label} {answer.status_code}: {leaked}")
 
-    for who in TABLE:
+    for who in table:
         headers = auth(tokens[who]) if who in tokens else {}
         integrator = who.startswith("integrator_")
         for path in reads:
@@ -309,7 +342,7 @@ async def _rest_matrix(
             url = path.replace("{alert_id}", alert_id)
             answer = await client.get(url, headers=headers)
             check(who, f"GET {path}", answer)
-            reader = TABLE[who].reads_alert and who not in STAFF_ONLY_READS.get(path, ())
+            reader = table[who].reads_alert and who not in STAFF_ONLY_READS.get(path, ())
             if path in CASE_ROUTES and who == "transit_offered":
                 reader = False
             if integrator and path not in INTEGRATOR_READS:
@@ -317,7 +350,7 @@ async def _rest_matrix(
             if path.startswith("/v1/exports/"):
                 # exports: supervisors, admins, integrators with exports:read in their scope;
                 # the SIMFONI case export also needs cases:read, which no integrator here has.
-                reader = TABLE[who].exports and not (integrator and path.endswith("/simfoni"))
+                reader = table[who].exports and not (integrator and path.endswith("/simfoni"))
             if path == PASSED_ON:
                 reader = who in LEG_UNITS
             if reader and answer.status_code != 200:
@@ -333,7 +366,7 @@ async def _rest_matrix(
             payload: Any = BODIES[(method, path)]
             answer = await client.request(method, url, json=payload, headers=headers)
             check(who, f"{method} {path}", answer)
-            if (not TABLE[who].reads_alert or integrator) and answer.status_code < 400:
+            if (not table[who].reads_alert or integrator) and answer.status_code < 400:
                 leaks.append(f"{who} {method} {path}: {answer.status_code}")
     return leaks, wrong, cells
 
@@ -368,9 +401,11 @@ async def _anonymous_is_refused(live: Live, after: int | None) -> bool:
     return code == 4003 and received == []
 
 
-def _expected(who: str, everything: list[OutboxEvent], scenario: Scenario) -> dict[int, str]:
+def _expected(
+    who: str, everything: list[OutboxEvent], scenario: Scenario, table: dict[str, Who]
+) -> dict[int, str]:
     """seq -> event name: what the principal must get of the whole history, from the table."""
-    entitled = TABLE[who]
+    entitled = table[who]
     expected: dict[int, str] = {}
     for row in everything:
         assert row.seq is not None
@@ -404,8 +439,9 @@ def _stream_leaks(
     got: list[dict[str, Any]],
     everything: list[OutboxEvent],
     scenario: Scenario,
+    table: dict[str, Who],
 ) -> list[str]:
-    expected = _expected(who, everything, scenario)
+    expected = _expected(who, everything, scenario, table)
     found: list[str] = []
     for message in got:
         canaries = [c for c in CANARIES if c in repr(message)]
@@ -413,7 +449,7 @@ def _stream_leaks(
             found.append(f"{who} stream {channel} seq {message['seq']}: {canaries}")
         if expected.get(message["seq"]) != message["event"]:
             found.append(f"{who} stream {channel}: {message['event']} (seq {message['seq']})")
-        if TABLE[who].device and set(message["data"]) != {"alert_id", "status"}:
+        if table[who].device and set(message["data"]) != {"alert_id", "status"}:
             found.append(f"{who} stream {channel}: staff data on the phone {message['data']}")
     return found
 
@@ -424,11 +460,12 @@ def _stream_denials(
     got: list[dict[str, Any]],
     everything: list[OutboxEvent],
     scenario: Scenario,
+    table: dict[str, Who],
 ) -> list[str]:
-    expected = _expected(who, everything, scenario)
+    expected = _expected(who, everything, scenario, table)
     seen = {message["seq"] for message in got}
     missing = [f"{name} (seq {seq})" for seq, name in expected.items() if seq not in seen]
-    entitled = TABLE[who]
+    entitled = table[who]
     if (entitled.events_from or entitled.device) and not expected:
         missing.append("no event at all, though entitled to the alert's")
     return [f"{who} stream {channel}: missing {item}" for item in missing]

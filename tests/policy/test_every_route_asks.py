@@ -47,6 +47,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/alerts/{alert_id}/resolve"): {"disposition": "assisted"},
     ("POST", "/v1/alerts/{alert_id}/notes"): {"text": "x"},
     ("POST", "/v1/alerts/{alert_id}/legal-hold"): {"hold": True, "reason": "court order"},
+    # Lifting a restriction the alert does not have changes nothing (the matrices' alert stays
+    # as it is); breaking the glass on an unrestricted alert answers 409 after asking.
+    ("POST", "/v1/alerts/{alert_id}/restriction"): {"restricted": False},
+    ("POST", "/v1/alerts/{alert_id}/break-glass"): {
+        "reason": "Weekly oversight review of the restricted records"
+    },
     ("POST", "/v1/alerts/{alert_id}/reassign"): {"unit_code": "central", "reason": "test"},
     ("POST", "/v1/alerts/{alert_id}/case"): {
         "violence_types": ["psikis"],

@@ -13,8 +13,10 @@ const TERMINAL = ["resolved", "cancelled"];
 const ORDER = ["received", "routed", "acknowledged", "contacted", "on_scene", "handed_over", "resolved"];
 const DISPOSITIONS = ["assisted", "referred_police", "referred_health", "referred_shelter", "false_alarm", "accidental", "duplicate", "unreachable", "cancelled_by_victim"];
 const HANDOVER = ["police", "health", "shelter", "counselor", "other"];
+const RESTRICTION_REASONS = ["staff_member", "protected_witness", "public_figure", "other"];
 let sections = null;
 let heartbeat = null;
+let glassTimer = null;
 let extra = { timeline: [], notes: [], clocks: [] };
 
 export function renderAlert(alertId) {
@@ -54,6 +56,7 @@ export function renderAlert(alertId) {
 
 export function stopAlert() {
   clearInterval(heartbeat);
+  clearTimeout(glassTimer);
   sections = null;
 }
 
@@ -136,8 +139,14 @@ function paintSummary(alert) {
     !transit && alert.message ? [t("alert.message"), alert.message] : null,
     !transit && alert.companion_preference ? [t("alert.companion"), tOr(`sex.${alert.companion_preference}`, alert.companion_preference)] : null,
   ].filter(Boolean);
+  // The grant ends on the server at glass_until: repaint then, so the record closes on screen too.
+  clearTimeout(glassTimer);
+  if (alert.glass_until) glassTimer = setTimeout(() => refreshAlert().catch(showError), Math.max(0, Date.parse(alert.glass_until) - Date.now()) + 500);
   appendTo(clear(sections.summary), 
     h("h1", { id: "alert-title", tabindex: "-1" }, t("alert.title", { code: alert.case_code }), alert.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
+    alert.restricted
+      ? h("p", { class: "restricted", id: "restricted" }, h("strong", {}, t("restricted.title")), " ", tOr(`restricted.reason.${alert.restriction_reason}`, alert.restriction_reason || ""), ". ", t("restricted.text"), alert.glass_until ? [" ", t("restricted.glass_until", { time: formatTime(alert.glass_until) })] : null)
+      : null,
     alert.do_not_call_back ? h("p", { class: "dncb", role: "alert", id: "dncb" }, h("strong", {}, t("alert.dncb_title")), " ", t("alert.dncb_text")) : null,
     h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     progressBar(alert.state),
@@ -203,6 +212,7 @@ function paintActions(alert) {
     buttons.push(h("div", { class: "action" }, disposition, button("act-resolve", t("action.resolve"), why.resolve, () => act(`/v1/alerts/${alert.id}/resolve`, { disposition: disposition.value }, "done.resolved"))));
   }
   if (state.me.province) buttons.push(supervisorActions(alert));
+  if (!transit) buttons.push(confidentiality(alert));
   appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons));
 }
 
@@ -226,6 +236,34 @@ function supervisorActions(alert) {
     h("div", { class: "action" }, unit, h("button", { type: "button", id: "act-reassign", disabled: closed, onclick: () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned") }, t("sup.reassign")), closed ? h("span", { class: "why" }, t("why.closed")) : null),
     h("div", { class: "action" }, h("button", { type: "button", id: "act-break", disabled: !held, onclick: () => need() && act(`/v1/assignments/${held.id}/break`, { reason: reason.value.trim() }, "done.broken") }, t("sup.break")), held ? null : h("span", { class: "why" }, t("why.not_accepted"))),
   );
+}
+
+// Restricting (the unit holding the claim, a supervisor), lifting (a supervisor) and breaking
+// the glass (a supervisor, with a written reason). The server decides; this only offers.
+function confidentiality(alert) {
+  const held = holder(alert.id);
+  const ours = held && held.unit_code === state.me.unit_code;
+  const supervisor = state.me.role === "supervisor";
+  const parts = [];
+  if (alert.break_glass) {
+    const min = alert.break_glass.min_reason_length;
+    const reason = h("textarea", { id: "glass-reason", rows: 2, minlength: min, maxlength: 500, "aria-label": t("glass.reason"), placeholder: t("glass.reason") });
+    const submit = () => {
+      const text = reason.value.trim();
+      if (text.length < min || new Set(text.toLowerCase().split(/\s+/)).size < 3) return showError(new Error(t("glass.need_reason")));
+      return act(alert.break_glass.href, { reason: text }, "done.glass");
+    };
+    parts.push(h("div", { class: "action" }, reason, h("button", { type: "button", id: "act-break-glass", class: "primary", onclick: submit }, t("glass.submit"))));
+  }
+  if (!alert.restricted && (supervisor || ours)) {
+    const why = h("select", { id: "restrict-reason", "aria-label": t("restrict.reason") }, RESTRICTION_REASONS.map((r) => h("option", { value: r }, t(`restricted.reason.${r}`))));
+    parts.push(h("div", { class: "action" }, why, h("button", { type: "button", id: "act-restrict", onclick: () => act(`/v1/alerts/${alert.id}/restriction`, { restricted: true, reason: why.value }, "done.restricted") }, t("restrict.submit"))));
+  }
+  if (alert.restricted && supervisor) {
+    parts.push(h("div", { class: "action" }, h("button", { type: "button", id: "act-lift", onclick: () => act(`/v1/alerts/${alert.id}/restriction`, { restricted: false }, "done.unrestricted") }, t("restrict.lift"))));
+  }
+  if (!parts.length) return null;
+  return h("fieldset", { class: "supervisor", id: "confidentiality" }, h("legend", {}, t(alert.break_glass ? "glass.title" : "restrict.title")), parts);
 }
 
 async function act(path, body, doneKey) {
@@ -314,5 +352,5 @@ function notesBox(alertId) {
 }
 
 function paintNotes() {
-  appendTo(clear(sections.notes), extra.notes.length ? h("ul", {}, extra.notes.map((n) => h("li", {}, h("time", { datetime: n.created_at }, formatTime(n.created_at, true)), " ", n.text))) : h("p", { class: "empty" }, t("notes.none")));
+  appendTo(clear(sections.notes), extra.notes.length ? h("ul", {}, extra.notes.map((n) => h("li", {}, h("time", { datetime: n.created_at }, formatTime(n.created_at, true)), " ", n.text ?? t("notes.withheld")))) : h("p", { class: "empty" }, t("notes.none")));
 }

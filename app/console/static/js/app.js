@@ -7,7 +7,7 @@ import { unlockSound, setMuted, isMuted, ring, flash, notify } from "./alarm.js"
 import { state, loadQueue, legsOfAlert, prune } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
-import { renderBoard, refreshBoard } from "./board.js";
+import { renderBoard, refreshBoard, glassBroken } from "./board.js";
 import { tickCountdowns } from "./countdown.js";
 import { renderRosters } from "./rosters.js";
 
@@ -230,7 +230,8 @@ async function onEvent(message) {
       announce(t("queue.new_offer_announce", { code: data.case_code || "", area: area || "" }));
     }
   }
-  if (message.event?.startsWith("sla.") && state.me.province) {
+  if (message.event === "alert.glass_broken" && state.me.province) glassBroken();
+  if ((message.event?.startsWith("sla.") || message.event === "alert.glass_broken") && state.me.province) {
     state.warnings.unshift({ at: message.at, event: message.event, data });
     state.warnings.splice(20);
   }

@@ -14,6 +14,11 @@ let dutyAt = 0;
 
 let listedAt = 0;
 
+// A break of the glass must reach every supervisor's board now, not with the next report.
+export function glassBroken() {
+  report.at = 0;
+}
+
 // The whole list on start, on resync and at most once a minute; otherwise only the alerts the
 // stream said changed (each read of an alert is audited, so the board reads no more than it must).
 export async function refreshBoard(touched = null) {
@@ -40,11 +45,12 @@ export async function refreshBoard(touched = null) {
   if (touched !== null && report.at && Date.now() - report.at < 60000) return;
   const now = new Date();
   const dayStart = startOfLocalDay(now);
-  const [today, week] = await Promise.all([
+  const [today, week, glass] = await Promise.all([
     api("GET", `/v1/reports/sla?from=${enc(dayStart)}&to=${enc(now)}&group_by=post`).catch(() => null),
     api("GET", `/v1/reports/sla?from=${enc(new Date(dayStart - 6 * 86400000))}&to=${enc(now)}&group_by=day`).catch(() => null),
+    api("GET", "/v1/break-glass?limit=5").catch(() => null),
   ]);
-  report = { today, week, at: Date.now() };
+  report = { today, week, glass, at: Date.now() };
   // Who is on duty where: one read per unit, so at most once a minute.
   if (Date.now() - dutyAt > 60000) {
     dutyAt = Date.now();
@@ -103,7 +109,7 @@ export function renderBoard() {
         return h(
           "tr",
           { class: u >= 4 ? "breach" : u >= 2 ? "escalated" : "", dataset: { alert: a.id } },
-          h("th", { scope: "row" }, h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: a.id }) }, a.case_code), a.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null),
+          h("th", { scope: "row" }, h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: a.id }) }, a.case_code), a.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null, a.restricted ? h("span", { class: "restricted-tag" }, t("board.restricted")) : null),
           h("td", {}, tOr(`state.${a.state}`, a.state), offered && !held ? [" ", countdown(offered.deadline_at, "countdown.ack")] : null),
           h("td", {}, a.area_name || t("queue.area_unknown")),
           h("td", {}, legs.map((l) => unitName(l.unit_code)).join(", ") || "—"),
@@ -118,14 +124,27 @@ export function renderBoard() {
     { "aria-labelledby": "warn-title", class: "warnings" },
     h("h2", { id: "warn-title" }, t("board.warnings")),
     state.warnings.length
-      ? h("ul", { id: "warnings" }, state.warnings.map((w) => h("li", { class: w.event === "sla.breached" ? "breach" : "warn" }, formatTime(w.at), " ", tOr(`event.${w.event}`, w.event), " · ", tOr(`clock.${w.data.clock}`, w.data.clock || ""), " · ", w.data.case_code || "")))
+      ? h("ul", { id: "warnings" }, state.warnings.map((w) => h("li", { class: w.event === "sla.breached" ? "breach" : "warn" }, formatTime(w.at), " ", [tOr(`event.${w.event}`, w.event), w.data.clock ? tOr(`clock.${w.data.clock}`, w.data.clock) : null, w.data.case_code || null].filter(Boolean).join(" · "))))
       : h("p", { class: "empty" }, t("board.no_warnings")),
   );
   return h(
     "section",
     { class: "board-view", "aria-labelledby": "board-title" },
     h("h1", { id: "board-title" }, t("board.title")),
-    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, dutySection(), reportSection())),
+    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, dutySection(), reportSection(), glassSection())),
+  );
+}
+
+// The latest breaks of the glass: who opened which restricted record, why, until when.
+function glassSection() {
+  const grants = report.glass?.items || [];
+  return h(
+    "section",
+    { "aria-labelledby": "glass-report-title", class: "report" },
+    h("h2", { id: "glass-report-title" }, t("glass.report_title")),
+    grants.length
+      ? h("ul", { id: "glass-report" }, grants.map((g) => h("li", {}, t("glass.report_line", { time: formatTime(g.granted_at, true), user: g.username, code: g.case_code, until: formatTime(g.expires_at), reason: g.reason }))))
+      : h("p", { class: "empty" }, t("glass.report_none")),
   );
 }
 

@@ -1,0 +1,329 @@
+"""Restricted records and break-glass on the real database: who sees a restricted child alert's
+identity, through which route, until when; the reason's validation, audit and report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.clock import FrozenClock
+from app.context import AppContext
+from app.models import AuditEntry, BreakGlassGrant, OutboxEvent
+from app.realtime.scopes import Audience, StreamEvent, message_for
+from tests.dispatch.staffing import drain, legs, token_on_duty
+from tests.helpers import (
+    auth,
+    integrator_token,
+    press,
+    press_body,
+    register,
+    sign_in,
+    staff_token,
+)
+
+KB = "3171060"
+CANARIES = ("CANARY-NAME", "CANARY-PHONE", "CANARY-TEXT", "CANARY-NOTE")
+REASON = "The holding post cannot be reached and the victim called the hotline again"
+
+
+async def _restricted_child_alert(
+    client: httpx.AsyncClient, context: AppContext
+) -> tuple[str, dict[str, str]]:
+    """A child victim's alert held by Kebayoran Baru, with a note, restricted by its counselor."""
+    tokens = {
+        "holder": await token_on_duty(client, context, "konselor.kb", "counselor", KB),
+        "supervisor": await staff_token(client, context, "spv", "supervisor", "central"),
+        "supervisor2": await staff_token(client, context, "spv2", "supervisor", "central"),
+        "admin": await staff_token(client, context, "adm", "admin", "central"),
+        "stranger": await staff_token(client, context, "konselor.x", "counselor", "3174010"),
+    }
+    _, device = await register(client)
+    body = press_body(
+        context,
+        victim_is_child=True,
+        contact={"name": "CANARY-NAME", "phone": "CANARY-PHONE"},
+        message="CANARY-TEXT",
+    )
+    alert_id = str((await press(client, device, body)).json()["id"])
+    await drain(context)
+    leg = next(str(g.id) for g in await legs(context, alert_id) if g.unit_code == KB)
+    holder = auth(tokens["holder"])
+    assert (await client.post(f"/v1/assignments/{leg}/accept", headers=holder)).is_success
+    note = {"text": "CANARY-NOTE"}
+    assert (await client.post(f"/v1/alerts/{alert_id}/notes", json=note, headers=holder)).is_success
+    restrict = {"restricted": True, "reason": "staff_member"}
+    answer = await client.post(f"/v1/alerts/{alert_id}/restriction", json=restrict, headers=holder)
+    assert answer.status_code == 204, answer.text
+    return alert_id, tokens
+
+
+async def _sees_identity(client: httpx.AsyncClient, alert_id: str, token: str) -> bool:
+    """Whether any canary reaches ``token`` through the alert, the notes or the board's list."""
+    texts = []
+    for url in (f"/v1/alerts/{alert_id}", f"/v1/alerts/{alert_id}/notes", "/v1/alerts"):
+        answer = await client.get(url, headers=auth(token))
+        if answer.status_code == 200:
+            texts.append(answer.text)
+    found = {c for c in CANARIES if any(c in t for t in texts)}
+    assert found in (set(), set(CANARIES)), found  # all of it, or none
+    return bool(found)
+
+
+async def _count(context: AppContext, model: type, *where: object) -> int:
+    async with context.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_a_supervisor_sees_a_restricted_child_alert_only_through_the_glass_until_it_ends(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    spv = auth(tokens["supervisor"])
+    assert await _sees_identity(client, alert_id, tokens["holder"])
+
+    # Without a grant: not an error, the pseudonymous view, the marker and how to break the glass.
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=spv)).json()
+    assert view["restricted"] is True and view["restriction_reason"] == "staff_member"
+    assert view["contact"] is None and view["message"] is None and view["victim_is_child"] is None
+    assert view["break_glass"] == {
+        "method": "POST",
+        "href": f"/v1/alerts/{alert_id}/break-glass",
+        "min_reason_length": 20,
+    }
+    assert view["glass_until"] is None
+    notes = (await client.get(f"/v1/alerts/{alert_id}/notes", headers=spv)).json()
+    assert len(notes) == 1 and notes[0]["text"] is None
+    assert not await _sees_identity(client, alert_id, tokens["supervisor"])
+
+    broken = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+    )
+    assert broken.status_code == 201, broken.text
+    grant = broken.json()
+    until = context.clock.now() + timedelta(minutes=30)
+    assert grant["reason"] == REASON and grant["username"] == "spv"
+    assert grant["expires_at"].startswith(until.isoformat()[:19])
+
+    assert await _sees_identity(client, alert_id, tokens["supervisor"])
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=spv)).json()
+    assert view["victim_is_child"] is True and view["break_glass"] is None
+    assert view["glass_until"] is not None
+    # The grant is that supervisor's: another supervisor still sees the pseudonymous view.
+    assert not await _sees_identity(client, alert_id, tokens["supervisor2"])
+
+    clock.advance(29 * 60 + 59)
+    token = str((await sign_in(client, "spv"))["access_token"])  # access tokens last 10 min
+    assert await _sees_identity(client, alert_id, token)
+    clock.advance(1)  # the grant ends
+    assert not await _sees_identity(client, alert_id, token)
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(token))).json()
+    assert view["break_glass"] is not None and view["glass_until"] is None
+    holder = str((await sign_in(client, "konselor.kb"))["access_token"])
+    assert await _sees_identity(client, alert_id, holder)  # the holder never lost it
+
+
+async def test_admins_and_other_units_never_see_a_restricted_record(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    admin = auth(tokens["admin"])
+    assert not await _sees_identity(client, alert_id, tokens["admin"])
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=admin)).json()
+    assert view["restricted"] is True and view["break_glass"] is None  # admins cannot break it
+    answer = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=admin
+    )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"] == "application/problem+json"
+    eido = await client.get(f"/v1/exports/alerts/{alert_id}/eido", headers=admin)
+    assert eido.status_code == 200 and "victimIsChild" not in eido.json()["incidentComponent"]
+    stranger = await client.get(f"/v1/alerts/{alert_id}", headers=auth(tokens["stranger"]))
+    assert stranger.status_code == 404 and "CANARY" not in stranger.text
+    for token in ("stranger", "holder"):
+        refused = await client.post(
+            f"/v1/alerts/{alert_id}/break-glass",
+            json={"reason": REASON},
+            headers=auth(tokens[token]),
+        )
+        assert refused.status_code == 403, token
+    assert await _count(context, BreakGlassGrant) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"reason": ""},
+        {"reason": "                         "},
+        {"reason": "too short reason"},  # 16 characters
+        {"reason": "aaaaaaaaaaaaaaaaaaaaaaaaa"},  # one word
+        {"reason": "need need need need need need"},  # one word, repeated
+        {"reason": REASON, "minutes": 600},  # unknown fields are refused
+        {"reason": 12345678901234567890},
+        {"reason": "x" * 501 + " y z"},
+    ],
+)
+async def test_a_reason_that_is_not_a_written_reason_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, context: AppContext, body: dict[str, object]
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    answer = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json=body, headers=auth(tokens["supervisor"])
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith("/validation-error")
+    assert await _count(context, BreakGlassGrant) == 0
+    assert await _count(context, AuditEntry, AuditEntry.action == "alert.glass_broken") == 0
+    assert await _count(context, OutboxEvent, OutboxEvent.event_type == "alert.glass_broken") == 0
+    assert not await _sees_identity(client, alert_id, tokens["supervisor"])
+
+
+async def test_the_audit_row_carries_the_reason_and_the_event_carries_no_personal_data(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    spv = auth(tokens["supervisor"])
+    grant = (
+        await client.post(
+            f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+        )
+    ).json()
+    async with context.sessions() as session:
+        audit = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "alert.glass_broken")
+            )
+        ).one()
+        events = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.alert_id == uuid.UUID(alert_id))
+            )
+        ).all()
+    assert str(audit.object_id) == alert_id and audit.actor_id == grant["staff_id"]
+    assert audit.detail == {
+        "grant_id": grant["id"],
+        "reason": REASON,
+        "until": audit.detail["until"],
+    }
+    assert audit.detail["until"][:19] == grant["expires_at"][:19]
+    payloads = {e.event_type: e.payload for e in events}
+    assert payloads["alert.restricted"]["reason"] == "staff_member"
+    assert payloads["alert.glass_broken"]["until"] == audit.detail["until"]
+    for event in events:  # nothing personal and no reason text on the stream, ever
+        assert not any(c in str(event.payload) for c in (*CANARIES, REASON)), event.event_type
+
+    # The stream: supervisors see who broke the glass live; transit staff and integrators not.
+    glass = StreamEvent(
+        9,
+        "alert.glass_broken",
+        context.clock.now(),
+        events[0].alert_id,
+        payloads["alert.glass_broken"],
+    )
+    assert message_for(Audience(kind="staff", role="supervisor"), glass, None) is not None
+    assert (
+        message_for(Audience(kind="integrator", scopes=frozenset({"alerts:read"})), glass, None)
+        is None
+    )
+    transit = Audience(
+        kind="staff", role="transit_staff", unit_id=events[0].alert_id, unit_code="x"
+    )
+    assert message_for(transit, glass, None) is None
+    # The central desk never had the alert: a supervisor's restriction does not reach it.
+    restricted = StreamEvent(
+        8, "alert.restricted", context.clock.now(), glass.alert_id, payloads["alert.restricted"]
+    )
+    central = Audience(kind="staff", role="counselor", unit_id=uuid.uuid4(), unit_code="central")
+    assert "unit_code" not in payloads["alert.restricted"]
+    assert message_for(central, restricted, None) is None
+    timeline = (await client.get(f"/v1/alerts/{alert_id}/timeline", headers=spv)).json()
+    assert {"alert.restricted", "alert.glass_broken"} <= {e["event"] for e in timeline}
+    # The read through the glass is audited as such.
+    await client.get(f"/v1/alerts/{alert_id}", headers=spv)
+    async with context.sessions() as session:
+        reads = (
+            await session.scalars(
+                select(AuditEntry.detail).where(
+                    AuditEntry.action == "alert.read", AuditEntry.actor_id == grant["staff_id"]
+                )
+            )
+        ).all()
+    assert {"through_glass": True} in reads
+
+
+async def test_the_break_glass_report_lists_every_grant_newest_first_in_pages(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    for who in ("supervisor", "supervisor2"):
+        clock.advance(60)
+        answer = await client.post(
+            f"/v1/alerts/{alert_id}/break-glass",
+            json={"reason": f"{REASON} ({who})"},
+            headers=auth(tokens[who]),
+        )
+        assert answer.status_code == 201
+    first = await client.get("/v1/break-glass?limit=1", headers=auth(tokens["admin"]))
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [i["username"] for i in page["items"]] == ["spv2"] and page["next_cursor"]
+    second = (
+        await client.get(
+            f"/v1/break-glass?limit=1&cursor={page['next_cursor']}", headers=auth(tokens["admin"])
+        )
+    ).json()
+    assert [i["username"] for i in second["items"]] == ["spv"] and second["next_cursor"] is None
+    assert second["items"][0]["reason"] == f"{REASON} (supervisor)"
+    assert second["items"][0]["case_code"].startswith("SGP-")
+    mine = await client.get(
+        f"/v1/break-glass?alert_id={alert_id}", headers=auth(tokens["supervisor"])
+    )
+    assert len(mine.json()["items"]) == 2
+    for token in ("holder", "stranger"):
+        denied = await client.get("/v1/break-glass", headers=auth(tokens[token]))
+        assert denied.status_code == 403
+    assert (
+        await client.get("/v1/break-glass?cursor=bogus", headers=auth(tokens["admin"]))
+    ).status_code == 422
+
+
+async def test_who_may_restrict_and_lift_and_what_an_unrestricted_record_answers(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    url = f"/v1/alerts/{alert_id}/restriction"
+    lift = {"restricted": False}
+    for who in ("holder", "admin"):
+        assert (await client.post(url, json=lift, headers=auth(tokens[who]))).status_code == 403
+    assert (await client.post(url, json=lift, headers=auth(tokens["stranger"]))).status_code == 404
+    bad = await client.post(url, json={"restricted": True}, headers=auth(tokens["supervisor"]))
+    assert bad.status_code == 422
+    spv = auth(tokens["supervisor"])
+    assert (await client.post(url, json=lift, headers=spv)).status_code == 204
+    assert (await client.post(url, json=lift, headers=spv)).status_code == 204  # no change
+    assert await _sees_identity(client, alert_id, tokens["supervisor"])
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=spv)).json()
+    assert view["restricted"] is False and view["break_glass"] is None
+    glass = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+    )
+    assert glass.status_code == 409 and glass.json()["type"].endswith("/conflict")
+    async with context.sessions() as session:
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.action.like("alert.%restricted"))
+            )
+        ).all()
+    assert sorted(actions) == ["alert.restricted", "alert.unrestricted"]
+    # A supervisor restricts too; a transit unit's staff may not.
+    again = {"restricted": True, "reason": "protected_witness"}
+    assert (await client.post(url, json=again, headers=spv)).status_code == 204
+    transit = await staff_token(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    assert (await client.post(url, json=again, headers=auth(transit))).status_code == 403
+    integrator = await integrator_token(client, context, ["alerts:read"])
+    assert (await client.post(url, json=again, headers=auth(integrator))).status_code == 403
