@@ -25,7 +25,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.dispatch.repeat_press import tell_of_repeat_press
 from app.errors import IdempotencyInFlight, IdempotencyKeyReused
 from app.events import emit
 from app.geo.runtime import GeoService
@@ -167,7 +166,6 @@ async def _ingest_once(
     if joinable is not None:
         alert, status, outcome = joinable, 200, "joined"
         await _join(session, alert=alert, payload=payload, received_at=received_at, geo=geo)
-        await tell_of_repeat_press(session, alert=alert, at=received_at, settings=settings)
     else:
         alert, status, outcome = (
             await _create(
@@ -335,6 +333,16 @@ async def _join(
         await schedule(
             session, alert_id=alert.id, kind="route", due_at=received_at, now=received_at
         )
+    # Whom to tell (the claim holder, a silent holder's supervisor) is the dispatcher's to
+    # decide, in its own transaction: one task per press.
+    await schedule(
+        session,
+        alert_id=alert.id,
+        kind="repeat_press",
+        ref=str(alert.press_count),
+        due_at=received_at,
+        now=received_at,
+    )
     emit(
         session,
         "alert.pressed_again",
