@@ -18,7 +18,7 @@ from app.db import note_written
 from app.models import DispatchTask
 from app.upsert import dialect_insert
 
-TaskKind = Literal["route", "offer_deadline", "lease_expiry"]
+TaskKind = Literal["route", "offer_deadline", "lease_expiry", "repeat_press"]
 RESCHEDULED = "sigap_rescheduled_tasks"
 """``session.info`` key: (alert, kind, ref) -> (due time asked for, replace_due) of this
 transaction's ``schedule`` calls."""

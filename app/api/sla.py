@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,7 @@ from app.policy.alerts import open_alert
 from app.policy.events import CASE_CLOCKS
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
 from app.sla import cases
+from app.sla.clocks import clocks_now
 from app.sla.reports import GroupBy, as_csv, sla_report
 
 router = APIRouter(prefix="/v1", tags=["sla"])
@@ -47,14 +49,17 @@ async def get_clocks(
 ) -> list[SlaClockRead]:
     staff = require_staff(principal)
     now = context.clock.now()
-    _, access = await open_alert(session, staff, alert_id, now=now)
+    alert, access = await open_alert(session, staff, alert_id, now=now)
     rows = (
         await session.scalars(
             select(SlaClock).where(SlaClock.alert_id == alert_id).order_by(SlaClock.started_at)
         )
     ).all()
+    current = clocks_now(alert, rows, now=now)  # not waiting for the monitor's next pass
     clocks = [
-        SlaClockRead.model_validate(r, from_attributes=True)
+        SlaClockRead.model_validate(r, from_attributes=True).model_copy(
+            update=asdict(current[r.clock])
+        )
         for r in rows
         if access.covers(r.started_at)
         and (access.fields.case_matters or r.clock not in CASE_CLOCKS)  # the case file

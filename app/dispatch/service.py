@@ -1,4 +1,5 @@
-"""Dispatch work items: route a new alert, re-route a moving one, expire offers and leases.
+"""Dispatch work items: route a new alert, re-route a moving one, expire offers and leases,
+follow up a repeat press.
 
 In: one ``DispatchTask`` row, inside the worker's transaction. Out: decisions, offers and outbox
 events in that same transaction; the task row is deleted with them, so the work happens once.
@@ -25,6 +26,7 @@ from app.dispatch.ladder import (
     tell_supervisors,
     withdraw,
 )
+from app.dispatch.repeat_press import tell_of_repeat_press
 from app.dispatch.routing import decide
 from app.dispatch.timers import finish_task
 from app.events import emit
@@ -58,6 +60,15 @@ async def run_task(
     elif task.kind == "lease_expiry":
         await lease_expiry(
             session, alert=alert, assignment_id=uuid.UUID(task.ref), dispatch=dispatch, now=now
+        )
+    elif task.kind == "repeat_press":
+        await tell_of_repeat_press(
+            session,
+            alert=alert,
+            press_count=int(task.ref),
+            pressed_at=ran_for,
+            now=now,
+            settings=dispatch.settings,
         )
     await finish_task(session, task, ran_for=ran_for)  # keeps a timer the handler moved
 

@@ -4,7 +4,8 @@ progress on alerts they may see, through the API or as inbound Standard Webhooks
 An inbound webhook is verified before anything is read from it: the signature with the
 integrator's webhook secret (constant-time, by ``standardwebhooks``), the timestamp within
 ±300 s of Sigap's clock, and its ``webhook-id`` not seen before. A forged, stale or replayed
-message changes nothing (SR-19).
+message changes nothing (SR-19). An id is remembered (``inbound_receipt``) only as long as a replay
+could pass the timestamp check; housekeeping forgets older ones (``purge_receipts``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
@@ -26,6 +28,10 @@ from app.integrations.scope import client_sees_alert, principal_scope
 from app.models import Alert, InboundReceipt, IntegratorClient, PartnerStatus
 from app.schemas.integrations import PartnerStatusCreate, PartnerStatusRead
 from app.security.fields import KeyRing
+
+RECEIPT_MARGIN = timedelta(hours=1)
+"""Receipts are kept this much longer than a replay could pass: clocks of several hosts differ,
+and a clock may be stepped back."""
 
 
 def _read(row: PartnerStatus, *, duplicate: bool = False) -> PartnerStatusRead:
@@ -153,3 +159,16 @@ async def receive_inbound(
     except IntegrityError:
         return None
     return await report_status(session, reporter=reporter, data=data, source="webhook", now=now)
+
+
+def receipts_needed_since(now: datetime, *, tolerance_s: int) -> datetime:
+    """Receipts from before this can go. A message may be stamped up to ``tolerance_s`` ahead of
+    the clock when it is received, and a replay passes the timestamp check until ``tolerance_s``
+    after its stamp: so up to twice ``tolerance_s`` after its receipt (plus the margin)."""
+    return now - 2 * timedelta(seconds=tolerance_s) - RECEIPT_MARGIN
+
+
+async def purge_receipts(session: AsyncSession, *, now: datetime, tolerance_s: int) -> None:
+    """Forget the ids of inbound messages no replay could pass with any more (housekeeping)."""
+    before = receipts_needed_since(now, tolerance_s=tolerance_s)
+    await session.execute(delete(InboundReceipt).where(InboundReceipt.received_at < before))

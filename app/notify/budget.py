@@ -1,9 +1,10 @@
 """What sending may cost: two daily pools, counted on the region's calendar.
 
 Routine messages (offers) spend the ``ordinary`` pool (``notify_daily_cap``); escalations, the
-112 hand-off, SLA breaches, a stalled loop and the cap alert itself spend a separate ``critical``
-pool (``notify_critical_daily_cap``) that routine messages can never touch. A day is the local
-day of the region (Asia/Jakarta for DKI), not UTC's, which in Jakarta would end at 07:00.
+112 hand-off and 112 not acknowledging it, SLA breaches, a stalled loop and the cap alert itself
+spend a separate ``critical`` pool (``notify_critical_daily_cap``) that routine messages can never
+touch. A day is the local day of the region (Asia/Jakarta for DKI), not UTC's, which in Jakarta
+would end at 07:00.
 
 Spending is reserved when a batch is claimed, under the pool's row lock, so two senders cannot
 both spend its last unit; an attempt that sent nothing is refunded.
@@ -24,11 +25,19 @@ from app.upsert import dialect_insert
 
 ORDINARY, CRITICAL = "ordinary", "critical"
 CRITICAL_KINDS = frozenset(
-    {"escalation", "transfer", "sla_breached", "loop_stalled", "notify_capped"}
+    {
+        "escalation",
+        "transfer",
+        "handoff_unacknowledged",
+        "sla_breached",
+        "loop_stalled",
+        "notify_capped",
+    }
 )
 """Never held back by the per-alert limit, spent from the reserved pool, and coalesced into one
 digest per person per ``notify_digest_window_s``: a supervisor must hear of every escalation, the
-112 hand-off and every breach, but a flood of fake alerts must not drain the budget or a phone."""
+112 hand-off, 112's silence about it ("phone 112 now") and every breach, but a flood of fake
+alerts must not drain the budget or a phone."""
 
 
 def pool_of(kind: str) -> str:

@@ -22,6 +22,7 @@ from app.db import note_written
 from app.events import emit
 from app.models import Alert, Assignment, Case, Region, RoutingDecision, SlaClock
 from app.sla.policy import (
+    ALERT_CLOCKS,
     AlertTimes,
     ClockPlan,
     Targets,
@@ -29,6 +30,7 @@ from app.sla.policy import (
     excluded,
     outcome,
     plan_clocks,
+    status_at,
 )
 
 OPEN_STATUSES = ("running", "warning")
@@ -274,6 +276,46 @@ def _cause(alert: Alert, clock: str, facts: BatchFacts) -> str:
     if alert.escalations:
         return "escalated"
     return "no_answer"
+
+
+@dataclass(frozen=True)
+class ClockNow:
+    """A clock as it stands now, which its stored row may not show yet."""
+
+    status: str
+    stopped_at: datetime | None
+    excluded: bool
+
+
+def clocks_now(alert: Alert, rows: Sequence[SlaClock], *, now: datetime) -> dict[str, ClockNow]:
+    """Per clock, what it is at ``now`` given the alert's stamps as they are: what the monitor
+    will write at its next pass (``policy.status_at``), shown without waiting for it. A resolved
+    or cancelled alert's clocks never read as running, even the instant it closes. The alert
+    clocks' stops come from the alert itself; the case clocks' from their rows (the case's
+    milestones), which run on after the alert ends. A breach's cause is the monitor's to find."""
+    times = times_of(alert, BatchFacts())
+    plans = {plan.clock: plan for plan in plan_clocks(times)}
+    ended = closed_at(times)
+    is_excluded = excluded(times)
+    found: dict[str, ClockNow] = {}
+    for row in rows:
+        if row.clock in ALERT_CLOCKS:
+            plan = plans.get(row.clock)
+        else:
+            plan = ClockPlan(row.clock, row.target_key, row.started_at, row.stopped_at)
+        found[row.clock] = ClockNow(
+            status=status_at(
+                row.status,
+                plan,
+                warn_at=row.warn_at,
+                deadline_at=row.deadline_at,
+                alert_closed_at=ended,
+                now=now,
+            ),
+            stopped_at=plan.stopped_at if plan else row.stopped_at,
+            excluded=is_excluded,
+        )
+    return found
 
 
 def clocks_at_receipt(alert: Alert, *, sla: SlaSettings) -> list[SlaClock]:

@@ -180,3 +180,32 @@ def outcome(
     if now >= deadline_at:
         return "breached"
     return "running"
+
+
+OPEN = frozenset({"running", "warning"})
+
+
+def status_at(
+    stored: str,
+    plan: ClockPlan | None,
+    *,
+    warn_at: datetime,
+    deadline_at: datetime,
+    alert_closed_at: datetime | None,
+    now: datetime,
+) -> str:
+    """What a stored clock is at ``now``, by the monitor's own rule (``outcome``), for reading
+    it between two monitor passes. A finished clock (met, breached, closed) stays as it is. An
+    open one is judged on its current ``plan`` (the stamps as they are now): an alert clock
+    whose alert ended before its deadline without its target event is ``closed`` (stopped with
+    the alert, never counted), never ``running`` and never a breach later; one whose deadline
+    had already passed when the alert ended is ``breached``. No ``plan``: the clock no longer
+    applies (first contact after "do not call back"): ``closed``."""
+    if stored not in OPEN:
+        return stored
+    if plan is None:
+        return "closed"
+    result = outcome(plan, deadline_at=deadline_at, alert_closed_at=alert_closed_at, now=now)
+    if result != "running":
+        return result
+    return "warning" if stored == "warning" or now >= warn_at else "running"

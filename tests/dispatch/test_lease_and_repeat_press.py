@@ -1,5 +1,6 @@
 """A renewed claim keeps its lease timer, and a repeat press on a held alert tells its holder
-(and, once the holder has been silent long enough, the supervisor on duty)."""
+(and, once the holder has been silent long enough, the supervisor on duty): the press queues a
+task, the dispatcher tells them."""
 
 from __future__ import annotations
 
@@ -83,11 +84,14 @@ async def test_a_repeat_press_tells_the_holder_and_a_silent_holders_supervisor(
     clock.advance(30)
     again = await press(client, credential, press_body(context))
     assert again.status_code == 200 and again.json()["id"] == alert_id
+    assert await notifications(context) == []  # the press itself only queues the task
+    assert await drain(context) == 1
     assert await notifications(context) == [(holder, "repeat_press")]
 
     # The holder silent for longer than the quiet time: the supervisor is told too.
     clock.advance(context.settings.dispatch.repeat_press_supervisor_after_s)
     await press(client, credential, press_body(context))
+    await drain(context)
     assert await notifications(context) == [
         (holder, "repeat_press"),
         (supervisor, "escalation"),
@@ -104,4 +108,5 @@ async def test_a_repeat_press_before_anyone_accepted_tells_nobody_new(
     await drain(context)
     clock.advance(30)
     await press(client, credential, press_body(context))
+    await drain(context)
     assert await notifications(context) == []  # the offers and the SLA clocks chase it

@@ -1,14 +1,15 @@
-"""The 112 hand-off: unacknowledged in time, the supervisor is told once with the phone fallback;
-acknowledged by 112 through partner status, nobody is bothered."""
+"""The 112 hand-off: unacknowledged in time, the supervisor is told once with the phone fallback
+(a critical message); acknowledged by 112 through partner status, nobody is bothered."""
 
 from __future__ import annotations
 
 import httpx
 from sqlalchemy import select
 
+from app import notify
 from app.context import AppContext
 from app.integrations.handoff import UNACKNOWLEDGED, escalate_unacknowledged
-from app.models import Notification, OutboxEvent
+from app.models import Notification, OutboxEvent, StaffUser
 from tests.helpers import auth, make_staff
 from tests.integrations.test_webhooks import client_token, transferred_alert
 
@@ -55,3 +56,38 @@ async def test_an_acknowledged_hand_off_is_not_escalated(
     assert ack.status_code == 201, ack.text
     context.clock.advance(context.settings.integrations.handoff_ack_s + 1)  # type: ignore[attr-defined]
     assert await escalate(context) == 0
+
+
+async def test_an_unacknowledged_hand_off_reaches_a_supervisor_already_told_much_of_the_alert(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    await make_staff(context, "supervisor.pusat", "supervisor", "central")
+    alert_id = await transferred_alert(client, context)
+    async with context.sessions() as session:
+        supervisor = await session.scalar(
+            select(StaffUser.id).where(StaffUser.username == "supervisor.pusat")
+        )
+    assert supervisor is not None
+    dispatch = context.settings.dispatch
+    # The ladder has told this supervisor of the alert's escalations and its transfer: as many
+    # messages as the per-alert limit allows in a window, which would hold back a routine one.
+    async with context.sessions() as session, session.begin():
+        for n in range(dispatch.notify_per_alert_person):
+            await notify.queue(
+                session,
+                recipients=[supervisor],
+                kind="escalation",
+                text=f"Sigap: escalated ({n}).",
+                alert_id=alert_id,
+                ref=str(n),
+                now=context.clock.now(),
+                settings=dispatch,
+            )
+    context.clock.advance(context.settings.integrations.handoff_ack_s + 1)  # type: ignore[attr-defined]
+    assert context.settings.integrations.handoff_ack_s + 1 < dispatch.notify_window_s
+    assert await escalate(context) == 1
+    async with context.sessions() as session:
+        status = await session.scalar(
+            select(Notification.status).where(Notification.kind == "handoff_unacknowledged")
+        )
+    assert status == "queued"  # "phone 112 now" is never held back by the per-alert limit

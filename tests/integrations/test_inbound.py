@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from app.clock import FrozenClock
 from app.context import AppContext
 from app.identity.integrators import create_integrator
-from app.models import Alert, DispatchTask, OutboxEvent, PartnerStatus
+from app.ingestion.housekeeping import purge_expired
+from app.integrations.partners import RECEIPT_MARGIN
+from app.models import Alert, DispatchTask, InboundReceipt, OutboxEvent, PartnerStatus
 from app.schemas.identity import IntegratorCredential
 from tests.helpers import auth
 from tests.integrations.test_webhooks import transferred_alert
@@ -73,6 +76,43 @@ async def test_signed_status_is_recorded_once_and_forgeries_change_nothing(
     replay = await client.post(url, content=body, headers=genuine)
     assert replay.status_code == 200 and replay.json() == {"duplicate": True}
     assert await count_statuses(context) == 1
+
+
+async def receipts(context: AppContext) -> list[str]:
+    async with context.sessions() as session:
+        return sorted((await session.scalars(select(InboundReceipt.message_id))).all())
+
+
+async def test_housekeeping_forgets_a_message_id_only_once_no_replay_could_pass(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    credential = await make_client(context, ["partner_status:write"])
+    assert credential.webhook_secret is not None
+    alert_id = await transferred_alert(client, context)
+    url = f"/v1/integrations/status-webhooks/{credential.client_id}"
+    tolerance = context.settings.integrations.inbound_tolerance_s
+    body = json.dumps({"alert_id": str(alert_id), "status": "accepted"})
+    # Stamped as far ahead as the window allows: a replay passes the timestamp check until
+    # twice the window after the receipt.
+    ahead = signed(
+        credential.webhook_secret, "msg_1", clock.now() + timedelta(seconds=tolerance), body
+    )
+    assert (await client.post(url, content=body, headers=ahead)).status_code == 201
+
+    clock.advance(2 * tolerance - 1)
+    await purge_expired(context)
+    replay = await client.post(url, content=body, headers=ahead)
+    assert replay.status_code == 200 and replay.json() == {"duplicate": True}
+    assert await receipts(context) == ["msg_1"]
+
+    clock.advance(1 + RECEIPT_MARGIN.total_seconds() + 1)
+    later = json.dumps({"alert_id": str(alert_id), "status": "dispatched"})
+    fresh = signed(credential.webhook_secret, "msg_2", clock.now(), later)
+    assert (await client.post(url, content=later, headers=fresh)).status_code == 201
+    await purge_expired(context)
+    assert await receipts(context) == ["msg_2"]  # msg_1 can no longer pass: forgotten
+    assert (await client.post(url, content=body, headers=ahead)).status_code == 401  # stale
+    assert await count_statuses(context) == 2
 
 
 async def test_status_through_the_api_needs_the_alert_in_scope(

@@ -40,6 +40,8 @@ def due(kind: str, person: uuid.UUID = ANA, **fields: object) -> Due:
         ("offer", ORDINARY),
         ("escalation", CRITICAL),
         ("transfer", CRITICAL),
+        ("handoff_unacknowledged", CRITICAL),  # 112 is silent: "phone 112 now"
+        ("repeat_press", ORDINARY),
         ("sla_breached", CRITICAL),
         ("loop_stalled", CRITICAL),
         ("notify_capped", CRITICAL),

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.sla.policy import AlertTimes, ClockPlan, Targets, excluded, outcome, plan_clocks
+from app.sla.policy import (
+    AlertTimes,
+    ClockPlan,
+    Targets,
+    excluded,
+    outcome,
+    plan_clocks,
+    status_at,
+)
 
 T = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 TARGETS = Targets(
@@ -116,3 +125,53 @@ def test_warning_is_three_quarters_of_the_target() -> None:
 )
 def test_drills_and_accidental_presses_are_excluded(alert: AlertTimes, is_excluded: bool) -> None:
     assert excluded(alert) is is_excluded
+
+
+ON_SCENE_OPEN = ClockPlan("on_scene", "on_scene:post", T, None)
+
+
+@pytest.mark.parametrize(
+    ("stored", "plan", "closed", "now", "expected"),
+    [
+        # The alert resolved before the deadline, without anyone on scene: stopped with it.
+        ("running", ON_SCENE_OPEN, s(600), s(601), "closed"),
+        ("warning", ON_SCENE_OPEN, s(1500), s(1501), "closed"),
+        # ... and it stays so after the deadline: never a breach after the close.
+        ("running", ON_SCENE_OPEN, s(600), s(1800), "closed"),
+        ("running", ON_SCENE_OPEN, s(600), s(86400), "closed"),
+        # The deadline had passed when the alert ended: breached (the monitor may be late).
+        ("running", ON_SCENE_OPEN, s(1800), s(1801), "breached"),
+        ("warning", ON_SCENE_OPEN, s(2000), s(2001), "breached"),
+        # What the monitor has written is final.
+        ("breached", ON_SCENE_OPEN, s(600), s(601), "breached"),
+        ("met", ON_SCENE_OPEN, s(600), s(601), "met"),
+        ("closed", ON_SCENE_OPEN, s(600), s(601), "closed"),
+        # The target event came before the close: met, judged by the stamps themselves.
+        ("running", replace(ON_SCENE_OPEN, stopped_at=s(300)), s(600), s(601), "met"),
+        ("running", replace(ON_SCENE_OPEN, stopped_at=s(1801)), s(1900), s(1901), "breached"),
+        # The clock no longer applies (first contact after "do not call back").
+        ("running", None, None, s(10), "closed"),
+        # The alert still open: running, warning from the warning time, breached at the deadline.
+        ("running", ON_SCENE_OPEN, None, s(1349), "running"),
+        ("running", ON_SCENE_OPEN, None, s(1350), "warning"),
+        ("warning", ON_SCENE_OPEN, None, s(1351), "warning"),
+        ("warning", ON_SCENE_OPEN, None, s(1800), "breached"),
+        # Legal clocks outlive the alert: the police report is still due after it closed.
+        (
+            "running",
+            ClockPlan("police_report", "police_report", T, None),
+            s(600),
+            s(601),
+            "running",
+        ),
+    ],
+)
+def test_a_clock_as_it_stands_now(
+    stored: str, plan: ClockPlan | None, closed: datetime | None, now: datetime, expected: str
+) -> None:
+    deadline = s(259200) if plan is not None and plan.clock == "police_report" else s(1800)
+    warn = T + (deadline - T) * 0.75
+    found = status_at(
+        stored, plan, warn_at=warn, deadline_at=deadline, alert_closed_at=closed, now=now
+    )
+    assert found == expected
