@@ -80,7 +80,19 @@ export async function signOut() {
   }
 }
 
+const SHED_RETRIES = 5;
+
+// Under overload the server sheds reports and administration first, before doing any work
+// (503 /problems/overloaded with Retry-After): waiting and asking again is always safe.
+async function shedPause(response, data) {
+  if (response.status !== 503 || data?.type !== "/problems/overloaded") return false;
+  const seconds = Number(response.headers.get("Retry-After")) || 1;
+  await new Promise((resolve) => setTimeout(resolve, Math.min(seconds, 5) * 1000));
+  return true;
+}
+
 export async function api(method, path, body) {
+  let shed = 0;
   for (let attempt = 0; attempt < 2; attempt += 1) {
     if (!accessToken) await refresh();
     const response = await fetch(path, {
@@ -98,6 +110,11 @@ export async function api(method, path, body) {
     }
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
+    if (shed < SHED_RETRIES && (await shedPause(response, data))) {
+      shed += 1;
+      attempt -= 1; // not an authentication attempt
+      continue;
+    }
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
