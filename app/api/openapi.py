@@ -14,6 +14,8 @@ tests/api/test_openapi_conformance.py):
   ``unsupported-media-type`` where the edge insists on JSON (app.api.middleware).
 - 422 is the app's problem document, never FastAPI's ``HTTPValidationError``, which this app
   does not send (app.api.problems renders every validation error).
+- 503: ``service-unavailable`` on every route with a database session (an outage answers so on
+  any of them), ``overloaded`` on every route the load shedder may set aside (app.api.shedding).
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 
-from app.api.deps import error_responses, get_principal
+from app.api.deps import error_responses, get_principal, get_session
 from app.api.middleware import FORM_PATHS, PRESS_PATH
 from app.api.problems import Problem
+from app.api.shedding import ROUTE_PRIORITIES, Priority
 from app.errors import (
     BodyTooLarge,
     DomainError,
     MalformedJson,
+    Overloaded,
+    ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
@@ -85,11 +90,11 @@ def describe(app: FastAPI) -> dict[str, Any]:
 
 def takes_bearer(route: RouteContext) -> bool:
     """Whether the route authenticates a bearer token (it depends on ``get_principal``)."""
+    return _depends_on(route.dependant, get_principal)
 
-    def asks(dependant: Dependant) -> bool:
-        return dependant.call is get_principal or any(asks(d) for d in dependant.dependencies)
 
-    return asks(route.dependant)
+def _depends_on(dependant: Dependant, call: Any) -> bool:
+    return dependant.call is call or any(_depends_on(d, call) for d in dependant.dependencies)
 
 
 def _describe_edge(route: RouteContext, method: str, operation: dict[str, Any]) -> None:
@@ -108,6 +113,10 @@ def _describe_edge(route: RouteContext, method: str, operation: dict[str, Any]) 
     if _ref(responses.get("422")) == _FASTAPI_422:
         del responses["422"]
         errors.append(ValidationFailed)
+    if _depends_on(route.dependant, get_session):
+        errors.append(ServiceUnavailable)
+    if ROUTE_PRIORITIES.get((method, route.path_format or "")) is not Priority.VITAL:
+        errors.append(Overloaded)
     for status, documented in error_responses(*errors).items():
         _merge(responses, str(status), documented)
 

@@ -111,6 +111,10 @@ async def test_public_routes_publish_no_token_and_the_others_a_bearer(
     parsed = spec["paths"]["/v1/devices/me/pins"]["put"]["responses"]
     assert {"400", "413", "415", "422"} <= set(parsed)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    report = spec["paths"]["/v1/reports/sla"]["get"]["responses"]["503"]["description"]
+    assert "/problems/service-unavailable" in report and "/problems/overloaded" in report
+    accept = spec["paths"]["/v1/assignments/{assignment_id}/accept"]["post"]["responses"]
+    assert "/problems/overloaded" not in accept["503"]["description"]  # never shed
 
 
 def test_text_longer_than_published_is_refused_even_when_trimming_would_shorten_it() -> None:
