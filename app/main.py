@@ -6,10 +6,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 
 from app import __doc__ as package_doc
@@ -34,7 +32,8 @@ from app.api import (
     webhooks,
 )
 from app.api.middleware import EdgeMiddleware
-from app.api.problems import Problem, install
+from app.api.openapi import describe
+from app.api.problems import install
 from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
 from app.config import Settings
@@ -55,7 +54,6 @@ from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
 from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
 from app.realtime.presence import DatabasePresence, run_presence_flush
 from app.realtime.relay import run_relay
-from app.schemas.alerts import AlertCreate
 from app.security.audit_chain import seal_audit
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
@@ -315,33 +313,5 @@ def create_app(
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.intake.max_body_bytes, metrics=ctx.metrics
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: describe(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title,
-        version=app.version,
-        summary=app.summary,
-        description=app.description,
-        routes=app.routes,
-    )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (Problem, AlertCreate):
-        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in definition.pop("$defs", {}).items():
-            components.setdefault(name, sub)
-        components[model.__name__] = definition
-    schema["components"]["securitySchemes"] = {
-        "bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A device credential (sgd_…) or an access token from /v1/auth/token",
-        }
-    }
-    schema["security"] = [{"bearer": []}]
-    app.openapi_schema = schema
-    return schema

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from ipaddress import ip_address
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
@@ -42,6 +43,24 @@ COOKIE_PATH = "/v1/auth"
 CSRF_HEADER = "x-sigap-console"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _ERRORS = error_responses(Unauthenticated, Forbidden, ValidationFailed, RateLimited)
+_GUARD_HEADER: dict[str, Any] = {
+    "name": "X-Sigap-Console",
+    "in": "header",
+    "required": True,
+    "description": "The cross-site request guard: `1`. Without it the answer is 403.",
+    "schema": {"type": "string", "enum": ["1"]},
+}
+_SESSION_COOKIE: dict[str, Any] = {
+    "name": COOKIE,
+    "in": "cookie",
+    "required": False,
+    "description": "The refresh token, set by signing in; the browser sends it by itself.",
+    "schema": {"type": "string"},
+}
+# The guard and the cookie are read from the request, not as parameters (a missing guard is a
+# 403, not a 422), so they are described here for the OpenAPI document.
+_BROWSER: dict[str, Any] = {"parameters": [_GUARD_HEADER]}
+_BROWSER_WITH_COOKIE: dict[str, Any] = {"parameters": [_GUARD_HEADER, _SESSION_COOKIE]}
 
 
 class SessionSignIn(StrictInput):
@@ -106,6 +125,7 @@ def _forget(response: Response) -> None:
     summary="Sign in to the console (refresh token in an HttpOnly cookie)",
     response_model=SessionToken,
     responses=_ERRORS,
+    openapi_extra=_BROWSER,
 )
 async def sign_in(
     body: SessionSignIn, request: Request, session: Session, context: Context
@@ -143,6 +163,7 @@ async def sign_in(
     description="204 without a body when this browser holds no session cookie at all.",
     response_model=SessionToken,
     responses={204: {"description": "No session in this browser"}, **_ERRORS},
+    openapi_extra=_BROWSER_WITH_COOKIE,
 )
 async def refresh(request: Request, session: Session, context: Context) -> Response:
     _check_browser_request(request, context)
@@ -173,6 +194,7 @@ async def refresh(request: Request, session: Session, context: Context) -> Respo
     status_code=204,
     summary="Sign out of the console: revokes the sign-in and clears the cookie",
     responses=_ERRORS,
+    openapi_extra=_BROWSER_WITH_COOKIE,
 )
 async def sign_out(request: Request, session: Session, context: Context) -> Response:
     _check_browser_request(request, context)

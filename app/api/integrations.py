@@ -37,6 +37,33 @@ router = APIRouter(prefix="/v1", tags=["integrations"])
 _ERRORS = error_responses(Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed)
 
 
+def _signature_header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+# The route verifies the raw bytes before it parses them, so FastAPI does not read the body or
+# the headers for it: they are described here.
+_SIGNED_STATUS: dict[str, Any] = {
+    "parameters": [
+        _signature_header("webhook-id", "The message id; one already accepted answers 200."),
+        _signature_header("webhook-timestamp", "Unix seconds, within ±300 s of the server."),
+        _signature_header("webhook-signature", "`v1,<base64 HMAC-SHA256>` (Standard Webhooks)."),
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PartnerStatusCreate"}}
+        },
+    },
+}
+
+
 def _integrator(principal: Principal, scope: str) -> IntegratorPrincipal:
     if isinstance(principal, IntegratorPrincipal) and scope in principal.scopes:
         return principal
@@ -119,6 +146,7 @@ async def post_status(
         "must be within ±300 s; a `webhook-id` already accepted answers 200 and changes nothing."
     ),
     response_model=PartnerStatusRead,
+    openapi_extra=_SIGNED_STATUS,
     responses={
         **error_responses(WebhookSignatureInvalid, ValidationFailed, NotFound),
         200: {

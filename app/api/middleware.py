@@ -15,8 +15,8 @@ from app.errors import PROBLEM_BASE, BodyTooLarge, DomainError, UnsupportedMedia
 from app.observability import Metrics
 
 # Routes whose bodies are not JSON objects read by a strict model.
-_FORM_PATHS = frozenset({"/v1/auth/token", "/v1/auth/revoke"})
-_PRESS_PATH = "/v1/alerts"
+FORM_PATHS = frozenset({"/v1/auth/token", "/v1/auth/revoke"})
+PRESS_PATH = "/v1/alerts"
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
@@ -59,7 +59,7 @@ class EdgeMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(template, scope["method"], str(status_holder[0])).inc()
-            if template == _PRESS_PATH and scope["method"] == "POST":
+            if template == PRESS_PATH and scope["method"] == "POST":
                 self.metrics.intake_latency.observe(time.perf_counter() - started)
 
     def _early_refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> DomainError | None:
@@ -69,7 +69,7 @@ class EdgeMiddleware:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return None
         path = scope["path"]
-        if path == _PRESS_PATH or path in _FORM_PATHS:
+        if path == PRESS_PATH or path in FORM_PATHS:
             return None  # the press takes any body; the token routes check form data themselves
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()

@@ -149,7 +149,11 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         mapped: DomainError
-        if exc.status_code == 404:
+        if exc.status_code == 400:
+            # FastAPI's only 400: a JSON body it could not decode (not UTF-8, say). The app's
+            # own errors are DomainErrors, so this one is the malformed-JSON problem.
+            mapped = MalformedJson("The body is not UTF-8 JSON.")
+        elif exc.status_code == 404:
             mapped = NotFound()
         elif exc.status_code == 405:
             mapped = MethodNotAllowed()

@@ -77,3 +77,54 @@ def test_the_problem_types_page_lists_every_problem() -> None:
     script = Path(__file__).resolve().parents[2] / "scripts" / "gen_problem_docs.py"
     check = subprocess.run([sys.executable, str(script), "--check"], check=False)
     assert check.returncode == 0, "run: python scripts/gen_problem_docs.py"
+
+
+async def test_a_json_body_that_is_not_utf8_is_malformed_json(client: httpx.AsyncClient) -> None:
+    _, credential = await register(client)
+    response = await client.put(
+        "/v1/devices/me/pins",
+        content=b'{"cancel_pin": "\xdb"}',
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {credential}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "/problems/malformed-json"
+
+
+async def test_public_routes_publish_no_token_and_the_others_a_bearer(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "security" not in spec  # nothing inherited: each operation says what it takes
+    public = {
+        ("get", "/healthz"),
+        ("post", "/v1/devices"),
+        ("post", "/v1/auth/token"),
+        ("post", "/v1/auth/session"),
+        ("post", "/v1/integrations/status-webhooks/{client_id}"),
+    }
+    for method, path in public:
+        assert spec["paths"][path][method]["security"] == [], (method, path)
+    for method, path in (("post", "/v1/alerts"), ("get", "/v1/alerts/{alert_id}")):
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"bearer": []}]
+        assert "401" in operation["responses"]
+    parsed = spec["paths"]["/v1/devices/me/pins"]["put"]["responses"]
+    assert {"400", "413", "415", "422"} <= set(parsed)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    report = spec["paths"]["/v1/reports/sla"]["get"]["responses"]["503"]["description"]
+    assert "/problems/service-unavailable" in report and "/problems/overloaded" in report
+    accept = spec["paths"]["/v1/assignments/{assignment_id}/accept"]["post"]["responses"]
+    assert "/problems/overloaded" not in accept["503"]["description"]  # never shed
+
+
+def test_text_longer_than_published_is_refused_even_when_trimming_would_shorten_it() -> None:
+    import pydantic
+    import pytest
+
+    from app.schemas.integrations import ChannelAlertCreate
+
+    schema = ChannelAlertCreate.model_json_schema()["properties"]["reference"]
+    padded = " " + "R" * schema["maxLength"]
+    with pytest.raises(pydantic.ValidationError) as refused:
+        ChannelAlertCreate.model_validate({"reference": padded, "channel": "sapa129"})
+    assert any(e["type"] == "string_too_long" for e in refused.value.errors())
