@@ -50,6 +50,9 @@ async function select(code) {
     api("GET", `/v1/units/${code}/on-duty`).catch(() => null),
     api("GET", `/v1/units/${code}/shifts?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`).catch(() => []),
   ]);
+  // Another unit was chosen while these loaded: a late answer must not put this unit's form
+  // back on screen, where its hours would be saved as the other unit's edit.
+  if (selected !== code) return;
   const error = h("p", { class: "error", role: "alert", id: "unit-error" });
   append(clear(panel), [
     h("h2", { id: "unit-title" }, unit.name),
