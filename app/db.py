@@ -15,7 +15,8 @@ answer, become a 503.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,33 @@ def is_outage(exc: BaseException) -> bool:
             return True
         pending += [getattr(error, "orig", None), error.__cause__]
     return False
+
+
+STARTUP_RETRY_MAX_S = 5.0
+_startup_log = logging.getLogger("sigap")
+
+
+async def wait_out_outages(step: Callable[[], Awaitable[None]]) -> None:
+    """Run a startup step until the database answers it: an outage is waited for (backing off
+    to ``STARTUP_RETRY_MAX_S``), anything else fails the startup.
+
+    uvicorn takes a worker whose startup fails for a broken deployment and stops every worker, so
+    a worker restarted during a database outage that let one startup query fail would take the
+    whole server down for good (the fault harness, loadtests/faults, found this twice: in the
+    startup checks, then in the stream hub's first read). Every startup step that reads the
+    database goes through here."""
+    delay = 0.25
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            if not is_outage(exc):  # a bug or a refused setting: fail the startup
+                raise
+            _startup_log.warning(
+                "database not reachable at startup (%s); retrying in %.1f s",
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STARTUP_RETRY_MAX_S)

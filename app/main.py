@@ -39,7 +39,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.console import routes as console
 from app.context import AppContext
-from app.db import create_engine, create_sessionmaker, is_outage, is_postgresql
+from app.db import create_engine, create_sessionmaker, is_postgresql, wait_out_outages
 from app.dispatch.availability import PresenceSource, RosterOnly
 from app.dispatch.worker import run_dispatcher, run_notifier
 from app.geo.runtime import GeoService
@@ -121,31 +121,10 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     )
 
 
-STARTUP_RETRY_MAX_S = 5.0
-
-
 async def start(context: AppContext) -> None:
-    """Startup checks and warm-up, shared by the server's lifespan and the tests.
-
-    A database that does not answer yet is waited for, never a reason to exit: uvicorn takes a
-    worker that fails its startup for a broken deployment and stops every worker, so one worker
-    restarted during a database outage would otherwise take the whole server down for good (the
-    fault harness, loadtests/faults, found this)."""
-    delay = 0.25
-    while True:
-        try:
-            await _check_and_warm_up(context)
-            return
-        except Exception as exc:
-            if not is_outage(exc):  # a bug or a refused setting: fail the startup
-                raise
-            log.warning(
-                "database not reachable at startup (%s); retrying in %.1f s",
-                type(exc).__name__,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STARTUP_RETRY_MAX_S)
+    """Startup checks and warm-up, shared by the server's lifespan and the tests. A database
+    that does not answer yet is waited for, never a reason to exit (``wait_out_outages``)."""
+    await wait_out_outages(lambda: _check_and_warm_up(context))
 
 
 async def _check_and_warm_up(context: AppContext) -> None:

@@ -29,6 +29,7 @@ import secrets
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import is_outage
 from app.models import StreamState
 
 log = logging.getLogger("sigap.realtime")
@@ -48,14 +49,25 @@ async def stream_epoch(session: AsyncSession) -> str:
         raise RuntimeError("stream_state is missing: run the migrations")
     if session.get_bind().dialect.name != "postgresql":
         return state.epoch
-    try:
-        async with session.begin_nested():
-            identity = (await session.execute(_IDENTITY)).one()
-    except Exception:  # a role without access to the control functions: the oid still counts
-        log.warning("pg_control_* not readable: the epoch follows the database oid only")
-        identity = (await session.execute(_OID_ONLY)).one()
+    identity = await cluster_identity(session)
     joined = "/".join([state.epoch, *(str(part) for part in identity)])
     return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+async def cluster_identity(session: AsyncSession) -> tuple[object, ...]:
+    """The cluster's system identifier, its timeline and the database's oid (a restore changes
+    at least one of them)."""
+    try:
+        async with session.begin_nested():
+            return tuple((await session.execute(_IDENTITY)).one())
+    except Exception as exc:
+        if is_outage(exc):
+            # Not a missing permission: falling back now would hand this process's clients an
+            # epoch that differs from the other processes' (every resume a needless resync).
+            raise
+        # A role without access to the control functions: the oid still counts.
+        log.warning("pg_control_* not readable: the epoch follows the database oid only")
+        return tuple((await session.execute(_OID_ONLY)).one())
 
 
 async def new_epoch(session: AsyncSession) -> str:

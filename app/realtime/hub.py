@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.db import wait_out_outages
 from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
@@ -212,16 +213,19 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        async with self._context.sessions() as session:
-            state = await session.get(StreamState, 1)
-            if state is None:
-                raise RuntimeError("stream_state is missing: run the migrations")
-            self.head, self.epoch = state.last_seq, await stream_epoch(session)
+        await wait_out_outages(self._load_head)
         self._context.broker.on_remote = Throttled(
             lambda: wake_work_loops(self._context), REMOTE_WAKE_S
         )
         await self._context.broker.start(self.announce)
         self._task = asyncio.create_task(self._run())
+
+    async def _load_head(self) -> None:
+        async with self._context.sessions() as session:
+            state = await session.get(StreamState, 1)
+            if state is None:
+                raise RuntimeError("stream_state is missing: run the migrations")
+            self.head, self.epoch = state.last_seq, await stream_epoch(session)
 
     async def stop(self) -> None:
         await self._context.broker.stop()

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from app.main import build_context, start
+from app.realtime.hub import Hub
 from tests.conftest import make_settings
 from tests.pgcluster import free_port
 
@@ -20,6 +21,22 @@ async def test_startup_waits_for_a_database_that_does_not_answer_yet(
     try:
         with pytest.raises(TimeoutError):  # still waiting, not failed
             await asyncio.wait_for(start(context), timeout=1.5)
+    finally:
+        await context.engine.dispose()
+    assert "database not reachable at startup" in caplog.text
+
+
+async def test_the_stream_hub_waits_for_the_database_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hub's first read (head and epoch) is a startup step like the checks: an outage then
+    must not fail the worker's startup either."""
+    url = f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/sigap"
+    context = build_context(make_settings(url))
+    hub = Hub(context)
+    try:
+        with pytest.raises(TimeoutError):  # still waiting, not failed
+            await asyncio.wait_for(hub.start(), timeout=1.5)
     finally:
         await context.engine.dispose()
     assert "database not reachable at startup" in caplog.text
