@@ -56,6 +56,7 @@ class Reply:
     status: int
     location: str | None
     error: str | None = None
+    retry_after: str | None = None
 
 
 class Client(Protocol):
@@ -145,7 +146,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     status_line, *header_lines = head[:-4].split(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
     length: int | None = None
-    chunked, keep_alive, location = False, True, None
+    chunked, keep_alive, location, retry_after = False, True, None, None
     for line in header_lines:
         name, _, value = line.partition(b":")
         name, value = name.strip().lower(), value.strip()
@@ -157,6 +158,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
             keep_alive = value.lower() != b"close"
         elif name == b"location":
             location = value.decode("latin-1")
+        elif name == b"retry-after":
+            retry_after = value.decode("latin-1")
     if chunked:
         await _skip_chunked(reader)
     elif length is not None:
@@ -164,7 +167,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     else:
         await reader.read()  # body delimited by the end of the connection
         keep_alive = False
-    return Reply(status, location), keep_alive
+    return Reply(status, location, retry_after=retry_after), keep_alive
 
 
 async def _skip_chunked(reader: asyncio.StreamReader) -> None:

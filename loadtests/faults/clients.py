@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from loadtests.faults.history import History, Operation
+from loadtests.openloop import TRANSPORT_ERROR, PreparedRequest, RawClient
 
 BACKOFF_BASE_S = 0.25
 BACKOFF_CAP_S = 3.0
@@ -59,10 +60,13 @@ class Phones:
     async def run(self, duration_s: float) -> None:
         count = min(len(self.credentials), int(duration_s * self.rate))
         loop = asyncio.get_running_loop()
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.attempt_timeout_s, limits=limits
-        ) as http:
+        # The raw client, not httpx: httpx's pool rescans every queued request against every
+        # connection on each event, so once a fault queues a few hundred presses the harness
+        # itself spent a whole core there and starved the fault proxy it also runs, which made
+        # a short fault look like a long outage of Sigap. Phones have their own connections.
+        host, _, port = self.base_url.removeprefix("http://").partition(":")
+        client = RawClient(host, int(port), limit=4096, timeout_s=self.attempt_timeout_s)
+        try:
             start = loop.time()
             tasks = []
             for index in range(count):
@@ -70,41 +74,48 @@ class Phones:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 op = Operation(index, uuid.uuid4().hex, index, due)
                 self.history.operations.append(op)
-                tasks.append(asyncio.create_task(self._operation(http, op)))
+                tasks.append(asyncio.create_task(self._operation(client, op)))
             await asyncio.gather(*tasks)
+        finally:
+            await client.close()
 
-    async def _operation(self, http: httpx.AsyncClient, op: Operation) -> None:
+    async def _operation(self, client: RawClient, op: Operation) -> None:
         loop = asyncio.get_running_loop()
         lat, lon = self.locations[op.index % len(self.locations)]
         body = {
             "pressed_at": datetime.now(UTC).isoformat(),
             "location": {"lat": lat, "lon": lon, "accuracy_m": 15},
         }
-        headers = {
-            "Authorization": f"Bearer {self.credentials[op.device]}",
-            "Idempotency-Key": op.key,
-        }
+        request = client.prepare(
+            PreparedRequest(
+                "/v1/alerts",
+                (
+                    ("Authorization", f"Bearer {self.credentials[op.device]}"),
+                    ("Idempotency-Key", op.key),
+                    ("Content-Type", "application/json"),
+                ),
+                json.dumps(body).encode(),
+            )
+        )
         while True:
             op.attempts += 1
-            retry_after = None
-            try:
-                response = await http.post("/v1/alerts", json=body, headers=headers)
-            except httpx.TransportError as exc:
+            reply = await client.send(request)
+            retry_after = reply.retry_after
+            if reply.status == TRANSPORT_ERROR:
                 op.indefinite += 1
-                op.answers.append(type(exc).__name__)
+                op.answers.append(reply.error or "transport")
             else:
-                op.answers.append(str(response.status_code))
-                if response.status_code in (200, 201):
+                op.answers.append(str(reply.status))
+                if reply.status in (200, 201) and reply.location:
                     now = loop.time()
-                    op.alert_id = response.json()["id"]
+                    op.alert_id = reply.location.rstrip("/").rsplit("/", 1)[1]
                     op.ids_seen.add(op.alert_id)
                     op.outcome, op.finished_at = "ok", now
                     self.history.successes.append(now)
                     self.last_ok_at = now
                     return
-                if response.status_code >= 500 and response.status_code != 503:
+                if reply.status >= 500 and reply.status != 503:
                     op.indefinite += 1  # a crash after the commit cannot be ruled out
-                retry_after = response.headers.get("retry-after")
             if loop.time() - op.due > self.give_up_s:
                 op.outcome = "unknown" if op.indefinite else "failed"
                 op.finished_at = loop.time()

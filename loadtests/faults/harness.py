@@ -77,8 +77,29 @@ class Report:
                 f"{worst.unavailable_s:5.1f}; recovery max "
                 f"{max(u.recovery_s for u in items):5.1f} ({worst.fault.detail})"
             )
+        out.append(self.timeline())
         out.append(f"wall time {self.wall_s:.0f} s")
         return out
+
+    def timeline(self, bucket_s: float = 10.0) -> str:
+        """2xx answers per ``bucket_s`` of the load, faults marked: the shape of each outage and
+        of the recovery after it."""
+        if not self.history.operations:
+            return "timeline: no operations"
+        start = self.history.operations[0].due
+        end = max([start, *self.history.successes])
+        counts = [0] * (int((end - start) // bucket_s) + 1)
+        for moment in self.history.successes:
+            counts[int((moment - start) // bucket_s)] += 1
+        marks: dict[int, str] = {}
+        for fault in self.history.faults:
+            index = int((fault.started_at - start) // bucket_s)
+            marks[index] = marks.get(index, "") + fault.kind[0].upper()
+        cells = [f"{n}{marks.get(i, '')}" for i, n in enumerate(counts)]
+        return (
+            f"timeline: 2xx per {bucket_s:.0f} s (C crash, K kill, L latency, R reset, "
+            f"B blackhole): " + " ".join(cells)
+        )
 
 
 def _asyncpg_url(url: str) -> str:
