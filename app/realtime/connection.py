@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.context import AppContext
+from app.db import is_outage
 from app.identity.principal import authenticate_bearer
 from app.policy.integrators import principal_scope
 from app.realtime.epoch import stream_epoch
@@ -41,6 +42,8 @@ CLOSE_NO_AUTH = 4001
 CLOSE_REFUSED = 4003
 CLOSE_EXPIRED = 4008
 CLOSE_MALFORMED = 4400
+CLOSE_TRY_AGAIN = 1013
+"""RFC 6455's "try again later": the database did not answer; reconnect, resume with after."""
 _URL_SECRETS = ("token", "access_token", "credential", "auth", "authorization", "jwt")
 
 
@@ -103,6 +106,18 @@ class StreamConnection:
                 )
         except WebSocketDisconnect:
             pass
+        except Exception as exc:
+            # Never let it reach the HTTP error handlers, which would answer a socket with an
+            # HTTP response (a second error): close it, and the client resumes from its cursor.
+            self._leave()
+            if is_outage(exc):
+                log.warning("stream closed: database unavailable (%s)", type(exc).__name__)
+                code, reason = CLOSE_TRY_AGAIN, "database unavailable: reconnect and resume"
+            else:
+                log.exception("stream closed on an unexpected error")
+                code, reason = 1011, "internal error: reconnect and resume"
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(code=code, reason=reason), timeout=2)
         finally:
             self._leave()
 

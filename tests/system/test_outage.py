@@ -14,6 +14,7 @@ from app.main import build_context, create_app, start
 from loadtests.faults.proxy import FaultProxy
 from tests.conftest import BACKEND, make_settings
 from tests.helpers import press, press_body, register
+from tests.realtime.live import live_server, stream
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql",
@@ -66,3 +67,33 @@ async def test_outage_gives_quick_503_and_recovery_needs_no_restart(
     after = await press(client, credential, press_body(clock), key="during-outage")
     assert after.status_code == 200  # joins the alert recorded before the outage
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_socket_authenticating_during_an_outage_is_told_to_come_back(
+    database_url: str, clock: FrozenClock
+) -> None:
+    """The stream cannot answer with HTTP: an outage while it authenticates closes it with 1013
+    ("try again later"), and the client reconnects and resumes once the database is back."""
+    url = make_url(database_url)
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    settings = make_settings(
+        str(url.set(port=proxy.port)),
+        db={"pool_size": 2, "max_overflow": 0, "pool_timeout_s": 2.0, "connect_timeout_s": 1.0},
+    )
+    context = build_context(settings, clock=clock)
+    try:
+        await start(context)
+        async with live_server(context) as live:
+            async with httpx.AsyncClient(base_url=live.base) as http:
+                _, credential = await register(http)
+            await proxy.stop()
+            async with stream(live.base, credential, expect_ready=False) as ws:
+                code, received = await ws.closed_with(wait_s=15)
+            assert code == 1013 and received == []
+            await proxy.start()
+            async with stream(live.base, credential) as ws:
+                assert ws.ready["type"] == "ready"
+    finally:
+        await proxy.stop()
+        await context.engine.dispose()
