@@ -9,8 +9,10 @@ import httpx
 
 from app.clock import Clock
 from app.context import AppContext
+from app.events import emit
 from app.identity.integrators import create_integrator
 from app.identity.staff import create_user
+from app.models import Alert
 from app.schemas.identity import UserCreate
 
 # TJ Blok M halte platform area (Transjakarta GTFS), in Kebayoran Baru.
@@ -113,3 +115,20 @@ async def integrator_token(
     )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+async def transfer_to_112(context: AppContext, alert_id: uuid.UUID | str) -> None:
+    """The ladder's hand-off to Jakarta Siaga 112, written as ``app.dispatch.ladder.transfer``
+    writes it (the ladder itself only gets there when the central desk stays silent)."""
+    async with context.sessions() as session:
+        alert = await session.get(Alert, uuid.UUID(str(alert_id)))
+        assert alert is not None
+        alert.transferred_at = context.clock.now()
+        emit(
+            session,
+            "alert.transferred",
+            at=context.clock.now(),
+            alert_id=alert.id,
+            data={"to": "112", "reason": "central desk unanswered", "case_code": alert.case_code},
+        )
+        await session.commit()

@@ -48,6 +48,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 import app.api.webhooks as webhooks_api
+from app.access import INTEGRATOR_SCOPES
 from app.context import AppContext
 from app.identity.integrators import create_integrator
 from app.models import Assignment, Shift
@@ -87,16 +88,6 @@ STAFF = {
     "supervisor": "spv.pusat",
     "admin": "admin.pusat",
 }
-INTEGRATOR_SCOPES = [
-    "reference:read",
-    "alerts:read",
-    "alerts:create",
-    "cases:read",
-    "partner_status:write",
-    "reports:read",
-    "exports:read",
-    "webhooks:manage",
-]
 SPENDS_CREDENTIALS = (
     ("POST", "/v1/auth/logout"),
     ("POST", "/v1/devices/me/credential"),
@@ -247,7 +238,7 @@ async def _principals(client: httpx.AsyncClient, context: AppContext) -> Princip
         credential = await create_integrator(
             session,
             name="Jakarta Siaga 112",
-            scopes=INTEGRATOR_SCOPES,
+            scopes=sorted(INTEGRATOR_SCOPES),
             now=context.clock.now(),
             keyring=context.keyring,
             data_scope="112",

@@ -14,11 +14,10 @@ from standardwebhooks.webhooks import Webhook
 
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.events import emit
 from app.identity.integrators import create_integrator
 from app.integrations.outbound import MAX_ATTEMPTS, deliver_webhooks
-from app.models import Alert, OutboxEvent, WebhookDelivery, WebhookEndpoint
-from tests.helpers import auth, press, press_body, register
+from app.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from tests.helpers import auth, press, press_body, register, transfer_to_112
 
 PUBLIC = "93.184.216.34"
 
@@ -58,18 +57,8 @@ async def transferred_alert(client: httpx.AsyncClient, context: AppContext) -> u
     clock = context.clock
     assert isinstance(clock, FrozenClock)
     clock.advance(90)  # the ladder's steps before the hand-off
+    await transfer_to_112(context, alert_id)
     async with context.sessions() as session:
-        alert = await session.get(Alert, alert_id)
-        assert alert is not None
-        alert.transferred_at = context.clock.now()
-        emit(
-            session,
-            "alert.transferred",
-            at=context.clock.now(),
-            alert_id=alert_id,
-            data={"to": "112", "reason": "central desk unanswered", "case_code": alert.case_code},
-        )
-        await session.commit()
         await session.execute(update(OutboxEvent).values(seq=OutboxEvent.id))
         await session.commit()
     return alert_id

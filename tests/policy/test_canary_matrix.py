@@ -34,11 +34,18 @@ from sqlalchemy import func, select, update
 from app.api.shedding import ROUTE_PRIORITIES
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.events import emit
-from app.models import Alert, OutboxEvent, StreamState
+from app.models import OutboxEvent, StreamState
 from app.policy.events import is_case_matter
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
-from tests.helpers import auth, integrator_token, press, press_body, register, staff_token
+from tests.helpers import (
+    auth,
+    integrator_token,
+    press,
+    press_body,
+    register,
+    staff_token,
+    transfer_to_112,
+)
 from tests.policy.test_every_route_asks import BODIES
 from tests.realtime.live import Live, live_server, settled, stream
 
@@ -226,26 +233,9 @@ async def _scenario(
     assert (await client.post(progress, json=handed, headers=holder)).is_success
     clock.advance(5)
     moments["transferred"] = clock.now()
-    await _transfer_to_112(context, alert_id)
+    await transfer_to_112(context, alert_id)
     clock.advance(120)  # Kebayoran Baru's grace is over
     return Scenario(alert_id, case.json()["id"], moments)
-
-
-async def _transfer_to_112(context: AppContext, alert_id: str) -> None:
-    """The ladder's hand-off to 112, written as ``app.dispatch.ladder.transfer`` writes it (the
-    ladder gets there by itself only when the central desk stays silent)."""
-    async with context.sessions() as session:
-        alert = await session.get(Alert, uuid.UUID(alert_id))
-        assert alert is not None
-        alert.transferred_at = context.clock.now()
-        emit(
-            session,
-            "alert.transferred",
-            at=context.clock.now(),
-            alert_id=alert.id,
-            data={"to": "112", "reason": "central desk did not acknowledge"},
-        )
-        await session.commit()
 
 
 @pytest.mark.parametrize("restricted", [False, True], ids=["open", "restricted"])

@@ -16,12 +16,18 @@ import pytest
 
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.events import emit
-from app.models import Alert
 from app.policy.integrators import ClientScope
 from app.realtime.scopes import AlertFacts, Audience, ScopeFacts, StreamEvent, message_for
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
-from tests.helpers import auth, integrator_token, press, press_body, register, staff_token
+from tests.helpers import (
+    auth,
+    integrator_token,
+    press,
+    press_body,
+    register,
+    staff_token,
+    transfer_to_112,
+)
 from tests.realtime.live import StreamClient, live_server, settled, stream
 
 KB, KL = "3171060", "3171050"
@@ -170,23 +176,6 @@ INTEGRATORS = {
     "siaga_112": {"data_scope": "112"},
     "no_data_scope": {},
 }
-
-
-async def transfer_to_112(context: AppContext, alert_id: str) -> None:
-    """The ladder's hand-off to Jakarta Siaga 112, written as ``app.dispatch.ladder.transfer``
-    writes it (the ladder itself only gets there when the central desk stays silent)."""
-    async with context.sessions() as session:
-        alert = await session.get(Alert, uuid.UUID(alert_id))
-        assert alert is not None
-        alert.transferred_at = context.clock.now()
-        emit(
-            session,
-            "alert.transferred",
-            at=context.clock.now(),
-            alert_id=alert.id,
-            data={"to": "112", "reason": "test", "case_code": alert.case_code},
-        )
-        await session.commit()
 
 
 async def test_integrators_get_an_alerts_events_from_when_it_entered_their_data_scope(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.clock import FrozenClock
+from app.context import AppContext
 from app.main import build_context, create_app, start
 from loadtests.faults.proxy import FaultProxy
 from tests.conftest import BACKEND, make_settings
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def proxied(
+async def through_proxy(
     database_url: str, clock: FrozenClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, FaultProxy]]:
+) -> AsyncIterator[tuple[AppContext, FaultProxy]]:
+    """A started context whose database is reached through a proxy the test can stop."""
     url = make_url(database_url)
     proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()
@@ -34,14 +36,24 @@ async def proxied(
         db={"pool_size": 2, "max_overflow": 0, "pool_timeout_s": 2.0, "connect_timeout_s": 1.0},
     )
     context = build_context(settings, clock=clock)
-    await start(context)
+    try:
+        await start(context)
+        yield context, proxy
+    finally:
+        await proxy.stop()
+        await context.engine.dispose()
+
+
+@pytest.fixture
+async def proxied(
+    through_proxy: tuple[AppContext, FaultProxy],
+) -> AsyncIterator[tuple[httpx.AsyncClient, FaultProxy]]:
+    context, proxy = through_proxy
     app = create_app(context=context, run_loops=False)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
         yield client, proxy
-    await proxy.stop()
-    await context.engine.dispose()
 
 
 async def test_outage_gives_quick_503_and_recovery_needs_no_restart(
@@ -70,30 +82,18 @@ async def test_outage_gives_quick_503_and_recovery_needs_no_restart(
 
 
 async def test_a_socket_authenticating_during_an_outage_is_told_to_come_back(
-    database_url: str, clock: FrozenClock
+    through_proxy: tuple[AppContext, FaultProxy],
 ) -> None:
     """The stream cannot answer with HTTP: an outage while it authenticates closes it with 1013
     ("try again later"), and the client reconnects and resumes once the database is back."""
-    url = make_url(database_url)
-    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    settings = make_settings(
-        str(url.set(port=proxy.port)),
-        db={"pool_size": 2, "max_overflow": 0, "pool_timeout_s": 2.0, "connect_timeout_s": 1.0},
-    )
-    context = build_context(settings, clock=clock)
-    try:
-        await start(context)
-        async with live_server(context) as live:
-            async with httpx.AsyncClient(base_url=live.base) as http:
-                _, credential = await register(http)
-            await proxy.stop()
-            async with stream(live.base, credential, expect_ready=False) as ws:
-                code, received = await ws.closed_with(wait_s=15)
-            assert code == 1013 and received == []
-            await proxy.start()
-            async with stream(live.base, credential) as ws:
-                assert ws.ready["type"] == "ready"
-    finally:
+    context, proxy = through_proxy
+    async with live_server(context) as live:
+        async with httpx.AsyncClient(base_url=live.base) as http:
+            _, credential = await register(http)
         await proxy.stop()
-        await context.engine.dispose()
+        async with stream(live.base, credential, expect_ready=False) as ws:
+            code, received = await ws.closed_with(wait_s=15)
+        assert code == 1013 and received == []
+        await proxy.start()
+        async with stream(live.base, credential) as ws:
+            assert ws.ready["type"] == "ready"
