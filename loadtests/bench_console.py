@@ -71,7 +71,8 @@ class StreamClients:
                 self.ready.set()
             while not self.stop.is_set():
                 try:
-                    await asyncio.wait_for(ws.recv(), timeout=1)
+                    async with asyncio.timeout(1):
+                        await ws.recv()
                     self.received += 1
                 except TimeoutError:
                     continue

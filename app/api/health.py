@@ -43,7 +43,8 @@ async def readyz(context: Context) -> JSONResponse:
     database = "ok"
     try:
         async with context.sessions() as session:
-            await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
+            async with asyncio.timeout(2):
+                await session.execute(text("SELECT 1"))
     except TimeoutError:
         # Every connection busy with a burst is a database that answers, just not this probe
         # first: a burst must not take intake out of its load balancer.
@@ -79,9 +80,8 @@ async def metrics(context: Context) -> Response:
     publish_loops(context)
     try:
         async with context.sessions() as session:
-            figures = await asyncio.wait_for(
-                sla_metrics.snapshot(session, context.clock.now()), timeout=2
-            )
+            async with asyncio.timeout(2):
+                figures = await sla_metrics.snapshot(session, context.clock.now())
     except Exception:  # an unreachable database must not make the scrape fail
         log.warning("metrics: database figures unavailable", exc_info=True)
     else:

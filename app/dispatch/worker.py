@@ -12,7 +12,6 @@ announced by another process), the next due task, or the long fallback poll, whi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -28,6 +27,7 @@ from app.loops import note_error
 from app.models import Alert, DispatchTask, Notification
 from app.notify import deliver_notifications
 from app.sla.clocks import sync_alerts
+from app.waiting import woken
 
 log = logging.getLogger("sigap.dispatch")
 LOOP_NAME = "dispatcher"
@@ -212,8 +212,7 @@ async def run_dispatcher(context: AppContext) -> None:
             note_error(context, LOOP_NAME, exc)
             log.exception("dispatcher cycle failed; retrying")
             pause = min(settings.poll_interval_s, 1.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=pause)
+        await woken(wake, pause)
 
 
 async def next_notification_in(context: AppContext) -> float | None:
@@ -249,5 +248,4 @@ async def run_notifier(context: AppContext) -> None:
         except Exception:
             log.exception("notifier cycle failed; retrying")
             pause = min(fallback, 1.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=pause)
+        await woken(wake, pause)

@@ -19,7 +19,6 @@ de-duplicate what at-least-once delivery may repeat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -56,6 +55,7 @@ from app.models import (
 from app.policy.integrators import integrator_sees_event
 from app.security.fields import KeyRing
 from app.upsert import dialect_insert
+from app.waiting import woken
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -386,8 +386,7 @@ async def run_webhooks(context: AppContext) -> None:
             note_error(context, LOOP_NAME, exc)
             log.exception("webhook cycle failed; retrying")
             pause = 5.0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=pause)
+        if await woken(wake, pause):
             await asyncio.sleep(COALESCE_S)
 
 

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from app.waiting import woken
+
 log = logging.getLogger("sigap.broker")
 CHANNEL = "sigap_events"
 """The relay's NOTIFY channel; the payload is the new head, a number."""
@@ -176,8 +178,7 @@ class PostgresBroker:
                 else:
                     await self._connection.fetchval("SELECT 1", timeout=self._heartbeat_s)
                 self._last_ok = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poked.wait(), timeout=self._heartbeat_s)
+                await woken(self._poked, self._heartbeat_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a dead listener is replaced, never fatal

@@ -36,6 +36,7 @@ from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
 from app.realtime.window import oldest_replayable
 from app.security.credentials import DEVICE_PREFIX
+from app.waiting import woken
 
 log = logging.getLogger("sigap.stream")
 CLOSE_NO_AUTH = 4001
@@ -101,9 +102,8 @@ class StreamConnection:
         except Closing as closing:
             self._leave()  # at once: a close frame to a stuck client may never get out
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.ws.close(code=closing.code, reason=closing.reason), timeout=2
-                )
+                async with asyncio.timeout(2):
+                    await self.ws.close(code=closing.code, reason=closing.reason)
         except WebSocketDisconnect:
             pass
         except Exception as exc:
@@ -117,7 +117,8 @@ class StreamConnection:
                 log.exception("stream closed on an unexpected error")
                 code, reason = 1011, "internal error: reconnect and resume"
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(code=code, reason=reason), timeout=2)
+                async with asyncio.timeout(2):
+                    await self.ws.close(code=code, reason=reason)
         finally:
             self._leave()
 
@@ -135,9 +136,8 @@ class StreamConnection:
 
     async def _first_message(self) -> dict[str, Any]:
         try:
-            raw = await asyncio.wait_for(
-                self.ws.receive_text(), timeout=self.settings.auth_timeout_s
-            )
+            async with asyncio.timeout(self.settings.auth_timeout_s):
+                raw = await self.ws.receive_text()
         except TimeoutError as exc:
             raise Closing(CLOSE_NO_AUTH, "no auth message in time") from exc
         message = _parse(raw)
@@ -209,9 +209,8 @@ class StreamConnection:
     async def _emit(self, text: str) -> None:
         async with self._send_lock:
             try:
-                await asyncio.wait_for(
-                    self.ws.send_text(text), timeout=self.settings.send_timeout_s
-                )
+                async with asyncio.timeout(self.settings.send_timeout_s):
+                    await self.ws.send_text(text)
             except TimeoutError as exc:
                 raise Closing(CLOSE_TOO_SLOW, "too slow: resume from your last seq") from exc
 
@@ -282,8 +281,7 @@ class StreamConnection:
                     raise Closing(CLOSE_EXPIRED, "token expired: send a fresh auth message")
                 wait_s = min(wait_s, left)
             self._reauthenticated.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reauthenticated.wait(), timeout=wait_s)
+            if await woken(self._reauthenticated, wait_s):
                 continue  # a fresh token: recompute the deadline
             await self._revalidate()
 

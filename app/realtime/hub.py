@@ -41,6 +41,7 @@ from app.realtime.scopes import (
     StreamEvent,
     message_for,
 )
+from app.waiting import woken
 
 log = logging.getLogger("sigap.hub")
 LOOP_NAME = "hub"
@@ -314,8 +315,7 @@ class Hub:
         poll = self._context.settings.realtime.hub_poll_s
         self._context.loop_heartbeats.setdefault(LOOP_NAME, time.monotonic())
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            await woken(self._wake, poll)
             self._wake.clear()
             try:
                 await self.pump()

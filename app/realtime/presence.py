@@ -9,7 +9,6 @@ count as on duty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clock import Clock
 from app.models import StaffPresence
 from app.upsert import dialect_insert
+from app.waiting import woken
 
 log = logging.getLogger("sigap.presence")
 LOOP_NAME = "presence"
@@ -84,8 +84,7 @@ async def run_presence_flush(
 ) -> None:
     heartbeats.setdefault(LOOP_NAME, time.monotonic())
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(tracker.urgent.wait(), timeout=every_s)
+        await woken(tracker.urgent, every_s)
         tracker.urgent.clear()
         started = time.monotonic()
         try:

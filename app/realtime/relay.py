@@ -16,7 +16,6 @@ and died before numbering.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -26,6 +25,7 @@ from app.context import AppContext
 from app.loops import note_error
 from app.models import OutboxEvent, StreamState
 from app.realtime.broker import CHANNEL, ORIGIN
+from app.waiting import woken
 
 log = logging.getLogger("sigap.relay")
 RELAY_LOCK_KEY = 0x5167_6171
@@ -137,5 +137,4 @@ async def run_relay(context: AppContext) -> None:
         except Exception as exc:
             note_error(context, LOOP_NAME, exc)
             log.exception("relay cycle failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=context.settings.realtime.relay_poll_s)
+        await woken(wake, context.settings.realtime.relay_poll_s)

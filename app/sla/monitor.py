@@ -26,6 +26,7 @@ from app.isolation import run_isolated, set_aside_now
 from app.loops import beat, note_error
 from app.models import Alert, SlaClock
 from app.sla.clocks import OPEN_STATUSES, sync_alerts
+from app.waiting import woken
 
 log = logging.getLogger("sigap.sla")
 LOOP_NAME = "sla-monitor"
@@ -129,8 +130,5 @@ async def run_monitor(context: AppContext) -> None:
             due_in = await next_due_in(context)
             if due_in is not None:
                 pause = min(interval, max(due_in, 0.01))  # wake for the next deadline on time
-        woken = False
-        with contextlib.suppress(TimeoutError):
-            woken = await asyncio.wait_for(wake.wait(), timeout=pause)
-        if woken:
+        if await woken(wake, pause):
             await asyncio.sleep(COALESCE_S)

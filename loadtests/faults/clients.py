@@ -174,7 +174,8 @@ class Follower:
                 if self.last_seq is not None:
                     auth |= {"after": self.last_seq, "epoch": self.epoch}
                 await ws.send(json.dumps(auth))
-                ready = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                async with asyncio.timeout(15):
+                    ready = json.loads(await ws.recv())
                 if ready.get("type") != "ready":
                     return
                 self.connections += 1

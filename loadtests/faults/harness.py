@@ -243,7 +243,8 @@ async def run(config: Config, *, say: Callable[[str], None] = print) -> Report:
             for s in staff
         ]
         tasks = [asyncio.create_task(f.run(stop)) for f in followers]
-        await asyncio.wait_for(asyncio.gather(*(f.ready.wait() for f in followers)), 60)
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(f.ready.wait() for f in followers))
 
         history = History()
         phones = Phones(

@@ -105,7 +105,8 @@ async def test_presses_complete_while_a_gateway_call_is_in_flight(
     await drain(context)  # the offer to KB queues a message to the counselor
     gateway = SlowGateway()
     sending = asyncio.create_task(deliver_due(context, providers=http_providers(gateway)))
-    await asyncio.wait_for(gateway.entered.wait(), timeout=30)
+    async with asyncio.timeout(30):
+        await gateway.entered.wait()
     try:
         # The gateway has the message and has not answered. On SQLite a transaction held
         # across this call would be BEGIN IMMEDIATE: these presses would wait on its lock.
@@ -132,7 +133,8 @@ async def test_a_sender_killed_mid_send_is_retried_under_the_same_id(
     await queue_for(context, [person], "offer", "1")
     stuck = SlowGateway()
     sending = asyncio.create_task(deliver_due(context, providers=http_providers(stuck)))
-    await asyncio.wait_for(stuck.entered.wait(), timeout=30)
+    async with asyncio.timeout(30):
+        await stuck.entered.wait()
     sending.cancel()  # the process dies while the gateway has the message
     await asyncio.gather(sending, return_exceptions=True)
     (row,) = await rows(context)

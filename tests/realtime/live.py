@@ -94,7 +94,8 @@ class StreamClient:
         await self.connection.send(json.dumps(message))
 
     async def receive(self, wait_s: float = 5.0) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.connection.recv(), timeout=wait_s)
+        async with asyncio.timeout(wait_s):
+            raw = await self.connection.recv()
         message: dict[str, Any] = json.loads(raw)
         return message
 
@@ -129,7 +130,8 @@ class StreamClient:
         received: list[str] = []
         try:
             while True:
-                received.append(str(await asyncio.wait_for(self.connection.recv(), wait_s)))
+                async with asyncio.timeout(wait_s):
+                    received.append(str(await self.connection.recv()))
         except ConnectionClosed as closed:
             return (closed.rcvd.code if closed.rcvd else None), received
 

@@ -20,7 +20,8 @@ async def test_startup_waits_for_a_database_that_does_not_answer_yet(
     context = build_context(make_settings(url))
     try:
         with pytest.raises(TimeoutError):  # still waiting, not failed
-            await asyncio.wait_for(start(context), timeout=1.5)
+            async with asyncio.timeout(1.5):
+                await start(context)
     finally:
         await context.engine.dispose()
     assert "database not reachable at startup" in caplog.text
@@ -36,7 +37,8 @@ async def test_the_stream_hub_waits_for_the_database_too(
     hub = Hub(context)
     try:
         with pytest.raises(TimeoutError):  # still waiting, not failed
-            await asyncio.wait_for(hub.start(), timeout=1.5)
+            async with asyncio.timeout(1.5):
+                await hub.start()
     finally:
         await context.engine.dispose()
     assert "database not reachable at startup" in caplog.text
