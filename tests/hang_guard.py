@@ -45,9 +45,9 @@ def _report_and_exit(nodeid: str) -> None:
     for loop in loops:
         printed = threading.Event()
 
-        def dump(loop: asyncio.AbstractEventLoop = loop, printed: threading.Event = printed) -> None:
-            err.write(f"==== asyncio tasks\n{_task_stacks(loop)}")
-            printed.set()
+        def dump(on: asyncio.AbstractEventLoop = loop, done: threading.Event = printed) -> None:
+            err.write(f"==== asyncio tasks\n{_task_stacks(on)}")
+            done.set()
 
         loop.call_soon_threadsafe(dump)
         if not printed.wait(5):
