@@ -59,6 +59,10 @@ def _report_and_exit(nodeid: str) -> None:
     os._exit(EXIT_STATUS)
 
 
+def pytest_unconfigure() -> None:
+    _TERMINAL.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     watchdog = threading.Timer(LIMIT_S, _report_and_exit, args=(item.nodeid,))
