@@ -1,9 +1,10 @@
 """Restricted records and break-glass: marking a record restricted, lifting it, and a supervisor's
 written reason to open one whole for a while (``app.policy.restriction`` decides; this writes).
 
-In: a staff member, an alert id, a reason. Out: the changed alert or a ``BreakGlassGrant``, an
-audit row with the reason, and an outbox event for the stream (ids and categories, never the
-reason's text). Every function only flushes; the route commits.
+In: a staff member, an alert id, a reason. Out: the changed alert or a ``BreakGlassGrant`` (its
+written reason encrypted like the victim's data: free text may name people), an audit row, and
+an outbox event for the stream (ids and categories, never the reason's text). Every function only
+flushes; the route commits.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from app.audit import record
 from app.errors import Conflict, Forbidden
 from app.events import emit
 from app.models import Alert, BreakGlassGrant, StaffUser
+from app.models.confidentiality import reason_aad
 from app.pagination import Cursor
 from app.policy.alerts import open_alert
 from app.policy.restriction import RestrictionReason, may_break_glass, may_lift, may_restrict
 from app.schemas.confidentiality import BreakGlassRead
+from app.security.fields import KeyRing
 
 
 async def set_restriction(
@@ -87,19 +90,22 @@ async def break_glass(
     reason: str,
     ttl: timedelta,
     now: datetime,
+    keyring: KeyRing,
 ) -> BreakGlassRead:
-    """A supervisor opens a restricted record whole until ``now + ttl``: the grant, an audit row
-    with the reason, and an event that every supervisor's board sees at once."""
+    """A supervisor opens a restricted record whole until ``now + ttl``: the grant with its
+    reason, an audit row naming the grant, and an event that every supervisor's board sees at
+    once."""
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
     if not may_break_glass(staff.role):
         raise Forbidden("Only a supervisor may break the glass.")
     if not access.restricted:
         raise Conflict("This record is not restricted: you already see it whole.")
+    grant_id = uuid.uuid4()
     grant = BreakGlassGrant(
-        id=uuid.uuid4(),
+        id=grant_id,
         alert_id=alert.id,
         staff_id=staff.user_id,
-        reason=reason,
+        reason_enc=keyring.encrypt(reason.encode(), aad=reason_aad(grant_id)),
         granted_at=now,
         expires_at=now + ttl,
     )
@@ -111,11 +117,8 @@ async def break_glass(
         object_type="alert",
         object_id=alert.id,
         at=now,
-        detail={
-            "grant_id": str(grant.id),
-            "reason": reason,
-            "until": grant.expires_at.isoformat(),
-        },
+        # The reason is the grant's (encrypted there): the audit trail is read by operators.
+        detail={"grant_id": str(grant.id), "until": grant.expires_at.isoformat()},
     )
     # The reason stays out of the event: it is free text, and events reach sockets and logs.
     emit(
@@ -130,17 +133,19 @@ async def break_glass(
         },
     )
     await session.flush()
-    return _read(grant, alert.case_code, staff.username)
+    return _read(grant, alert.case_code, staff.username, keyring)
 
 
-def _read(grant: BreakGlassGrant, case_code: str, username: str) -> BreakGlassRead:
+def _read(
+    grant: BreakGlassGrant, case_code: str, username: str, keyring: KeyRing
+) -> BreakGlassRead:
     return BreakGlassRead(
         id=grant.id,
         alert_id=grant.alert_id,
         case_code=case_code,
         staff_id=grant.staff_id,
         username=username,
-        reason=grant.reason,
+        reason=keyring.decrypt(grant.reason_enc, aad=reason_aad(grant.id)).decode(),
         granted_at=grant.granted_at,
         expires_at=grant.expires_at,
     )
@@ -151,6 +156,7 @@ async def list_grants(
     *,
     limit: int,
     cursor: Cursor | None,
+    keyring: KeyRing,
     alert_id: uuid.UUID | None = None,
 ) -> tuple[list[BreakGlassRead], Cursor | None]:
     """Every break of the glass, newest first (the report supervisors and admins review)."""
@@ -170,7 +176,7 @@ async def list_grants(
         )
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
-    items = [_read(grant, case_code, username) for grant, case_code, username in page]
+    items = [_read(grant, code, username, keyring) for grant, code, username in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]

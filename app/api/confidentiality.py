@@ -100,6 +100,7 @@ async def post_break_glass(
         reason=body.reason,
         ttl=timedelta(seconds=context.settings.security.break_glass_s),
         now=context.clock.now(),
+        keyring=context.keyring,
     )
     await session.commit()
     return grant
@@ -121,7 +122,11 @@ async def get_break_glass(
 ) -> Page[BreakGlassRead]:
     staff = require_staff(principal, "supervisor", "admin")
     items, next_cursor = await list_grants(
-        session, limit=paging.limit, cursor=paging.cursor, alert_id=alert_id
+        session,
+        limit=paging.limit,
+        cursor=paging.cursor,
+        keyring=context.keyring,
+        alert_id=alert_id,
     )
     record(
         session,

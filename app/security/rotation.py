@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.dispatch.views import note_aad
 from app.identity.devices import contact_aad
 from app.ingestion.views import private_aad
-from app.models import Alert, AlertNote, Device, IntegratorClient, WebhookEndpoint
+from app.models import Alert, AlertNote, BreakGlassGrant, Device, IntegratorClient, WebhookEndpoint
+from app.models.confidentiality import reason_aad
 from app.security.fields import KeyRing
 
 
@@ -36,6 +37,12 @@ COLUMNS: tuple[Encrypted, ...] = (
     Encrypted("alert.private_enc", Alert, "private_enc", lambda row: private_aad(row.id)),
     Encrypted("alert_note.body_enc", AlertNote, "body_enc", lambda row: note_aad(row.alert_id)),
     Encrypted("device.contact_enc", Device, "contact_enc", lambda row: contact_aad(row.id)),
+    Encrypted(
+        "break_glass_grant.reason_enc",
+        BreakGlassGrant,
+        "reason_enc",
+        lambda row: reason_aad(row.id),
+    ),
     Encrypted(
         "webhook_endpoint.secrets_enc",
         WebhookEndpoint,

@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('alert_id', sa.Uuid(), nullable=False),
     sa.Column('staff_id', sa.Uuid(), nullable=False),
-    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('reason_enc', sa.LargeBinary(), nullable=False),
     sa.Column('granted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_break_glass_grant_alert_id_alert')),
