@@ -37,8 +37,9 @@ async def set_restriction(
     reason: RestrictionReason | None,
     now: datetime,
 ) -> Alert:
-    """Restrict (a supervisor, or the unit holding the claim) or lift (a supervisor). Asking
-    for the state the record is already in changes nothing and records nothing."""
+    """Restrict (a supervisor, or the unit holding the claim) or lift (a supervisor who sees the
+    record whole: through the glass, or holding its claim). Asking for the state the record is
+    already in changes nothing and records nothing."""
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
     # No ``unit_code`` in the events: the stream sends an event naming a unit to that unit's
     # staff, and a supervisor's unit (central) may never have been offered the alert.
@@ -57,6 +58,13 @@ async def set_restriction(
         raise Forbidden("Only a supervisor lifts a restriction.")
     if alert.restricted_at is None:
         return alert
+    if access.fields.restricted:
+        # A lift opens the record to everyone entitled to it: it must not be a way round the
+        # written, reported reason that seeing it whole takes.
+        raise Forbidden(
+            "Break the glass first (POST /v1/alerts/{id}/break-glass, with a written reason): "
+            "only a supervisor who sees the record whole may lift its restriction."
+        )
     alert.restricted_at, alert.restriction_reason = None, None
     _audit(session, staff, alert, "alert.unrestricted", {}, now)
     emit(session, "alert.unrestricted", at=now, alert_id=alert.id, data=who)

@@ -28,7 +28,7 @@ from app.errors import (
 )
 from app.ingestion.views import access_view
 from app.models import Alert
-from app.policy.alerts import AlertAccess, Denied, access_to, open_alert
+from app.policy.alerts import AlertAccess, Denied, access_to, open_alert, read_detail
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
     LegalHoldRequest,
@@ -64,6 +64,7 @@ async def _read(
         object_type="alert",
         object_id=alert.id,
         at=now,
+        detail=read_detail(access),
     )
     return alert, access
 
@@ -71,10 +72,21 @@ async def _read(
 async def _view_after(
     session: AsyncSession, context: Context, staff: StaffPrincipal, alert: Alert
 ) -> AlertStaffView:
-    """The alert as the caller sees it after their change (a restricted record stays so)."""
-    access = await access_to(session, staff, alert, now=context.clock.now())
+    """The alert as the caller sees it after their change (a restricted record stays so); the
+    answer shows personal data, so it is audited as a read like ``GET /v1/alerts/{id}``."""
+    now = context.clock.now()
+    access = await access_to(session, staff, alert, now=now)
     if isinstance(access, Denied):  # cannot happen: the change itself asked the policy
         raise NotFound()
+    record(
+        session,
+        principal=staff,
+        action="alert.read",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail=read_detail(access, via="answer"),
+    )
     return access_view(alert, access, geo=context.geo, keyring=context.keyring)
 
 

@@ -34,7 +34,7 @@ from app.ingestion.press import ingest_alert
 from app.ingestion.views import access_view, device_view
 from app.models import Alert
 from app.pagination import Cursor
-from app.policy.alerts import glass_grants, open_alert, province_access
+from app.policy.alerts import claims_held, glass_grants, open_alert, province_access, read_detail
 from app.schemas.alerts import (
     DEVICE_VIEW_EXAMPLE,
     PRESS_EXAMPLE,
@@ -179,11 +179,13 @@ async def list_alerts(
     now = context.clock.now()
     restricted = tuple(a.id for a in page if a.restricted_at is not None)
     glass = await glass_grants(session, staff, restricted, now=now)
+    held = await claims_held(session, staff, restricted)
     items = []
-    for alert in page:  # province-wide: every alert, but a restricted one only through the glass
-        access = province_access(staff, alert, glass_until=glass.get(alert.id), now=now)
+    for alert in page:  # province-wide: every alert, but a restricted one only when entitled
+        access = province_access(
+            staff, alert, glass_until=glass.get(alert.id), now=now, holder=alert.id in held
+        )
         items.append(access_view(alert, access, geo=context.geo, keyring=context.keyring))
-    for alert in page:
         record(
             session,
             principal=staff,
@@ -191,7 +193,7 @@ async def list_alerts(
             object_type="alert",
             object_id=alert.id,
             at=now,
-            detail={"via": "list"},
+            detail=read_detail(access, via="list"),
         )
     await session.commit()
     next_cursor = None
@@ -248,8 +250,7 @@ async def read_alert(
         object_type="alert",
         object_id=alert.id,
         at=context.clock.now(),
-        # A restricted record read whole through the glass: the report can tell the two apart.
-        detail={"through_glass": True} if access.glass_until is not None else None,
+        detail=read_detail(access),
     )
     await session.commit()
     return view.model_dump(mode="json")

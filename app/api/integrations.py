@@ -25,6 +25,7 @@ from app.identity.integrators import get_integrator
 from app.integrations.channels import create_channel_alert
 from app.integrations.export import eido_incident, simfoni_case
 from app.integrations.partners import receive_inbound, report_status
+from app.policy.alerts import AlertAccess, read_detail
 from app.schemas.integrations import (
     ChannelAlertCreate,
     ChannelAlertRead,
@@ -192,7 +193,12 @@ async def post_status_webhook(
 
 
 def _audit_export(
-    session: Any, principal: Principal, kind: str, alert_id: uuid.UUID, now: Any
+    session: Any,
+    principal: Principal,
+    kind: str,
+    access: AlertAccess,
+    alert_id: uuid.UUID,
+    now: Any,
 ) -> None:
     record(
         session,
@@ -201,6 +207,7 @@ def _audit_export(
         object_type="alert",
         object_id=alert_id,
         at=now,
+        detail=read_detail(access),
     )
 
 
@@ -216,10 +223,10 @@ def _audit_export(
 async def get_eido(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    incident = await eido_incident(
+    incident, access = await eido_incident(
         session, principal=principal, alert_id=alert_id, now=context.clock.now()
     )
-    _audit_export(session, principal, "eido", alert_id, context.clock.now())
+    _audit_export(session, principal, "eido", access, alert_id, context.clock.now())
     await session.commit()
     return incident
 
@@ -235,9 +242,9 @@ async def get_eido(
 async def get_simfoni(
     alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    case = await simfoni_case(
+    case, access = await simfoni_case(
         session, principal=principal, alert_id=alert_id, now=context.clock.now()
     )
-    _audit_export(session, principal, "simfoni", alert_id, context.clock.now())
+    _audit_export(session, principal, "simfoni", access, alert_id, context.clock.now())
     await session.commit()
     return case

@@ -95,10 +95,9 @@ async def post_case(
     principal: CurrentPrincipal,
 ) -> CaseRead:
     staff = require_staff(principal, *_CASE_STAFF)
-    case = await cases.open_case(
+    read = await cases.open_case(
         session, alert_id=alert_id, staff=staff, data=data, now=context.clock.now()
     )
-    read = cases.case_read(case)
     await session.commit()
     return read
 
@@ -114,7 +113,7 @@ async def get_case(
 ) -> CaseRead:
     staff = require_staff(principal, *_CASE_STAFF)
     now = context.clock.now()
-    read = cases.case_read(await cases.case_of(session, alert_id=alert_id, staff=staff, now=now))
+    read = await cases.case_of(session, alert_id=alert_id, staff=staff, now=now)
     record(
         session, principal=staff, action="case.read", object_type="case", object_id=read.id, at=now
     )
@@ -136,10 +135,9 @@ async def patch_case(
     principal: CurrentPrincipal,
 ) -> CaseRead:
     staff = require_staff(principal, *_CASE_STAFF)
-    case = await cases.update_case(
+    read = await cases.update_case(
         session, case_id=case_id, staff=staff, data=data, now=context.clock.now()
     )
-    read = cases.case_read(case)
     await session.commit()
     return read
 
@@ -162,10 +160,9 @@ async def post_milestone(
     principal: CurrentPrincipal,
 ) -> CaseRead:
     staff = require_staff(principal, *_CASE_STAFF)
-    case = await cases.record_milestone(
+    read = await cases.record_milestone(
         session, case_id=case_id, staff=staff, data=data, now=context.clock.now()
     )
-    read = cases.case_read(case)
     await session.commit()
     return read
 

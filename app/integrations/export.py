@@ -59,7 +59,8 @@ def _iso(value: Any) -> str | None:
 
 async def eido_incident(
     session: AsyncSession, *, principal: Principal, alert_id: Any, now: datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], AlertAccess]:
+    """The incident, and what the caller was allowed to see of the alert (for the audit)."""
     alert, access = await _visible_alert(session, principal, alert_id, now)
     legs = (
         await session.execute(
@@ -139,7 +140,7 @@ async def eido_incident(
     }
     if _child_visible(principal, alert, access):
         incident["victimIsChild"] = alert.victim_is_child
-    return {
+    document: dict[str, Any] = {
         "eidoVersion": "sigap-eido-style/1",
         "incidentComponent": incident,
         "locationComponent": location,
@@ -166,6 +167,7 @@ async def eido_incident(
             for s in statuses
         ],
     }
+    return document, access
 
 
 SIMFONI_VIOLENCE = {
@@ -181,12 +183,13 @@ SIMFONI_VIOLENCE = {
 
 async def simfoni_case(
     session: AsyncSession, *, principal: Principal, alert_id: Any, now: datetime
-) -> dict[str, Any]:
-    """A case in the shape of SIMFONI-PPA's entry form (field names in docs/integrators.md).
-    Needs ``cases:read`` too: a case file is more than an incident."""
+) -> tuple[dict[str, Any], AlertAccess]:
+    """A case in the shape of SIMFONI-PPA's entry form (field names in docs/integrators.md),
+    and what the caller was allowed to see of the alert. Needs ``cases:read`` too: a case file
+    is more than an incident."""
     if isinstance(principal, IntegratorPrincipal) and "cases:read" not in principal.scopes:
         raise Forbidden("A case export needs the scopes exports:read and cases:read.")
-    alert, _ = await _visible_alert(session, principal, alert_id, now)
+    alert, access = await _visible_alert(session, principal, alert_id, now)
     case = await session.scalar(select(Case).where(Case.alert_id == alert.id))
     if case is None:
         raise NotFound("No case file is open for this alert.")
@@ -199,10 +202,13 @@ async def simfoni_case(
         "sumber_pengaduan": "pelapor" if alert.reporter == "witness" else "korban",
         "jenis_kekerasan": [SIMFONI_VIOLENCE.get(v, v) for v in case.violence_types],
         "tingkat_risiko": case.risk_level,
-        "kelompok_umur_korban": case.victim_age_group,
+        # The age group says whether the victim is a child: the same rule as EIDO's flag.
+        "kelompok_umur_korban": (
+            case.victim_age_group if _child_visible(principal, alert, access) else None
+        ),
         "tahap_layanan": case.stage,
         "layanan": sorted(case.milestones),
         "status_rujukan": alert.handed_over_to,
         "tanggal_update": _iso(case.updated_at),
     }
-    return record
+    return record, access

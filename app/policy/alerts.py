@@ -23,7 +23,7 @@ from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
 from app.policy.integrators import integrator_sees_alert
 from app.policy.restriction import may_break_glass, narrow, through_glass
 from app.policy.roles import PROVINCE_WIDE_ROLES
-from app.policy.sight import LegSight, holds_claim, passed_to, unit_sight
+from app.policy.sight import LegSight, holds_claim, passed_to, took_claim, unit_sight
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ class AlertAccess:
     def covers(self, at: datetime) -> bool:
         """Whether something that happened at ``at`` (an event, a note) is shown."""
         return self.until is None or at <= self.until
+
+
+def read_detail(access: AlertAccess, **detail: str) -> dict[str, str | bool] | None:
+    """The audit detail of a read: a restricted record seen whole through the glass says so,
+    whatever the route (the board, the alert, its notes, an answer to a write, an export)."""
+    marked: dict[str, str | bool] = dict(detail)
+    if access.glass_until is not None:
+        marked["through_glass"] = True
+    return marked or None
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,10 @@ def decide(
             return AlertAccess(fields=fields, restricted=restricted)
         return Denied()
     if principal.role in PROVINCE_WIDE_ROLES:
-        return province_access(principal, alert, glass_until=glass_until, now=now)
+        # Their own claim, not their unit's: every supervisor belongs to the central desk, and
+        # the desk taking a restricted alert must not open it to all of them.
+        holder = took_claim(legs, principal.user_id)
+        return province_access(principal, alert, glass_until=glass_until, now=now, holder=holder)
     sight = unit_sight(legs, principal.unit_id)
     if not sight.ever_offered:
         return Denied()
@@ -95,18 +107,25 @@ def decide(
 
 
 def province_access(
-    staff: StaffPrincipal, alert: Alert, *, glass_until: datetime | None, now: datetime
+    staff: StaffPrincipal,
+    alert: Alert,
+    *,
+    glass_until: datetime | None,
+    now: datetime,
+    holder: bool = False,
 ) -> AlertAccess:
-    """Supervisors and admins see every alert whole, but a restricted one only through the
-    glass (supervisors; admins never)."""
+    """Supervisors and admins see every alert whole, but a restricted one only when they took
+    its claim themselves (at the central desk: they must be able to call the victim back) or
+    through the glass (supervisors; admins never)."""
     if alert.restricted_at is None:
-        return AlertAccess(fields=FULL)
-    glass = through_glass(staff.role, glass_until, now)
+        return AlertAccess(fields=FULL, holds_claim=holder)
+    glass = not holder and through_glass(staff.role, glass_until, now)
     return AlertAccess(
-        fields=narrow(FULL, restricted=True, entitled=glass),
+        fields=narrow(FULL, restricted=True, entitled=holder or glass),
+        holds_claim=holder,
         restricted=True,
         glass_until=glass_until if glass else None,
-        may_break_glass=not glass and may_break_glass(staff.role),
+        may_break_glass=not (holder or glass) and may_break_glass(staff.role),
     )
 
 
@@ -155,19 +174,40 @@ async def glass_grants(
     *,
     now: datetime,
 ) -> dict[uuid.UUID, datetime]:
-    """The end of the caller's running break-glass grant per alert (none for other roles)."""
+    """The end of the caller's running break-glass grant per alert (none for other roles). Only
+    a grant given under the record's current restriction counts: one from before a lift does not
+    open a record restricted again since."""
     if not may_break_glass(staff.role) or not alert_ids:
         return {}
     rows = await session.execute(
         select(BreakGlassGrant.alert_id, func.max(BreakGlassGrant.expires_at))
+        .join(Alert, Alert.id == BreakGlassGrant.alert_id)
         .where(
             BreakGlassGrant.alert_id.in_(alert_ids),
             BreakGlassGrant.staff_id == staff.user_id,
             BreakGlassGrant.expires_at > now,
+            BreakGlassGrant.granted_at >= Alert.restricted_at,
         )
         .group_by(BreakGlassGrant.alert_id)
     )
     return {alert_id: until for alert_id, until in rows.all()}
+
+
+async def claims_held(
+    session: AsyncSession, staff: StaffPrincipal, alert_ids: tuple[uuid.UUID, ...]
+) -> set[uuid.UUID]:
+    """Which of these alerts the caller took the claim of (``took_claim``, in one query for a
+    page of the board)."""
+    if not alert_ids:
+        return set()
+    rows = await session.scalars(
+        select(Assignment.alert_id).where(
+            Assignment.alert_id.in_(alert_ids),
+            Assignment.accepted_by == staff.user_id,
+            Assignment.status.in_(("accepted", "completed")),
+        )
+    )
+    return set(rows.all())
 
 
 async def open_alert(

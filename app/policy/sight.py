@@ -97,6 +97,13 @@ def holds_claim(legs: Iterable[LegSight], unit_id: uuid.UUID | None) -> bool:
     )
 
 
+def took_claim(legs: Iterable[LegSight], staff_id: uuid.UUID) -> bool:
+    """This person accepted a leg that is (or was, to the end) the alert's claim."""
+    return any(
+        leg.accepted_by == staff_id and leg.status in ("accepted", "completed") for leg in legs
+    )
+
+
 def passed_to(legs: Iterable[LegSight]) -> list[str]:
     """Who has the alert now, for a unit whose sight ended: the holder first, then open offers."""
     ordered = sorted(

@@ -65,7 +65,13 @@ class CaseRead(BaseModel):
     opened_at: datetime
     violence_types: list[str]
     risk_level: RiskLevel
-    victim_age_group: AgeGroup
+    victim_age_group: AgeGroup | None = Field(
+        description=(
+            "null where the caller may not see whether the victim is a child (as the alert's "
+            "`victim_is_child`): a restricted record without the claim or the glass, or a post "
+            "only offered the alert"
+        )
+    )
     stage: Stage
     milestones: dict[str, Any]
     updated_at: datetime

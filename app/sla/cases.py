@@ -18,7 +18,7 @@ from app.access import StaffPrincipal
 from app.errors import Conflict, MediationForbidden, NotFound, ValidationFailed
 from app.events import emit
 from app.models import Alert, Case
-from app.policy.alerts import open_alert
+from app.policy.alerts import AlertAccess, open_alert
 from app.policy.roles import CASE_ROLES
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate
 
@@ -32,11 +32,11 @@ MILESTONE_NEEDS = {
 
 async def _alert_for(
     session: AsyncSession, alert_id: uuid.UUID, staff: StaffPrincipal, now: datetime
-) -> Alert:
+) -> tuple[Alert, AlertAccess]:
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
     if not access.fields.case_matters or staff.role not in CASE_ROLES:
         raise NotFound()  # case files are for UPTD PPA, not for transit operators
-    return alert
+    return alert, access
 
 
 def _no_sexual_mediation(violence_types: list[str], stage: str) -> None:
@@ -46,14 +46,17 @@ def _no_sexual_mediation(violence_types: list[str], stage: str) -> None:
         )
 
 
-def case_read(case: Case) -> CaseRead:
+def case_read(case: Case, access: AlertAccess) -> CaseRead:
+    """The case as this caller may see it: its age group says whether the victim is a child,
+    which is shown exactly where the alert's ``victim_is_child`` is (never on a restricted
+    record without the claim or the glass, never to a post only offered the alert)."""
     return CaseRead(
         id=case.id,
         alert_id=case.alert_id,
         opened_at=case.opened_at,
         violence_types=list(case.violence_types),
         risk_level=case.risk_level,
-        victim_age_group=case.victim_age_group,
+        victim_age_group=case.victim_age_group if access.fields.shows_child_flag else None,
         stage=case.stage,
         milestones=dict(case.milestones),
         updated_at=case.updated_at,
@@ -67,8 +70,8 @@ async def open_case(
     staff: StaffPrincipal,
     data: CaseCreate,
     now: datetime,
-) -> Case:
-    alert = await _alert_for(session, alert_id, staff, now)
+) -> CaseRead:
+    alert, access = await _alert_for(session, alert_id, staff, now)
     if await session.scalar(select(Case.id).where(Case.alert_id == alert.id)) is not None:
         raise Conflict("This alert already has a case; update it instead.")
     case = Case(
@@ -86,17 +89,17 @@ async def open_case(
     session.add(case)
     alert.sla_dirty = True
     emit(session, "case.opened", at=now, alert_id=alert.id, data=_summary(case))
-    return case
+    return case_read(case, access)
 
 
 async def case_of(
     session: AsyncSession, *, alert_id: uuid.UUID, staff: StaffPrincipal, now: datetime
-) -> Case:
-    await _alert_for(session, alert_id, staff, now)
+) -> CaseRead:
+    _, access = await _alert_for(session, alert_id, staff, now)
     case = await session.scalar(select(Case).where(Case.alert_id == alert_id))
     if case is None:
         raise NotFound()
-    return case
+    return case_read(case, access)
 
 
 async def update_case(
@@ -106,8 +109,8 @@ async def update_case(
     staff: StaffPrincipal,
     data: CaseUpdate,
     now: datetime,
-) -> Case:
-    case = await _case(session, case_id, staff, now)
+) -> CaseRead:
+    case, access = await _case(session, case_id, staff, now)
     violence: list[str] = (
         sorted(set(data.violence_types)) if data.violence_types else list(case.violence_types)
     )
@@ -120,7 +123,7 @@ async def update_case(
         case.victim_age_group = data.victim_age_group
     case.updated_at = now
     emit(session, "case.updated", at=now, alert_id=case.alert_id, data=_summary(case))
-    return case
+    return case_read(case, access)
 
 
 async def record_milestone(
@@ -130,8 +133,8 @@ async def record_milestone(
     staff: StaffPrincipal,
     data: MilestoneCreate,
     now: datetime,
-) -> Case:
-    case = await _case(session, case_id, staff, now)
+) -> CaseRead:
+    case, access = await _case(session, case_id, staff, now)
     occurred = data.occurred_at or now
     if occurred > now:
         raise ValidationFailed(
@@ -156,7 +159,7 @@ async def record_milestone(
     existing = case.milestones.get(data.milestone)
     if existing is not None:
         if datetime.fromisoformat(existing["at"]) == occurred:
-            return case  # recording the same fact twice is harmless
+            return case_read(case, access)  # recording the same fact twice is harmless
         raise Conflict(f"{data.milestone} is already recorded; it is a legal record.")
     entry: dict[str, Any] = {
         "at": occurred.isoformat(),
@@ -173,17 +176,17 @@ async def record_milestone(
         alert_id=case.alert_id,
         data={"case_id": str(case.id), "milestone": data.milestone, "occurred_at": entry["at"]},
     )
-    return case
+    return case_read(case, access)
 
 
 async def _case(
     session: AsyncSession, case_id: uuid.UUID, staff: StaffPrincipal, now: datetime
-) -> Case:
+) -> tuple[Case, AlertAccess]:
     case = await session.get(Case, case_id, with_for_update=True)
     if case is None:
         raise NotFound()
-    await _alert_for(session, case.alert_id, staff, now)
-    return case
+    _, access = await _alert_for(session, case.alert_id, staff, now)
+    return case, access
 
 
 def _summary(case: Case) -> dict[str, Any]:

@@ -294,7 +294,7 @@ async def test_the_break_glass_report_lists_every_grant_newest_first_in_pages(
 
 
 async def test_who_may_restrict_and_lift_and_what_an_unrestricted_record_answers(
-    client: httpx.AsyncClient, context: AppContext
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
 ) -> None:
     alert_id, tokens = await _restricted_child_alert(client, context)
     url = f"/v1/alerts/{alert_id}/restriction"
@@ -305,6 +305,14 @@ async def test_who_may_restrict_and_lift_and_what_an_unrestricted_record_answers
     bad = await client.post(url, json={"restricted": True}, headers=auth(tokens["supervisor"]))
     assert bad.status_code == 422
     spv = auth(tokens["supervisor"])
+    # Not a way round the glass: lifting opens the record, so it takes seeing it whole first.
+    blind = await client.post(url, json=lift, headers=spv)
+    assert blind.status_code == 403 and "Break the glass first" in blind.json()["detail"]
+    assert not await _sees_identity(client, alert_id, tokens["supervisor"])
+    glass = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+    )
+    assert glass.status_code == 201
     assert (await client.post(url, json=lift, headers=spv)).status_code == 204
     assert (await client.post(url, json=lift, headers=spv)).status_code == 204  # no change
     assert await _sees_identity(client, alert_id, tokens["supervisor"])
@@ -323,8 +331,113 @@ async def test_who_may_restrict_and_lift_and_what_an_unrestricted_record_answers
     assert sorted(actions) == ["alert.restricted", "alert.unrestricted"]
     # A supervisor restricts too; a transit unit's staff may not.
     again = {"restricted": True, "reason": "protected_witness"}
+    clock.advance(60)  # within the grant's 30 minutes
     assert (await client.post(url, json=again, headers=spv)).status_code == 204
+    # Restricted again: the grant given under the earlier restriction opens nothing now.
+    assert not await _sees_identity(client, alert_id, tokens["supervisor"])
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=spv)).json()
+    assert view["break_glass"] is not None and view["glass_until"] is None
     transit = await staff_token(client, context, "petugas.tj", "transit_staff", "transjakarta")
     assert (await client.post(url, json=again, headers=auth(transit))).status_code == 403
     integrator = await integrator_token(client, context, ["alerts:read"])
     assert (await client.post(url, json=again, headers=auth(integrator))).status_code == 403
+
+
+async def test_a_supervisor_whose_desk_holds_the_claim_sees_the_restricted_record_whole(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """The central desk took the alert: its supervisor must be able to call the victim back
+    without breaking any glass, like a counselor of a post holding it."""
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    spv = auth(tokens["supervisor"])
+    moved = await client.post(
+        f"/v1/alerts/{alert_id}/reassign",
+        json={"unit_code": "central", "reason": "post unreachable"},
+        headers=spv,
+    )
+    assert moved.status_code == 200, moved.text
+    assert not await _sees_identity(client, alert_id, tokens["supervisor"])
+    leg = next(
+        str(g.id)
+        for g in await legs(context, alert_id)
+        if g.unit_code == "central" and g.status == "offered"
+    )
+    accepted = await client.post(f"/v1/assignments/{leg}/accept", headers=spv)
+    assert accepted.status_code == 200, accepted.text
+    assert await _sees_identity(client, alert_id, tokens["supervisor"])
+    view = (await client.get(f"/v1/alerts/{alert_id}", headers=spv)).json()
+    assert view["restricted"] is True and view["break_glass"] is None
+    assert view["victim_is_child"] is True
+    # Another supervisor of the desk, who did not take it, still needs the glass: every
+    # supervisor belongs to the central desk, and its taking the alert opens it to one of them.
+    assert not await _sees_identity(client, alert_id, tokens["supervisor2"])
+    assert await _count(context, BreakGlassGrant) == 0
+
+
+async def test_whether_the_victim_is_a_child_never_shows_through_the_case_file_or_its_export(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """The case's age group says what ``victim_is_child`` says: hidden from whoever the alert
+    hides that from (a supervisor before the glass, an integrator), on every case route."""
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    holder, spv = auth(tokens["holder"]), auth(tokens["supervisor"])
+    opened = await client.post(
+        f"/v1/alerts/{alert_id}/case",
+        json={"violence_types": ["psikis"], "risk_level": "high", "victim_age_group": "child"},
+        headers=holder,
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["victim_age_group"] == "child"
+    case_id = opened.json()["id"]
+    before = await client.get(f"/v1/alerts/{alert_id}/case", headers=spv)
+    assert before.status_code == 200 and before.json()["victim_age_group"] is None
+    patched = await client.patch(f"/v1/cases/{case_id}", json={"risk_level": "medium"}, headers=spv)
+    assert patched.status_code == 200 and patched.json()["victim_age_group"] is None
+    export = await client.get(f"/v1/exports/alerts/{alert_id}/simfoni", headers=spv)
+    assert export.status_code == 200 and export.json()["kelompok_umur_korban"] is None
+    glass = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+    )
+    assert glass.status_code == 201
+    after = await client.get(f"/v1/alerts/{alert_id}/case", headers=spv)
+    assert after.json()["victim_age_group"] == "child"
+    export = await client.get(f"/v1/exports/alerts/{alert_id}/simfoni", headers=spv)
+    assert export.json()["kelompok_umur_korban"] == "child"  # through the glass, audited
+    integrator = await integrator_token(client, context, ["exports:read", "cases:read"])
+    answer = await client.get(
+        f"/v1/exports/alerts/{alert_id}/simfoni", headers=auth(integrator)
+    )
+    assert answer.status_code == 404 or answer.json()["kelompok_umur_korban"] is None
+
+
+async def test_every_read_through_the_glass_is_audited_as_such(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    alert_id, tokens = await _restricted_child_alert(client, context)
+    spv = auth(tokens["supervisor"])
+    glass = await client.post(
+        f"/v1/alerts/{alert_id}/break-glass", json={"reason": REASON}, headers=spv
+    )
+    assert glass.status_code == 201
+    for method, url, body in (
+        ("GET", f"/v1/alerts/{alert_id}", None),
+        ("GET", "/v1/alerts", None),
+        ("GET", f"/v1/alerts/{alert_id}/notes", None),
+        ("GET", f"/v1/exports/alerts/{alert_id}/eido", None),
+        ("POST", f"/v1/alerts/{alert_id}/progress", {"milestone": "contacted"}),
+    ):
+        answer = await client.request(method, url, json=body, headers=spv)
+        assert answer.status_code == 200, (url, answer.text)
+    async with context.sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.detail).where(
+                    AuditEntry.actor_id == glass.json()["staff_id"],
+                    AuditEntry.object_id == uuid.UUID(alert_id),
+                )
+            )
+        ).all()
+    marked = {action for action, detail in rows if (detail or {}).get("through_glass")}
+    assert marked == {"alert.read", "alert.notes_read", "export.eido"}
+    vias = {(detail or {}).get("via") for action, detail in rows if action == "alert.read"}
+    assert vias == {None, "list", "answer"}

@@ -259,7 +259,7 @@ function confidentiality(alert) {
     const why = h("select", { id: "restrict-reason", "aria-label": t("restrict.reason") }, RESTRICTION_REASONS.map((r) => h("option", { value: r }, t(`restricted.reason.${r}`))));
     parts.push(h("div", { class: "action" }, why, h("button", { type: "button", id: "act-restrict", onclick: () => act(`/v1/alerts/${alert.id}/restriction`, { restricted: true, reason: why.value }, "done.restricted") }, t("restrict.submit"))));
   }
-  if (alert.restricted && supervisor) {
+  if (alert.restricted && supervisor && !alert.break_glass) { // lifting takes seeing it whole
     parts.push(h("div", { class: "action" }, h("button", { type: "button", id: "act-lift", onclick: () => act(`/v1/alerts/${alert.id}/restriction`, { restricted: false }, "done.unrestricted") }, t("restrict.lift"))));
   }
   if (!parts.length) return null;
