@@ -10,8 +10,8 @@ The decision is ``entered_scope_at``: *since when* the alert is in the client's 
 webhooks and exports ask whether it is in at all (``may_see``); the stream asks whether each event
 happened after it entered (``covers``), so a client sees an alert's events from the moment the
 alert entered its scope, live and on replay alike, and loads what happened before over REST.
-``visible_filter`` is the same decision as a query. The need-to-know policy
-(``app.policy.integrators``) asks it for integrator principals on REST and on the stream.
+The need-to-know policy (``app.policy.integrators``) asks it for integrator principals on REST
+and on the stream.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal
@@ -82,30 +82,6 @@ def covers(scope: ClientScope, facts: ScopeFacts, at: datetime) -> bool:
     Judged by its own time, so a replay shows exactly what live delivery did."""
     since = entered_scope_at(scope, facts)
     return since is not None and at >= since
-
-
-def visible_filter(scope: ClientScope) -> ColumnElement[bool]:
-    """The same decision as ``may_see``, as a WHERE clause on ``Alert``."""
-    if scope.data_scope == "police":
-        return and_(
-            Alert.is_drill.is_(False),
-            Alert.handed_over_to == "police",
-            Alert.handed_over_at.is_not(None),
-        )
-    if scope.data_scope == "112":
-        return and_(Alert.is_drill.is_(False), Alert.transferred_at.is_not(None))
-    if scope.data_scope == "transit" and scope.unit_code is not None:
-        offered = exists(
-            select(Assignment.id)
-            .join(Unit, Unit.id == Assignment.unit_id)
-            .where(
-                Assignment.alert_id == Alert.id,
-                Assignment.leg_kind == "transit",
-                Unit.partner_code == scope.unit_code,
-            )
-        )
-        return and_(Alert.is_drill.is_(False), offered)
-    return false()
 
 
 async def transit_offers(

@@ -1,22 +1,18 @@
-"""The data scope decision, table-driven and pure; the same decision as a query filter."""
+"""The data scope decision, table-driven and pure."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from app.context import AppContext
 from app.integrations.scope import (
     ClientScope,
     ScopeFacts,
     covers,
     entered_scope_at,
     may_see,
-    visible_filter,
 )
-from app.models import Alert
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -78,12 +74,3 @@ def test_which_events_of_an_alert_a_scope_covers(
     scope: ClientScope, facts: ScopeFacts, at: datetime, shown: bool
 ) -> None:
     assert covers(scope, facts, at) is shown
-
-
-async def test_the_query_filter_agrees_with_may_see(context: AppContext) -> None:
-    async with context.sessions() as session:
-        for scope in (ClientScope("112"), ClientScope("police"), ClientScope("none")):
-            # Compiles and runs on this backend; with no alerts it selects nothing.
-            assert list(await session.scalars(select(Alert.id).where(visible_filter(scope)))) == []
-        transit = ClientScope("transit", "transjakarta")
-        assert list(await session.scalars(select(Alert.id).where(visible_filter(transit)))) == []
