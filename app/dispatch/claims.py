@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
 from app.audit import record
-from app.dispatch.ladder import LADDER_KINDS, OPEN, Dispatch, advance, legs_of, withdraw
+from app.dispatch.ladder import LADDER_KINDS, OPEN, advance, legs_of, withdraw
+from app.dispatch.runtime import Dispatch
 from app.dispatch.service import lock_alert, reoffer
 from app.errors import AlertClosed, ClaimHeld, NotFound, OfferClosed, ValidationFailed
 from app.events import emit

@@ -7,63 +7,25 @@ decision for the same step impossible even if two workers got this far.
 
 from __future__ import annotations
 
-import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import notify
-from app.config import DispatchSettings
-from app.db import note_written
-from app.dispatch.availability import (
-    PresenceSource,
-    RegionSnapshot,
-    SnapshotCache,
-    region_snapshot,
-)
-from app.dispatch.routing import (
-    AlertFacts,
-    Decision,
-    RoutingInput,
-    RoutingPolicy,
-    StationNear,
-    decide,
-)
+from app.dispatch.availability import RegionSnapshot
+from app.dispatch.messages import offer_text, queue_message, tell_supervisors
+from app.dispatch.routing import Decision, decide
+from app.dispatch.routing_input import build_input
+from app.dispatch.runtime import Dispatch, snapshot_for
 from app.events import emit
-from app.models import Alert, Assignment, RoutingDecision, Station
+from app.models import Alert, Assignment, RoutingDecision
 from app.states import AlertState, transition
 from app.tasks import schedule_new
 
 OPEN = ("offered", "accepted")
 LADDER_KINDS = ("post", "central")
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """What the ladder needs besides the session: settings and live presence."""
-
-    settings: DispatchSettings
-    presence: PresenceSource
-    cache: SnapshotCache
-    console_url: str = ""
-    """The console's public base URL: on-call messages link to ``<it>/console/#/alert/<id>``."""
-
-    @property
-    def policy(self) -> RoutingPolicy:
-        s = self.settings
-        return RoutingPolicy(
-            mode=s.policy,
-            road_factor=s.road_factor,
-            speed_kmh=s.speed_kmh,
-            uncertainty_accuracy_m=s.uncertainty_accuracy_m,
-            max_plausible_posts=s.max_plausible_posts,
-            max_post_attempts=s.max_post_attempts,
-            companion_max_extra_s=s.companion_max_extra_s,
-        )
 
 
 async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> list[Assignment]:
@@ -76,144 +38,6 @@ async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> list[Assignment
             )
         ).all()
     )
-
-
-async def build_input(
-    session: AsyncSession,
-    alert: Alert,
-    snapshot: RegionSnapshot,
-    *,
-    policy: RoutingPolicy,
-    now: datetime,
-    attempted: frozenset[str],
-    include_transit: bool,
-) -> RoutingInput:
-    partner, station = await _transit_hint(session, alert, snapshot)
-    located = alert.area_method != "none" and alert.last_lat is not None
-    facts = AlertFacts(
-        lat=alert.last_lat if located else None,
-        lon=alert.last_lon if located else None,
-        accuracy_m=alert.last_accuracy_m if located else None,
-        area_code=alert.area_code,
-        area_method=alert.area_method if located else "none",
-        stations=tuple(
-            StationNear(
-                uid=c["uid"],
-                partner_code=c["partner_code"],
-                distance_m=float(c["distance_m"]),
-                at_station=bool(c["at_station"]),
-            )
-            for c in alert.station_candidates
-        ),
-        transit_partner=partner,
-        transit_station=station,
-        is_drill=alert.is_drill,
-        companion_preference=alert.companion_preference,
-    )
-    return RoutingInput(
-        alert=facts,
-        units=snapshot.units,
-        partners=snapshot.partners,
-        central_code=snapshot.central_code,
-        now_local=snapshot.local(now),
-        holidays=snapshot.holidays,
-        policy=policy,
-        attempted=attempted,
-        include_transit=include_transit,
-    )
-
-
-def _norm(value: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", value.casefold())
-
-
-async def _transit_hint(
-    session: AsyncSession, alert: Alert, snapshot: RegionSnapshot
-) -> tuple[str | None, str | None]:
-    """Match the phone's free-text transit context to a partner and, if possible, a station."""
-    context = alert.transit_context or {}
-    operator = _norm(context.get("operator", ""))
-    if not operator:
-        return None, None
-    partner = next(
-        (
-            code
-            for code in sorted(snapshot.partners)
-            if operator in (_norm(code), _norm(code) + "jakarta")
-            or (code == "transjakarta" and operator in ("tj", "busway"))
-        ),
-        None,
-    )
-    if partner is None:
-        return None, None
-    station_text = context.get("station", "").strip()
-    if not station_text:
-        return partner, None
-    stations = (
-        await session.execute(
-            select(Station.uid, Station.name).where(Station.partner_code == partner)
-        )
-    ).all()
-    wanted = _norm(station_text)
-    for uid, name in stations:
-        if station_text == uid or _norm(name) == wanted:
-            return partner, uid
-    return partner, None
-
-
-_SNAPSHOTS = "sigap_region_snapshots"
-_NOTIFICATIONS = "sigap_batched_notifications"
-
-
-async def snapshot_for(
-    session: AsyncSession, alert: Alert, dispatch: Dispatch, now: datetime
-) -> RegionSnapshot:
-    """Who is on duty in the alert's region at ``now``. Read once per transaction and instant:
-    a dispatcher batch of many alerts asks the database once, not once per alert."""
-    memo: dict[tuple[str, datetime], RegionSnapshot] = session.info.setdefault(_SNAPSHOTS, {})
-    key = (alert.region_code, now)
-    if key not in memo:
-        memo[key] = await region_snapshot(
-            session,
-            region_code=alert.region_code,
-            at=now,
-            presence=dispatch.presence,
-            cache=dispatch.cache,
-        )
-    return memo[key]
-
-
-def batch_notifications(session: AsyncSession) -> None:
-    """From now on, messages queued in this session wait for ``queue_batched``: one count and
-    one multi-row insert for a whole dispatcher batch instead of two statements per message."""
-    session.info[_NOTIFICATIONS] = []
-
-
-async def queue_batched(session: AsyncSession, *, dispatch: Dispatch, now: datetime) -> None:
-    messages: list[notify.Message] = session.info.pop(_NOTIFICATIONS, None) or []
-    if messages:
-        note_written(session.sync_session, "notification")  # wakes the notifier at commit
-        await notify.queue_many(session, messages, now=now, settings=dispatch.settings)
-
-
-async def _queue(
-    session: AsyncSession,
-    *,
-    recipients: list[uuid.UUID],
-    kind: str,
-    text: str,
-    alert_id: uuid.UUID,
-    ref: str,
-    now: datetime,
-    dispatch: Dispatch,
-) -> None:
-    message = notify.Message(tuple(recipients), kind, text, alert_id, ref)
-    pending: list[notify.Message] | None = session.info.get(_NOTIFICATIONS)
-    if pending is not None:
-        pending.append(message)
-        return
-    note_written(session.sync_session, "notification")
-    await notify.queue_many(session, [message], now=now, settings=dispatch.settings)
 
 
 async def offer(
@@ -313,11 +137,11 @@ async def offer(
                 "is_drill": alert.is_drill,
             },
         )
-        await _queue(
+        await queue_message(
             session,
             recipients=snapshot.reach.get(leg.unit_code, []),
             kind="offer",
-            text=_offer_text(alert, leg.unit_code, snapshot, dispatch.console_url),
+            text=offer_text(alert, leg.unit_code, snapshot, dispatch.console_url),
             alert_id=alert.id,
             ref=str(leg.id),
             now=now,
@@ -496,49 +320,3 @@ async def transfer(
         ref="112",
         what=f"handed off to 112: {reason}. Follow up now.",
     )
-
-
-async def tell_supervisors(
-    session: AsyncSession,
-    *,
-    alert: Alert,
-    snapshot: RegionSnapshot,
-    dispatch: Dispatch,
-    now: datetime,
-    kind: str,
-    ref: str,
-    what: str,
-) -> None:
-    recipients = await notify.supervisors_on_duty(
-        session,
-        region_code=alert.region_code,
-        central_code=snapshot.central_code,
-        at=now,
-    )
-    await _queue(
-        session,
-        recipients=recipients,
-        kind=kind,
-        text=_text(alert, what),
-        alert_id=alert.id,
-        ref=ref,
-        now=now,
-        dispatch=dispatch,
-    )
-
-
-def _offer_text(alert: Alert, unit_code: str, snapshot: RegionSnapshot, console_url: str) -> str:
-    """For staff without a live console (on call): the kecamatan and a link that opens the alert
-    in the console after sign-in — the alert's id is no personal data, and the console shows
-    nothing without a staff session."""
-    area = snapshot.area_name(alert.area_code)
-    where = f" (Kec. {area})" if area else ""
-    link = f"{console_url.rstrip('/')}/console/#/alert/{alert.id}" if console_url else ""
-    action = f"open {link}" if link else "open the Sigap console now."
-    return _text(alert, f"new alert for {unit_code}{where}; {action}")
-
-
-def _text(alert: Alert, what: str) -> str:
-    # The case code only: never a name, phone, or whether the victim is a child.
-    drill = "[LATIHAN/DRILL] " if alert.is_drill else ""
-    return f"{drill}Sigap {alert.case_code}: {what}"

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
 from app.dispatch.claims import renew
-from app.dispatch.ladder import LADDER_KINDS, Dispatch, legs_of
+from app.dispatch.ladder import LADDER_KINDS, legs_of
+from app.dispatch.runtime import Dispatch
 from app.dispatch.service import lock_alert
 from app.dispatch.views import note_aad
 from app.errors import AlertClosed, Forbidden, NotFound

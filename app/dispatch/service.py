@@ -16,18 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.dispatch.ladder import (
     LADDER_KINDS,
     OPEN,
-    Dispatch,
     advance,
-    build_input,
     decision_legs,
     legs_of,
     offer,
-    snapshot_for,
-    tell_supervisors,
     withdraw,
 )
+from app.dispatch.messages import tell_supervisors
 from app.dispatch.repeat_press import tell_of_repeat_press
 from app.dispatch.routing import decide
+from app.dispatch.routing_input import build_input
+from app.dispatch.runtime import Dispatch, snapshot_for
 from app.dispatch.timers import finish_task
 from app.events import emit
 from app.models import Alert, Assignment, DispatchTask

@@ -21,7 +21,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
-from app.dispatch.ladder import Dispatch, batch_notifications, queue_batched
+from app.dispatch.messages import batch_notifications, queue_batched
+from app.dispatch.runtime import Dispatch
 from app.dispatch.service import run_task
 from app.loops import note_error
 from app.models import Alert, DispatchTask, Notification
