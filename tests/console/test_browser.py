@@ -348,6 +348,7 @@ def test_a_supervisor_breaks_the_glass_on_a_record_the_claim_holder_restricted(
     sup.page.wait_for_selector("#restricted")
     sup.page.wait_for_selector("#act-break-glass")
     assert "CANARY" not in sup.page.inner_text("body")
+    assert sup.page.locator("#act-lift").count() == 0  # lifting takes seeing it whole
     sup.shot("restricted-supervisor-id")
     sup.page.fill("#glass-reason", "ok")  # too short: refused in the page, nothing sent
     sup.page.click("#act-break-glass")
@@ -357,6 +358,7 @@ def test_a_supervisor_breaks_the_glass_on_a_record_the_claim_holder_restricted(
     sup.page.click("#act-break-glass")
     sup.page.wait_for_selector("#alert-summary:has-text('CANARY-NAMA')")
     assert sup.page.locator("#act-break-glass").count() == 0
+    assert sup.page.locator("#act-lift").count() == 1
     sup.shot("restricted-glass-id")
     admin.page.wait_for_selector("#glass-report li:has-text('pengawas.pusat')")
     assert "Pos Menteng tidak bisa dihubungi" in admin.page.inner_text("#glass-report")
