@@ -28,7 +28,14 @@ from app.errors import (
 )
 from app.ingestion.views import access_view
 from app.models import Alert
-from app.policy.alerts import AlertAccess, Denied, access_to, open_alert, read_detail
+from app.policy.alerts import (
+    AlertAccess,
+    Denied,
+    access_to,
+    audit_read,
+    open_alert,
+    read_detail,
+)
 from app.schemas.alerts import AlertStaffView
 from app.schemas.dispatch import (
     LegalHoldRequest,
@@ -78,15 +85,7 @@ async def _view_after(
     access = await access_to(session, staff, alert, now=now)
     if isinstance(access, Denied):  # cannot happen: the change itself asked the policy
         raise NotFound()
-    record(
-        session,
-        principal=staff,
-        action="alert.read",
-        object_type="alert",
-        object_id=alert.id,
-        at=now,
-        detail=read_detail(access, via="answer"),
-    )
+    audit_read(session, staff, alert.id, access, at=now, via="answer")
     return access_view(alert, access, geo=context.geo, keyring=context.keyring)
 
 

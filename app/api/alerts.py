@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from app.access import DevicePrincipal, StaffPrincipal, require_device, require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
-from app.audit import record
 from app.dispatch.claims import renew
 from app.errors import (
     BodyTooLarge,
@@ -34,7 +33,13 @@ from app.ingestion.press import ingest_alert
 from app.ingestion.views import access_view, device_view
 from app.models import Alert
 from app.pagination import Cursor
-from app.policy.alerts import claims_held, glass_grants, open_alert, province_access, read_detail
+from app.policy.alerts import (
+    audit_read,
+    claims_held,
+    glass_grants,
+    open_alert,
+    province_access,
+)
 from app.schemas.alerts import (
     DEVICE_VIEW_EXAMPLE,
     PRESS_EXAMPLE,
@@ -186,15 +191,7 @@ async def list_alerts(
             staff, alert, glass_until=glass.get(alert.id), now=now, holder=alert.id in held
         )
         items.append(access_view(alert, access, geo=context.geo, keyring=context.keyring))
-        record(
-            session,
-            principal=staff,
-            action="alert.read",
-            object_type="alert",
-            object_id=alert.id,
-            at=now,
-            detail=read_detail(access, via="list"),
-        )
+        audit_read(session, staff, alert.id, access, at=now, via="list")
     await session.commit()
     next_cursor = None
     if len(alerts) > paging.limit:
@@ -243,15 +240,7 @@ async def read_alert(
             lease_s=context.settings.dispatch.lease_s,
             now=context.clock.now(),
         )
-    record(
-        session,
-        principal=principal,
-        action="alert.read",
-        object_type="alert",
-        object_id=alert.id,
-        at=context.clock.now(),
-        detail=read_detail(access),
-    )
+    audit_read(session, principal, alert.id, access, at=context.clock.now())
     await session.commit()
     return view.model_dump(mode="json")
 

@@ -55,6 +55,28 @@ def read_detail(access: AlertAccess, **detail: str) -> dict[str, str | bool] | N
     return marked or None
 
 
+def audit_read(
+    session: AsyncSession,
+    principal: Principal,
+    alert_id: uuid.UUID,
+    access: AlertAccess,
+    *,
+    at: datetime,
+    **detail: str,
+) -> None:
+    """Audit one read of an alert's personal data (``alert.read``), marked when through the
+    glass; ``via``: the board's list, the answer to a change."""
+    record(
+        session,
+        principal=principal,
+        action="alert.read",
+        object_type="alert",
+        object_id=alert_id,
+        at=at,
+        detail=read_detail(access, **detail),
+    )
+
+
 @dataclass(frozen=True)
 class Denied:
     had_it: bool = False
