@@ -31,6 +31,11 @@ def server_env(database_url: str) -> dict[str, str]:
             "SIGAP_DB__POOL_SIZE": "4",
             "SIGAP_DB__MAX_OVERFLOW": "2",
             "SIGAP_LOG_LEVEL": "WARNING",
+            # The production hashing cost, in threads at nice 19, took a sign-in to 5-20 s on a
+            # 2-core machine busy with other work; these servers test flows, not password cost.
+            "SIGAP_SECURITY__ARGON2_TIME_COST": "1",
+            "SIGAP_SECURITY__ARGON2_MEMORY_COST_KIB": "64",
+            "SIGAP_SECURITY__ARGON2_PARALLELISM": "1",
         }
     )
     return env
