@@ -10,6 +10,7 @@ import contextlib
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -718,3 +719,35 @@ def wait_passed(seeded: Seeded, alert_id: str, from_unit: str) -> str:
             return moved[0]
         time.sleep(0.3)
     raise AssertionError(f"the alert never moved on from {from_unit}: {routing}")
+
+
+def test_an_alert_routed_before_the_live_feed_started_still_shows(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    """The console loads over REST, then opens its socket: what commits in between arrives on
+    neither, so the first ``ready`` loads once more (a busy phone or browser widens that gap)."""
+    _, seeded = server
+    sup = Watched(browser, seeded.base)
+    held: list[Any] = []
+    released = False
+
+    def hold(socket: Any) -> None:  # held sockets never reach the server
+        if released:
+            socket.connect_to_server()
+        else:
+            held.append(socket)
+
+    sup.page.route_web_socket("**/v1/stream", hold)
+    sup.sign_in("pengawas.pusat")
+    alert = seeded.press()
+    deadline = time.monotonic() + 30
+    while seeded.admin("GET", f"/v1/alerts/{alert['id']}").json()["state"] == "received":
+        assert time.monotonic() < deadline, "never routed"
+        time.sleep(0.2)
+    released = True  # the console's next attempt goes through
+    for socket in held:
+        socket.close()
+    sup.page.wait_for_selector(
+        f'#board-table tr[data-alert="{alert["id"]}"]', timeout=OFFER_WAIT_MS
+    )
+    sup.check_clean()

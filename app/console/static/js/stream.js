@@ -48,14 +48,18 @@ export class Stream {
 
   handle(message) {
     if (message.type === "ready") {
-      const resumed = this.lastSeq !== null && this.epoch === message.epoch;
+      const first = this.lastSeq === null;
+      const resumed = !first && this.epoch === message.epoch;
       this.epoch = message.epoch;
-      if (this.lastSeq === null) this.lastSeq = message.head_seq;
+      if (first) this.lastSeq = message.head_seq;
       this.ready = true;
       this.retry = 0;
       clearInterval(this.ping);
       this.ping = setInterval(() => this.send({ type: "ping" }), 25000);
       this.onStatus("online", { resumed });
+      // What committed between the page's first load and this socket's start came on neither:
+      // load once more now that the feed is live, or an alert offered in that gap never shows.
+      if (first) this.onResync();
     } else if (message.type === "resync_required") {
       this.lastSeq = message.head_seq;
       this.onResync();
