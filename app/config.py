@@ -116,6 +116,9 @@ class SecuritySettings(BaseModel):
     break_glass_s: int = Field(1800, ge=60, le=4 * 3600)
     """How long a supervisor who broke the glass sees a restricted record whole (30 min);
     after that, a new written reason."""
+    audit_seal_interval_s: float = Field(5.0, gt=0, le=30)
+    """How often the sealer chains new audit rows: the longest a row stays unsealed (and a
+    change to it undetectable by ``sigap audit verify``) on a running service."""
 
 
 class IntakeSettings(BaseModel):
@@ -313,6 +316,8 @@ class IntegrationSettings(BaseModel):
     webhook_concurrency: int = Field(8, ge=1, le=64)
     handoff_ack_s: float = Field(120.0, gt=0)
     """A 112 hand-off not acknowledged (partner status) by then goes to the supervisor."""
+    handoff_check_s: float = Field(10.0, gt=0, le=30)
+    """How often overdue hand-offs are looked for: the lateness added to ``handoff_ack_s``."""
     phone_112: str = "112"
     """The phone fallback shown with an unacknowledged hand-off (Jakarta Siaga 112)."""
     inbound_tolerance_s: int = Field(300, ge=30, le=600)

@@ -220,7 +220,12 @@ def create_app(
                     run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
                 ),
                 asyncio.create_task(
-                    run_periodic(ctx, name="audit-sealer", interval_s=5, body=seal_audit)
+                    run_periodic(
+                        ctx,
+                        name="audit-sealer",
+                        interval_s=ctx.settings.security.audit_seal_interval_s,
+                        body=seal_audit,
+                    )
                 ),
                 asyncio.create_task(
                     run_periodic(ctx, name="retention", interval_s=3600, body=run_retention)
@@ -230,7 +235,12 @@ def create_app(
                 asyncio.create_task(run_notifier(ctx)),
                 asyncio.create_task(run_webhooks(ctx)),
                 asyncio.create_task(
-                    run_periodic(ctx, name="handoffs", interval_s=10, body=check_handoffs)
+                    run_periodic(
+                        ctx,
+                        name="handoffs",
+                        interval_s=ctx.settings.integrations.handoff_check_s,
+                        body=check_handoffs,
+                    )
                 ),
             ]
             await announce_112(ctx)
