@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from tests.console.browser import (
     catalogue,
     create_admin,
 )
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="the browser tests run once, on SQLite"
@@ -58,12 +57,7 @@ class Server:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_servers(self.process)
             self.process = None
 
 

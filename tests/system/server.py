@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,17 +54,27 @@ def start_server(
     with log.open("ab") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "app.cli", "serve",
-                "--port", str(port), "--workers", str(workers),
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
             ],
             cwd=REPO,
             env={**server_env(database_url), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
+            # Its own process group, so stopping it reaches its workers too (a SIGKILL to the
+            # supervisor alone leaves them running their loops beside the next tests).
+            start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            _kill_group(process)
             raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
@@ -70,5 +82,24 @@ def start_server(
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    process.kill()
+    _kill_group(process)
     raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+
+
+def stop_servers(*processes: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """Stop servers as an operator would (SIGTERM, so they shut down cleanly), and kill what is
+    left of each afterwards: one that outlives the timeout, and any worker it left behind."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

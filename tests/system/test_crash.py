@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql", reason="crash tests run real server processes on PostgreSQL"
@@ -36,46 +36,49 @@ async def test_sigkill_during_a_burst_loses_and_doubles_nothing(
     port = free_port()
     log = tmp_path / "server.log"
     server = start_server(fresh_database, port=port, log=log)
-    base = f"http://127.0.0.1:{port}"
-    acknowledged: dict[str, dict[str, object]] = {}
-    unanswered: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        credentials = []
-        for _ in range(DEVICES):
-            credentials.append((await http.post("/v1/devices", json={})).json()["credential"])
-        keys = {c: uuid.uuid4().hex for c in credentials}
-        third_acknowledged = asyncio.Event()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        acknowledged: dict[str, dict[str, object]] = {}
+        unanswered: list[tuple[str, str]] = []
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            credentials = []
+            for _ in range(DEVICES):
+                credentials.append((await http.post("/v1/devices", json={})).json()["credential"])
+            keys = {c: uuid.uuid4().hex for c in credentials}
+            third_acknowledged = asyncio.Event()
 
-        async def one(credential: str) -> None:
-            body = {
-                "pressed_at": "2026-11-23T03:00:00Z",
-                "location": {"lat": -6.2, "lon": 106.8, "accuracy_m": 30},
-            }
-            try:
-                response = await http.post(
-                    "/v1/alerts",
-                    json=body,
-                    headers={
-                        "Authorization": f"Bearer {credential}",
-                        "Idempotency-Key": keys[credential],
-                    },
-                )
-            except httpx.TransportError:
-                unanswered.append((credential, keys[credential]))
-                return
-            if response.status_code in (200, 201):
-                acknowledged[credential] = response.json()
-                if len(acknowledged) >= DEVICES // 3:
-                    third_acknowledged.set()
-            else:
-                unanswered.append((credential, keys[credential]))
+            async def one(credential: str) -> None:
+                body = {
+                    "pressed_at": "2026-11-23T03:00:00Z",
+                    "location": {"lat": -6.2, "lon": 106.8, "accuracy_m": 30},
+                }
+                try:
+                    response = await http.post(
+                        "/v1/alerts",
+                        json=body,
+                        headers={
+                            "Authorization": f"Bearer {credential}",
+                            "Idempotency-Key": keys[credential],
+                        },
+                    )
+                except httpx.TransportError:
+                    unanswered.append((credential, keys[credential]))
+                    return
+                if response.status_code in (200, 201):
+                    acknowledged[credential] = response.json()
+                    if len(acknowledged) >= DEVICES // 3:
+                        third_acknowledged.set()
+                else:
+                    unanswered.append((credential, keys[credential]))
 
-        async def killer() -> None:
-            await third_acknowledged.wait()
-            server.send_signal(signal.SIGKILL)
+            async def killer() -> None:
+                await third_acknowledged.wait()
+                server.send_signal(signal.SIGKILL)
 
-        await asyncio.gather(killer(), *(one(c) for c in credentials))
-    server.wait(timeout=10)
+            await asyncio.gather(killer(), *(one(c) for c in credentials))
+        server.wait(timeout=10)
+    finally:
+        stop_servers(server)  # killed by then, unless the test failed first
     assert acknowledged, "nothing was acknowledged before the kill"
     assert unanswered, "the kill came too late to interrupt anything"
 
@@ -126,8 +129,7 @@ async def test_sigkill_during_a_burst_loses_and_doubles_nothing(
                 )
                 assert replay.json() == before
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=15)
+        stop_servers(server)
     connection = await asyncpg.connect(str(make_url(fresh_database).set(drivername="postgresql")))
     try:
         assert await connection.fetchval("SELECT count(*) FROM alert") == DEVICES

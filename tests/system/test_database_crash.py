@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from app.ingestion.press import key_digest
 from tests.pgcluster import PgCluster
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 
 DEVICES = 60
 STAGGER_S = 0.05  # presses start over 3 s, so some land before, during and after the crash
@@ -106,8 +106,7 @@ async def test_a_crash_mid_burst_is_refused_cleanly_and_loses_or_doubles_nothing
 
             await asyncio.gather(nemesis(), *(phone(i, c) for i, c in enumerate(credentials)))
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop_servers(server)
 
     slowest = max(history.refusal_s, default=0.0)
     print(

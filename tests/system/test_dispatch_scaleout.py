@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql",
@@ -66,11 +67,11 @@ async def test_three_dispatchers_route_each_alert_once_and_survive_a_kill(
     fresh_database: str, tmp_path: Path
 ) -> None:
     ports = [free_port() for _ in range(3)]
-    servers = [
-        start_server(fresh_database, port=port, log=tmp_path / f"server{i}.log", env=DISPATCH_ENV)
-        for i, port in enumerate(ports)
-    ]
+    servers: list[subprocess.Popen[bytes]] = []
     try:
+        for i, port in enumerate(ports):
+            log = tmp_path / f"server{i}.log"
+            servers.append(start_server(fresh_database, port=port, log=log, env=DISPATCH_ENV))
         credentials = await seed_devices(fresh_database, ALERTS)
         rng = random.Random(7)
         acknowledged: set[str] = set()
@@ -114,9 +115,7 @@ async def test_three_dispatchers_route_each_alert_once_and_survive_a_kill(
             killed.set()
 
         async with httpx.AsyncClient(timeout=10) as http:
-            await asyncio.gather(
-                killer(), *(one(i, c, http) for i, c in enumerate(credentials))
-            )
+            await asyncio.gather(killer(), *(one(i, c, http) for i, c in enumerate(credentials)))
         assert len(acknowledged) == ALERTS
 
         connection = await asyncpg.connect(raw_url(fresh_database))
@@ -157,8 +156,4 @@ async def test_three_dispatchers_route_each_alert_once_and_survive_a_kill(
         finally:
             await connection.close()
     finally:
-        for server in servers:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-        for server in servers:
-            server.wait(timeout=20)
+        stop_servers(*servers)

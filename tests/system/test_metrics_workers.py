@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql", reason="several workers need PostgreSQL (SQLite runs one process)"
@@ -59,5 +58,4 @@ async def test_every_scrape_shows_both_workers(fresh_database: str, tmp_path: Pa
             ]
             assert all(total >= 20 for total in totals)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_servers(server, timeout_s=30)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from websockets.asyncio.client import connect
 from app.cli import main
 from app.main import RoleRefused, check_role, create_app
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database, make_settings
-from tests.system.server import free_port, start_server
+from tests.system.server import free_port, start_server, stop_servers
 from tests.system.test_stream_scaleout import PASSWORD, create_supervisor
 
 postgresql_only = pytest.mark.skipif(
@@ -42,21 +40,15 @@ async def fresh_database() -> AsyncIterator[str]:
     await drop_pg_database(url)
 
 
-def stop(*servers: subprocess.Popen[bytes]) -> None:
-    for server in servers:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-    for server in servers:
-        server.wait(timeout=20)
-
-
 @postgresql_only
 async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on_intake(
     fresh_database: str, tmp_path: Path
 ) -> None:
     intake_port, worker_port = free_port(), free_port()
     intake = start_server(
-        fresh_database, port=intake_port, log=tmp_path / "intake.log",
+        fresh_database,
+        port=intake_port,
+        log=tmp_path / "intake.log",
         env={**ENV, "SIGAP_ROLE": "intake"},
     )
     servers = [intake]
@@ -92,7 +84,9 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
                 alert_id = pressed.json()["id"]
 
                 worker = start_server(
-                    fresh_database, port=worker_port, log=tmp_path / "worker.log",
+                    fresh_database,
+                    port=worker_port,
+                    log=tmp_path / "worker.log",
                     env={**ENV, "SIGAP_ROLE": "worker"},
                 )
                 servers.append(worker)
@@ -116,7 +110,7 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
             assert (await http.post("/v1/devices", json={})).status_code == 404
             assert (await http.get("/openapi.json")).status_code == 404
     finally:
-        stop(*servers)
+        stop_servers(*servers)
 
     connection = await asyncpg.connect(str(make_url(fresh_database).set(drivername="postgresql")))
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ from websockets.asyncio.client import connect
 
 from app.realtime.broker import LISTENER_NAME
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database
-from tests.system.server import REPO, free_port, server_env, start_server
+from tests.system.server import REPO, free_port, server_env, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql",
@@ -93,9 +92,10 @@ async def test_alerts_on_one_process_reach_a_socket_on_another_despite_listener_
     fresh_database: str, tmp_path: Path
 ) -> None:
     port_a, port_b = free_port(), free_port()
-    server_a = start_server(fresh_database, port=port_a, log=tmp_path / "a.log", env=ENV)
-    server_b = start_server(fresh_database, port=port_b, log=tmp_path / "b.log", env=ENV)
+    servers: list[subprocess.Popen[bytes]] = []
     try:
+        servers.append(start_server(fresh_database, port=port_a, log=tmp_path / "a.log", env=ENV))
+        servers.append(start_server(fresh_database, port=port_b, log=tmp_path / "b.log", env=ENV))
         create_supervisor(fresh_database)
         async with httpx.AsyncClient(timeout=10) as http:
             token = (
@@ -167,10 +167,7 @@ async def test_alerts_on_one_process_reach_a_socket_on_another_despite_listener_
                     await connection.close()
                 listener.cancel()
     finally:
-        for server in (server_a, server_b):
-            server.send_signal(signal.SIGTERM)
-        for server in (server_a, server_b):
-            server.wait(timeout=20)
+        stop_servers(*servers)
 
     # The supervisor sees everything, so the socket's sequence has no gap, no repeat.
     assert [(m["seq"], m["event"]) for m in received] == [
