@@ -43,6 +43,46 @@ class Verdict:
             self.examples[name] = found[:5]
 
 
+@dataclass(frozen=True)
+class Numbered:
+    seq: int
+    event_type: str
+    offered_to: str | None  # an offer's unit, read once (the wait below asks many times)
+
+
+def expected_seqs(follower: Follower, events: list[Numbered]) -> dict[int, str]:
+    """The events (seq: type) this socket must have got: every one after it first connected for
+    the supervisor, the offers to its unit for a counselor; none a resync told it to skip."""
+    if follower.first_head is None:
+        return {}
+    first, skipped = follower.first_head, follower.resyncs
+    return {
+        e.seq: e.event_type
+        for e in events
+        if e.seq > first
+        and (follower.sees_everything or e.offered_to == follower.unit_code)
+        and not any(a < e.seq <= b for a, b in skipped)
+    }
+
+
+async def numbered_events(connection: asyncpg.Connection, until: int) -> list[Numbered]:
+    rows = await connection.fetch(
+        "SELECT seq, event_type, payload FROM outbox_event "
+        "WHERE seq IS NOT NULL AND seq <= $1 ORDER BY seq",
+        until,
+    )
+    return [
+        Numbered(
+            row["seq"],
+            row["event_type"],
+            str(_payload(row["payload"]).get("unit_code"))
+            if row["event_type"] == "assignment.offered"
+            else None,
+        )
+        for row in rows
+    ]
+
+
 async def check(
     url: str,
     history: History,
@@ -67,11 +107,7 @@ async def check(
             "count(r.id) AS decisions, coalesce(max(r.step), -1) AS last_step "
             "FROM alert a LEFT JOIN routing_decision r ON r.alert_id = a.id GROUP BY a.id"
         )
-        events = await connection.fetch(
-            "SELECT seq, event_type, payload FROM outbox_event "
-            "WHERE seq IS NOT NULL AND seq <= $1 ORDER BY seq",
-            stream_until,
-        )
+        events = await numbered_events(connection, stream_until)
         overdue = await connection.fetch(
             "SELECT alert_id::text AS id, clock FROM sla_clock "
             "WHERE status IN ('running', 'warning') AND NOT excluded "
@@ -124,20 +160,16 @@ async def check(
         if follower.first_head is None:
             gaps.append(f"{follower.name} never connected")
             continue
-        skipped = follower.resyncs
-        for row in events:
-            seq = row["seq"]
-            if seq <= follower.first_head or any(a < seq <= b for a, b in skipped):
-                continue
-            if not follower.sees_everything:
-                payload = _payload(row["payload"])
-                if row["event_type"] != "assignment.offered" or (
-                    payload.get("unit_code") != follower.unit_code
-                ):
-                    continue
-            expected_by_counselors += not follower.sees_everything
+        expected = expected_seqs(follower, events)
+        expected_by_counselors += 0 if follower.sees_everything else len(expected)
+        for seq, event_type in expected.items():
             if seq not in follower.received:
-                gaps.append(f"{follower.name} missed seq {seq} ({row['event_type']})")
+                # Past the socket's cursor: it was still behind; at or below: it was skipped.
+                where = "behind" if seq > (follower.last_seq or 0) else "skipped"
+                gaps.append(
+                    f"{follower.name} missed seq {seq} ({event_type}; {where}, socket at "
+                    f"{follower.last_seq}, {follower.connections} connections)"
+                )
         if follower.out_of_order:
             gaps.append(f"{follower.name}: {follower.out_of_order} events out of order")
     verdict.add("gaps", gaps)
