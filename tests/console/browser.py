@@ -6,6 +6,7 @@ tests do not depend on the time of day they run at.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,10 @@ from typing import Any
 
 import httpx
 
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.events import emit
+from app.models import Alert
 from tests.system.server import REPO, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,6 +57,31 @@ STAFF = {
 def catalogue(lang: str) -> dict[str, str]:
     data: dict[str, str] = json.loads((CATALOGUES / f"{lang}.json").read_text())
     return data
+
+
+def hand_to_112(database_url: str, alert_id: str, *, ago: timedelta) -> None:
+    """The ladder's hand-off to Jakarta Siaga 112 (``app.dispatch.ladder.transfer``), written into
+    the running server's database as if it happened ``ago``: the ladder gets there only after
+    every post and the central desk stayed silent for minutes."""
+
+    async def write() -> None:
+        engine = create_engine(Settings(database_url=database_url, dev=True), pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                alert = await session.get(Alert, uuid.UUID(alert_id))
+                assert alert is not None
+                at = datetime.now(UTC) - ago
+                alert.transferred_at = at
+                data = {"to": "112", "reason": "central desk unanswered"}
+                emit(session, "alert.transferred", at=at, alert_id=alert.id,
+                     data=data | {"case_code": alert.case_code})
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    # Not on this thread: Playwright's sync API keeps an event loop here.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, write()).result()
 
 
 def create_admin(database_url: str) -> None:

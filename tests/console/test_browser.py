@@ -32,6 +32,7 @@ from tests.console.browser import (
     Seeded,
     catalogue,
     create_admin,
+    hand_to_112,
 )
 from tests.system.server import free_port, start_server, stop_servers
 
@@ -83,6 +84,8 @@ def server(
         "SIGAP_DISPATCH__NOTIFY_PROVIDERS": '["http", "log"]',
         "SIGAP_DISPATCH__NOTIFY_HTTP_URL": f"http://127.0.0.1:{gateway.port}/send",
         "SIGAP_CONSOLE__PUBLIC_URL": srv.base,
+        # An unacknowledged 112 hand-off is looked for every second, not every 10 s.
+        "SIGAP_INTEGRATIONS__HANDOFF_CHECK_S": "1",
     }
     srv.start()
     try:  # a failed setup must not leave a server running its loops beside the next tests
@@ -745,3 +748,37 @@ def test_an_alert_routed_before_the_live_feed_started_still_shows(
         f'#board-table tr[data-alert="{alert["id"]}"]', timeout=OFFER_WAIT_MS
     )
     sup.check_clean()
+
+
+def test_a_supervisor_is_told_to_phone_112_when_112_does_not_acknowledge_a_hand_off(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    srv, seeded = server
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    alert = seeded.press()
+    board_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    sup.page.wait_for_selector(board_row, timeout=OFFER_WAIT_MS)
+    sup.page.click(f"{board_row} button")
+    sup.page.wait_for_selector("#alert-timeline")
+    assert sup.page.locator("#handoff-unacknowledged").count() == 0
+
+    # Handed to 112 five minutes ago and nobody there acknowledged: the check tells the
+    # supervisor, on the open alert, with the number to phone.
+    hand_to_112(srv.url, alert["id"], ago=timedelta(minutes=5))
+    banner = sup.page.wait_for_selector("#handoff-unacknowledged", timeout=OFFER_WAIT_MS)
+    assert banner is not None
+    assert sup.page.get_attribute("#handoff-phone", "href") == "tel:112"
+    texts = catalogue("id")
+    assert texts["handoff.title"] in banner.inner_text()
+
+    # The board's warnings list it too, with the same number.
+    sup.page.click("#back")
+    warning = sup.page.wait_for_selector(
+        f'#warnings li:has-text("{alert["case_code"]}")', timeout=OFFER_WAIT_MS
+    )
+    assert warning is not None
+    assert texts["event.alert.handoff_unacknowledged"] in warning.inner_text()
+    assert warning.query_selector('a[href="tel:112"]') is not None
+    sup.check_clean()
+    sup.close()

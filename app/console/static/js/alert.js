@@ -122,6 +122,19 @@ function paint() {
   paintNotes();
 }
 
+// 112 was handed the alert and has not said it took it: the supervisor phones 112 (the number
+// the server sends), until a 112 status arrives (accepted, dispatched, on scene, closed).
+const HANDOFF_ACKS = new Set(["accepted", "dispatched", "on_scene", "closed"]);
+function handoffBanner() {
+  const events = extra.timeline;
+  const last = events.findLastIndex((e) => e.event === "alert.handoff_unacknowledged");
+  if (last < 0) return null;
+  const acked = events.slice(last + 1).some((e) => e.event === "alert.partner_status" && e.data?.partner === "112" && HANDOFF_ACKS.has(e.data?.status));
+  if (acked) return null;
+  const phone = events[last].data?.phone_fallback || "112";
+  return h("p", { class: "dncb handoff", role: "alert", id: "handoff-unacknowledged" }, h("strong", {}, t("handoff.title")), " ", t("handoff.text"), " ", h("a", { href: `tel:${phone}`, id: "handoff-phone" }, t("handoff.call", { phone })));
+}
+
 function paintSummary(alert) {
   const transit = state.me.role === "transit_staff";
   const station = alert.station_candidates?.find((s) => s.at_station);
@@ -148,6 +161,7 @@ function paintSummary(alert) {
       ? h("p", { class: "restricted", id: "restricted" }, h("strong", {}, t("restricted.title")), " ", tOr(`restricted.reason.${alert.restriction_reason}`, alert.restriction_reason || ""), ". ", t("restricted.text"), alert.glass_until ? [" ", t("restricted.glass_until", { time: formatTime(alert.glass_until) })] : null)
       : null,
     alert.do_not_call_back ? h("p", { class: "dncb", role: "alert", id: "dncb" }, h("strong", {}, t("alert.dncb_title")), " ", t("alert.dncb_text")) : null,
+    handoffBanner(),
     h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     progressBar(alert.state),
   );

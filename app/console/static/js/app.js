@@ -217,6 +217,9 @@ function scheduleReload(alertId) {
   reloadTimer = setTimeout(() => reloadAll(false).catch(reportError), 150);
 }
 
+// Besides SLA warnings and breaches, what the board's warning list shows a supervisor.
+const WARNINGS = new Set(["alert.glass_broken", "alert.handoff_unacknowledged"]);
+
 async function onEvent(message) {
   const data = message.data || {};
   state.seenEvents += 1;
@@ -231,7 +234,11 @@ async function onEvent(message) {
     }
   }
   if (message.event === "alert.glass_broken" && state.me.province) glassBroken();
-  if ((message.event?.startsWith("sla.") || message.event === "alert.glass_broken") && state.me.province) {
+  if (message.event === "alert.handoff_unacknowledged" && state.me.province) {
+    ring();
+    announce(t("handoff.announce", { code: data.case_code || "", phone: data.phone_fallback || "112" }));
+  }
+  if ((message.event?.startsWith("sla.") || WARNINGS.has(message.event)) && state.me.province) {
     state.warnings.unshift({ at: message.at, event: message.event, data });
     state.warnings.splice(20);
   }

@@ -124,7 +124,7 @@ export function renderBoard() {
     { "aria-labelledby": "warn-title", class: "warnings" },
     h("h2", { id: "warn-title" }, t("board.warnings")),
     state.warnings.length
-      ? h("ul", { id: "warnings" }, state.warnings.map((w) => h("li", { class: w.event === "sla.breached" ? "breach" : "warn" }, formatTime(w.at), " ", [tOr(`event.${w.event}`, w.event), w.data.clock ? tOr(`clock.${w.data.clock}`, w.data.clock) : null, w.data.case_code || null].filter(Boolean).join(" · "))))
+      ? h("ul", { id: "warnings" }, state.warnings.map((w) => h("li", { class: w.event === "sla.breached" || w.event === "alert.handoff_unacknowledged" ? "breach" : "warn" }, formatTime(w.at), " ", [tOr(`event.${w.event}`, w.event), w.data.clock ? tOr(`clock.${w.data.clock}`, w.data.clock) : null, w.data.case_code || null].filter(Boolean).join(" · "), w.data.phone_fallback ? [" · ", h("a", { href: `tel:${w.data.phone_fallback}` }, t("handoff.call", { phone: w.data.phone_fallback }))] : null)))
       : h("p", { class: "empty" }, t("board.no_warnings")),
   );
   return h(
