@@ -10,6 +10,8 @@ Every count in ``Verdict.errors`` must be 0:
   its steps (each step is the previous one + 1, ladder.py);
 * ``gaps``: a committed event a resumed socket may see but never got (the supervisor sees every
   event; a counselor the offers to its unit), out-of-order deliveries counted too;
+* ``resyncs``: a socket told to start over (``resync_required``) although its cursor was inside
+  the replay window;
 * ``sla_never_fired`` / ``sla_fired_twice``: a clock still running well past its deadline, or
   two ``sla.breached`` events for one alert and clock.
 """
@@ -173,6 +175,12 @@ async def check(
         if follower.out_of_order:
             gaps.append(f"{follower.name}: {follower.out_of_order} events out of order")
     verdict.add("gaps", gaps)
+    # Every socket here resumes well inside the replay window: a resync would be the server
+    # giving up on a cursor it should serve, and the events it skipped are excused above.
+    verdict.add(
+        "resyncs",
+        [f"{f.name}: told to resync from {a} to {b}" for f in followers for a, b in f.resyncs],
+    )
     verdict.add("sla_never_fired", [f"{r['id']} {r['clock']}" for r in overdue])
     twice = Counter((r["id"], _payload(r["payload"]).get("clock")) for r in breaches)
     verdict.add("sla_fired_twice", [f"{a} {c}: {n}" for (a, c), n in twice.items() if n > 1])
