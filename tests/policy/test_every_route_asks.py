@@ -2,8 +2,8 @@
 
 Routes are found by introspection: any path with ``{alert_id}`` or ``{case_id}`` must reach
 ``app.policy.alerts.decide`` when staff call it, so a new route that forgets the policy fails here
-without anyone adding it to a list. Routes without an alert in their path are classified below
-with the reason they need no per-alert decision.
+without anyone adding it to a list. Routes without an alert in their path are classified, each
+with the reason it needs no per-alert decision, in ``test_routes_without_alert.py``.
 """
 
 from __future__ import annotations
