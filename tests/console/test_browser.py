@@ -782,3 +782,59 @@ def test_a_supervisor_is_told_to_phone_112_when_112_does_not_acknowledge_a_hand_
     assert warning.query_selector('a[href="tel:112"]') is not None
     sup.check_clean()
     sup.close()
+
+
+def test_an_admin_creates_rotates_and_revokes_an_integrator_client(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+
+    def token_status(client_id: str, secret: str) -> int:
+        with seeded.client() as http:
+            return http.post(
+                "/v1/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client_id, secret),
+            ).status_code
+
+    admin = Watched(browser, seeded.base)
+    admin.page.on("dialog", lambda dialog: dialog.accept())
+    admin.sign_in("admin")
+    admin.page.click("nav button:nth-child(2)")
+    admin.page.wait_for_selector("#integrator-form")
+    admin.page.fill("#int-name", "Polda Metro Jaya PPA")
+    admin.page.select_option("#int-data-scope", "police")
+    assert admin.page.is_visible("#int-network")  # a government intranet may be allowed
+    assert not admin.page.is_visible("#int-operator")
+    admin.page.check("#int-scope-alerts-read")
+    admin.page.check("#int-scope-exports-read")
+    admin.page.click("#integrator-create")
+    admin.page.wait_for_selector("#integrator-secret")
+    client_id = admin.page.inner_text("#secret-client-id")
+    first = admin.page.inner_text("#secret-client-secret")
+    assert token_status(client_id, first) == 200  # what the admin copied works
+    row = f'#integrator-table tr[data-client="{client_id}"]'
+    assert "alerts:read, exports:read" in admin.page.inner_text(row)
+    admin.shot("integrators-admin-id")
+
+    admin.page.click(f"{row} button.rotate-secret")
+    admin.page.wait_for_function(
+        "old => document.querySelector('#secret-client-secret')?.textContent"
+        " && document.querySelector('#secret-client-secret').textContent !== old",
+        arg=first,
+    )
+    second = admin.page.inner_text("#secret-client-secret")
+    assert token_status(client_id, first) == 401  # the old secret stops at once
+    assert token_status(client_id, second) == 200
+    admin.page.click("#secret-hide")
+    admin.page.wait_for_selector("#integrator-secret", state="detached")  # shown once
+
+    admin.page.click(f"{row} button.revoke")
+    revoked = catalogue("id")["integrators.revoked"].split(" ")[0]
+    admin.page.wait_for_selector(f'{row} td:has-text("{revoked}")')
+    assert token_status(client_id, second) == 401
+    admin.page.click("#lang-toggle")
+    admin.page.wait_for_selector("text=" + catalogue("en")["integrators.title"])
+    assert untranslated(visible_texts(admin.page), "en") == []
+    admin.check_clean()
+    admin.close()

@@ -1,11 +1,12 @@
 // Rosters and units without curl: find a unit, see who is on duty, add and end shifts
 // (supervisors, admins), at the post or on call; edit a post's hours, address, phones and
-// coordinates (supervisors, admins), and manage staff accounts (admins).
+// coordinates (supervisors, admins), and manage staff accounts and integrator clients (admins).
 import { h, clear, append } from "./dom.js";
 import { t, formatTime, zoneName } from "./i18n.js";
 import { api, ApiError } from "./session.js";
 import { state, unitName } from "./state.js";
 import { announce } from "./app.js";
+import { renderIntegrators } from "./integrators.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 let selected = null;
@@ -38,6 +39,7 @@ export function renderRosters() {
     h("h1", { id: "rosters-title" }, t("units.title")),
     h("div", { class: "columns" }, h("div", { class: "col" }, search, list), h("div", { class: "col wide" }, panel)),
     isAdmin ? users : null,
+    isAdmin ? renderIntegrators() : null,
   );
 }
 
