@@ -7,7 +7,8 @@ phone it is) in; the message to send, or None, out.
 - Counselors, paralegals, transit staff: an alert's events within their unit's sight
   (``app.policy.sight``: from the first offer until its leg closed plus the late-accept grace,
   without end while a leg is open or completed), and every event about their own unit's legs (so
-  a console also learns that an offer was withdrawn). Judged by the event's own time, so a replay
+  a console also learns that an offer was withdrawn): ``assignment.*`` only, since elsewhere a
+  ``unit_code`` names the unit of whoever acted. Judged by the event's own time, so a replay
   shows exactly what live delivery did. Payloads never carry contact data or free text, so
   transit staff see the same pseudonymous events as everyone else.
 - Integrators with the ``alerts:read`` scope: the events of alerts in their data scope
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from app.policy.events import is_case_matter
+from app.policy.events import about_units_leg, is_case_matter
 from app.policy.integrators import NO_SCOPE, ClientScope, ScopeFacts, integrator_sees_event
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.policy.sight import LegSight, unit_sight
@@ -111,9 +112,8 @@ def message_for(
         return None
     if audience.role == "transit_staff" and is_case_matter(event.event, event.data):
         return None
-    about_own_leg = audience.unit_code is not None and event.data.get("unit_code") == (
-        audience.unit_code
-    )
+    # Only leg events: a progress event's unit_code is the actor's unit, not a leg of it.
+    about_own_leg = about_units_leg(event.event, event.data, audience.unit_code)
     if about_own_leg or (facts is not None and facts.unit_saw(audience.unit_id, event.at)):
         return event.event, event.data
     return None
