@@ -180,7 +180,7 @@ async def access_to(
     session: AsyncSession, principal: Principal, alert: Alert, *, now: datetime
 ) -> AlertAccess | Denied:
     if isinstance(principal, IntegratorPrincipal):
-        sees = await integrator_sees_alert(session, principal, alert)
+        sees = await integrator_sees_alert(session, principal, alert, now=now)
         return decide(principal, alert, (), now=now, integrator_sees=sees)
     glass_until = None
     if alert.restricted_at is not None and isinstance(principal, StaffPrincipal):

@@ -40,11 +40,11 @@ NO_SCOPE = ClientScope(data_scope="none")
 
 
 async def integrator_sees_alert(
-    session: AsyncSession, client: IntegratorPrincipal, alert: Alert
+    session: AsyncSession, client: IntegratorPrincipal, alert: Alert, *, now: datetime
 ) -> bool:
     # Reading or exporting alerts; the route checks which of the two scopes it needs.
     return bool({"alerts:read", "exports:read"} & client.scopes) and await client_sees_alert(
-        session, principal_scope(client), alert
+        session, principal_scope(client), alert, now
     )
 
 

@@ -299,7 +299,18 @@ async def test_integrators_get_an_alerts_events_from_when_it_entered_their_data_
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 HANDED_OVER = ScopeFacts(handed_over_to="police", handed_over_at=T0 + timedelta(minutes=1))
 TRANSFERRED = ScopeFacts(transferred_at=T0 + timedelta(minutes=1))
-OFFERED_TJ = ScopeFacts(transit_offers=(("transjakarta", T0 + timedelta(minutes=1)),))
+TJ_DESK = uuid.uuid4()
+OFFERED_TJ = ScopeFacts(
+    transit_legs=(("transjakarta", LegSight(TJ_DESK, T0 + timedelta(minutes=1), None, "offered")),)
+)
+DECLINED_TJ = ScopeFacts(
+    transit_legs=(
+        (
+            "transjakarta",
+            LegSight(TJ_DESK, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), "declined"),
+        ),
+    )
+)
 READ = frozenset({"alerts:read"})
 
 
@@ -324,6 +335,10 @@ def integrator(
         (integrator("transit", "transjakarta"), "alert.received", 0, OFFERED_TJ, False),
         (integrator("transit", "transjakarta"), "assignment.offered", 1, OFFERED_TJ, True),
         (integrator("transit", "mrt"), "assignment.offered", 1, OFFERED_TJ, False),
+        # Its last leg declined: up to the decline, and nothing after, as for its staff.
+        (integrator("transit", "transjakarta"), "assignment.declined", 2, DECLINED_TJ, True),
+        (integrator("transit", "transjakarta"), "alert.location_updated", 3, DECLINED_TJ, False),
+        (integrator("transit", "transjakarta"), "alert.resolved", 5, DECLINED_TJ, False),
         (integrator("transit", "mrt"), "alert.resolved", 5, OFFERED_TJ, False),
         (integrator("none"), "alert.resolved", 5, HANDED_OVER, False),
         # The scope says which alerts; alerts:read says whether any events at all.
