@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.errors import Forbidden
 from app.models import Device
 from app.policy.roles import PROVINCE_WIDE_ROLES as PROVINCE_WIDE_ROLES
+from app.policy.roles import PSEUDONYMOUS_ROLES
 
 STAFF_ROLES = frozenset({"counselor", "paralegal", "transit_staff", "supervisor", "admin"})
 INTEGRATOR_SCOPES = frozenset(
@@ -45,7 +46,7 @@ class StaffPrincipal:
     @property
     def is_transit(self) -> bool:
         """Transit staff see alerts pseudonymised: case code and location, no contact data."""
-        return self.role == "transit_staff"
+        return self.role in PSEUDONYMOUS_ROLES
 
 
 @dataclass(frozen=True)

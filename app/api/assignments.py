@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.access import require_staff
+from app.access import StaffPrincipal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
 from app.dispatch import claims
 from app.dispatch.views import assignment_read, list_assignments
@@ -23,6 +23,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.models import Alert, Assignment
+from app.policy.alerts import staff_fields
 from app.schemas.common import Page
 from app.schemas.dispatch import AssignmentRead, BreakRequest, DeclineRequest
 
@@ -66,10 +67,12 @@ async def get_assignments(
     return Page[AssignmentRead](items=items, next_cursor=cursor.encode() if cursor else None)
 
 
-async def _read(session: Session, leg_id: uuid.UUID) -> AssignmentRead:
+async def _read(session: Session, staff: StaffPrincipal, leg_id: uuid.UUID) -> AssignmentRead:
     leg = await session.get(Assignment, leg_id)
     assert leg is not None
-    return assignment_read(leg, await session.get(Alert, leg.alert_id))
+    alert = await session.get(Alert, leg.alert_id)
+    # The answer to its own accept or decline: pseudonymous for transit staff like the list.
+    return assignment_read(leg, alert, fields=staff_fields(staff, holder=False))
 
 
 @router.post(
@@ -95,7 +98,7 @@ async def post_accept(
         now=context.clock.now(),
     )
     await session.commit()
-    return await _read(session, leg.id)
+    return await _read(session, staff, leg.id)
 
 
 @router.post(
@@ -122,7 +125,7 @@ async def post_decline(
         now=context.clock.now(),
     )
     await session.commit()
-    return await _read(session, leg.id)
+    return await _read(session, staff, leg.id)
 
 
 @router.post(
@@ -144,7 +147,7 @@ async def post_heartbeat(
         now=context.clock.now(),
     )
     await session.commit()
-    return await _read(session, leg.id)
+    return await _read(session, staff, leg.id)
 
 
 @router.post(
@@ -170,4 +173,4 @@ async def post_break(
         now=context.clock.now(),
     )
     await session.commit()
-    return await _read(session, assignment_id)
+    return await _read(session, staff, assignment_id)

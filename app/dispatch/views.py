@@ -16,8 +16,10 @@ from app.access import StaffPrincipal
 from app.errors import NotFound
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
-from app.policy.alerts import AlertAccess, Denied, access_to, refuse
+from app.policy.alerts import AlertAccess, Denied, access_to, refuse, staff_fields
 from app.policy.events import is_case_matter
+from app.policy.fields import FieldAccess
+from app.policy.profile import event_for, leg_reason, preferred_sex, routing_explanation
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import (
     AssignmentRead,
@@ -35,7 +37,11 @@ def note_aad(alert_id: uuid.UUID) -> str:
     return f"alert.note:{alert_id}"
 
 
-def assignment_read(leg: Assignment, alert: Alert | None = None) -> AssignmentRead:
+def assignment_read(
+    leg: Assignment, alert: Alert | None = None, *, fields: FieldAccess
+) -> AssignmentRead:
+    """One leg as ``fields`` may read it: pseudonymous callers learn nothing of the victim's
+    companion preference from why and how the unit was chosen."""
     return AssignmentRead(
         id=leg.id,
         alert_id=leg.alert_id,
@@ -43,9 +49,9 @@ def assignment_read(leg: Assignment, alert: Alert | None = None) -> AssignmentRe
         step=leg.step,
         unit_code=leg.unit_code,
         leg_kind=leg.leg_kind,
-        reason=leg.reason,
+        reason=leg_reason(fields, leg.reason),
         status=leg.status,
-        preferred_sex=leg.preferred_sex,
+        preferred_sex=preferred_sex(fields, leg.preferred_sex),
         is_drill=alert.is_drill if alert else None,
         offered_at=leg.offered_at,
         deadline_at=leg.deadline_at,
@@ -85,7 +91,8 @@ async def list_assignments(
         )
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
-    items = [assignment_read(leg, alert) for leg, alert in page]
+    fields = staff_fields(staff, holder=False)  # only its pseudonymity matters to a leg
+    items = [assignment_read(leg, alert, fields=fields) for leg, alert in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
@@ -111,7 +118,9 @@ async def routing_of(session: AsyncSession, alert: Alert, access: AlertAccess) -
     decisions = [d for d in decisions if access.covers(d.created_at)]
     by_decision: dict[uuid.UUID, list[AssignmentRead]] = {}
     for leg in (g for g in legs if access.covers(g.offered_at)):
-        by_decision.setdefault(leg.decision_id, []).append(assignment_read(leg, alert))
+        by_decision.setdefault(leg.decision_id, []).append(
+            assignment_read(leg, alert, fields=access.fields)
+        )
     return RoutingRead(
         alert_id=alert.id,
         state=alert.state,
@@ -124,7 +133,7 @@ async def routing_of(session: AsyncSession, alert: Alert, access: AlertAccess) -
                 trigger=d.trigger,
                 policy=d.policy,
                 created_at=d.created_at,
-                decision=d.decision,
+                decision=routing_explanation(access.fields, d.decision),
                 legs=by_decision.get(d.id, []),
             )
             for d in decisions
@@ -168,18 +177,22 @@ async def timeline_of(
     session: AsyncSession, alert: Alert, access: AlertAccess
 ) -> list[TimelineEntry]:
     """Every event of the alert the caller may see, in commit order (outbox payloads hold no
-    personal data); without ``case_matters`` (transit staff) nothing about the case file."""
+    personal data); without ``case_matters`` (transit staff) nothing about the case file, and
+    pseudonymous as the stream tells them (``app.policy.profile``)."""
     events = (
         await session.scalars(
             select(OutboxEvent).where(OutboxEvent.alert_id == alert.id).order_by(OutboxEvent.id)
         )
     ).all()
-    return [
-        TimelineEntry(at=e.created_at, event=e.event_type, data=e.payload)
-        for e in events
-        if access.covers(e.created_at)
-        and (access.fields.case_matters or not is_case_matter(e.event_type, e.payload))
-    ]
+    entries: list[TimelineEntry] = []
+    for e in events:
+        if not access.covers(e.created_at) or (
+            not access.fields.case_matters and is_case_matter(e.event_type, e.payload)
+        ):
+            continue
+        name, data = event_for(access.fields, e.event_type, e.payload)
+        entries.append(TimelineEntry(at=e.created_at, event=name, data=data))
+    return entries
 
 
 async def notes_of(

@@ -5,9 +5,10 @@ EIDO (NENA-STA-021) is the emergency-incident exchange format of NG9-1-1; this i
 SIMFONI-PPA, the national case system, has no public API: the field names of its entry form
 are used and listed in docs/integrators.md.
 
-What goes in is limited to what the caller may see (``app.integrations.scope`` decides which
-alerts; this module which fields): never contact data, narratives or notes, and a child
-victim's status only to police after a hand-over to police and to supervisors.
+What goes in is limited to what the caller may see (``app.policy`` decides which alerts, and
+whether a victim's being a child may be told: ``export_shows_child``): never contact data,
+narratives or notes, and a child victim's status only to police after a hand-over to police and
+to supervisors and admins.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access import IntegratorPrincipal, Principal, StaffPrincipal
 from app.errors import Forbidden, NotFound
 from app.models import Alert, Assignment, Case, ChannelAlert, PartnerStatus, Unit
-from app.policy.alerts import AlertAccess, open_alert
+from app.policy.alerts import AlertAccess, export_shows_child, open_alert
+from app.policy.roles import PROVINCE_WIDE_ROLES
 
-PROVINCE_WIDE = frozenset({"supervisor", "admin"})
 CONFIDENCE_PCT = 68
 """Phone fixes report a one-sigma radius: the true point is inside it about 68 % of the time."""
 
@@ -33,7 +34,7 @@ async def _visible_alert(
 ) -> tuple[Alert, AlertAccess]:
     """Exports are for supervisors, admins and integrators with ``exports:read``; which alert
     they may export is app.policy's answer, like every other alert route."""
-    if isinstance(principal, StaffPrincipal) and principal.role not in PROVINCE_WIDE:
+    if isinstance(principal, StaffPrincipal) and principal.role not in PROVINCE_WIDE_ROLES:
         raise Forbidden("Exports are for supervisors, admins and integrators.")
     if not isinstance(principal, StaffPrincipal) and not (
         isinstance(principal, IntegratorPrincipal) and "exports:read" in principal.scopes
@@ -41,16 +42,6 @@ async def _visible_alert(
         raise Forbidden("This route needs the scope exports:read.")
     # Sight in time matters to units and to a supervisor's break-glass grant.
     return await open_alert(session, principal, alert_id, now=now)
-
-
-def _child_visible(principal: Principal, alert: Alert, access: AlertAccess) -> bool:
-    if access.fields.restricted:
-        return False  # a restricted record: only the claim holder (or through the glass)
-    if isinstance(principal, StaffPrincipal):
-        return principal.role in PROVINCE_WIDE
-    return isinstance(principal, IntegratorPrincipal) and (
-        principal.data_scope == "police" and alert.handed_over_to == "police"
-    )
 
 
 def _iso(value: Any) -> str | None:
@@ -138,7 +129,7 @@ async def eido_incident(
         "reporter": alert.reporter,
         "doNotCallBack": alert.do_not_call_back,
     }
-    if _child_visible(principal, alert, access):
+    if export_shows_child(principal, alert, access):
         incident["victimIsChild"] = alert.victim_is_child
     document: dict[str, Any] = {
         "eidoVersion": "sigap-eido-style/1",
@@ -204,7 +195,7 @@ async def simfoni_case(
         "tingkat_risiko": case.risk_level,
         # The age group says whether the victim is a child: the same rule as EIDO's flag.
         "kelompok_umur_korban": (
-            case.victim_age_group if _child_visible(principal, alert, access) else None
+            case.victim_age_group if export_shows_child(principal, alert, access) else None
         ),
         "tahap_layanan": case.stage,
         "layanan": sorted(case.milestones),

@@ -52,7 +52,8 @@ from app.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from app.policy.integrators import integrator_sees_event
+from app.policy.integrators import integrator_event
+from app.policy.profile import pseudonymous_event
 from app.security.fields import KeyRing
 from app.upsert import dialect_insert
 from app.waiting import woken
@@ -79,12 +80,14 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return timedelta(seconds=base * rng.uniform(0.8, 1.2))
 
 
-def thin_payload(event: OutboxEvent) -> dict[str, Any]:
-    data = {k: event.payload[k] for k in THIN_KEYS if event.payload.get(k) is not None}
+def thin_payload(event: OutboxEvent, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ids and links only, of the event as the policy tells it to the receiving integrator
+    (``event_type``, ``payload``: ``app.policy.integrators.integrator_event``)."""
+    data = {k: payload[k] for k in THIN_KEYS if payload.get(k) is not None}
     alert_id = data.get("alert_id")
     links = {"incident": f"/v1/exports/alerts/{alert_id}/eido"} if alert_id else {}
     return {
-        "type": event.event_type,
+        "type": event_type,
         "timestamp": event.created_at.isoformat(),
         "data": {**data, "seq": event.seq, "links": links},
     }
@@ -131,11 +134,11 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
     for event in events:
         if event.alert_id is None:
             continue
+        # Integrators are pseudonymous: they subscribe to, and get, the event as the policy
+        # tells it to them (a duress cancel is alert.do_not_call_back).
+        told, _ = pseudonymous_event(event.event_type, event.payload)
         for endpoint, client in endpoints:
-            if (
-                event.event_type not in endpoint.event_types
-                or event.created_at < endpoint.created_at
-            ):
+            if told not in endpoint.event_types or event.created_at < endpoint.created_at:
                 continue
             if not READ_SCOPES & set(client.scopes):
                 continue
@@ -147,14 +150,19 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
             known = facts[key]
             # The stream's rule, judged at the event's own time: a batch read after the alert
             # entered the client's scope must not carry the events from before it.
-            if known is None or not integrator_sees_event(
-                READ_SCOPES,
-                scope,
-                event.event_type,
-                event.payload,
-                at=event.created_at,
-                facts=known,
-            ):
+            message = (
+                None
+                if known is None
+                else integrator_event(
+                    READ_SCOPES,
+                    scope,
+                    event.event_type,
+                    event.payload,
+                    at=event.created_at,
+                    facts=known,
+                )
+            )
+            if message is None:
                 continue
             await session.execute(
                 dialect_insert(session, WebhookDelivery)
@@ -162,8 +170,8 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
                     id=uuid.uuid4(),
                     endpoint_id=endpoint.id,
                     event_seq=event.seq,
-                    event_type=event.event_type,
-                    payload=thin_payload(event),
+                    event_type=message[0],
+                    payload=thin_payload(event, *message),
                     status="pending",
                     attempts=0,
                     due_at=now,

@@ -6,10 +6,11 @@ of its units), the police only alerts handed over to police, Jakarta Siaga 112 o
 transferred to it. ``none`` (the default) sees no alert at all, so a client created without a
 data scope can read reference data and reports but never a victim's alert.
 
-The decision is ``entered_scope_at``: *since when* the alert is in the client's scope. REST,
-webhooks and exports ask whether it is in at all (``may_see``); the stream asks whether each event
-happened after it entered (``covers``), so a client sees an alert's events from the moment the
-alert entered its scope, live and on replay alike, and loads what happened before over REST.
+The decision is ``entered_scope_at``: *since when* the alert is in the client's scope, and for a
+transit operator ``scope_until``: until when (the close of its last leg, as for its own staff).
+REST and exports ask whether it is in now (``may_see``); the stream and webhooks ask whether each
+event happened inside (``covers``), so a client sees an alert's events from the moment the alert
+entered its scope, live and on replay alike, and loads what happened before over REST.
 The need-to-know policy (``app.policy.integrators``) asks it for integrator principals on REST
 and on the stream.
 """
@@ -21,11 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import IntegratorPrincipal
 from app.models import Alert, Assignment, Unit
+from app.policy.sight import LegSight, UnitSight, legs_sight
 
 DataScope = Literal["none", "transit", "police", "112"]
 DATA_SCOPES: tuple[DataScope, ...] = ("none", "transit", "police", "112")
@@ -52,14 +54,21 @@ class ScopeFacts:
     handed_over_to: str | None = None
     handed_over_at: datetime | None = None
     transferred_at: datetime | None = None
-    transit_offers: tuple[tuple[str, datetime], ...] = ()
-    """(partner code, first offer) of each operator that had a transit leg on the alert."""
+    transit_legs: tuple[tuple[str, LegSight], ...] = ()
+    """(partner code, leg) of every transit leg on the alert at an operator's unit."""
+
+
+def operator_sight(scope: ClientScope, facts: ScopeFacts) -> UnitSight:
+    """A transit operator's sight of the alert: its legs at any of its units, added up as a
+    unit's own (``app.policy.sight``), so its system sees what its staff see."""
+    return legs_sight(leg for code, leg in facts.transit_legs if code == scope.unit_code)
 
 
 def entered_scope_at(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
     """Pure, and THE decision: when the alert entered the client's data scope (its first offer
     to the operator, the hand-over to police, the transfer to 112), or None if it never did.
-    Once in, an alert stays in: each of these moments is written once and never undone."""
+    Each of these moments is written once and never undone; only a transit operator's scope
+    also ends (``scope_until``)."""
     if facts.is_drill:
         return None  # drills never leave Sigap
     if scope.data_scope == "police":
@@ -67,50 +76,78 @@ def entered_scope_at(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
     if scope.data_scope == "112":
         return facts.transferred_at
     if scope.data_scope == "transit" and scope.unit_code is not None:
-        offers = [at for code, at in facts.transit_offers if code == scope.unit_code]
-        return min(offers, default=None)
+        return operator_sight(scope, facts).since
     return None
 
 
-def may_see(scope: ClientScope, facts: ScopeFacts) -> bool:
-    """May a client with ``scope`` see the alert (now: REST, webhooks, exports)?"""
-    return entered_scope_at(scope, facts) is not None
+def scope_until(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
+    """What happened after this moment is outside the client's scope; None: no end. A transit
+    operator's ends, as its staff's sight does, when its last leg closed (declined, expired,
+    lapsed, withdrawn): the alert went elsewhere. Police and 112 keep what was handed to them."""
+    if scope.data_scope == "transit":
+        return operator_sight(scope, facts).until
+    return None
+
+
+def may_see(scope: ClientScope, facts: ScopeFacts, now: datetime | None = None) -> bool:
+    """May a client with ``scope`` see the alert (at ``now``: REST, webhooks, exports)? A transit
+    operator's system, until the close of its last leg plus the grace its staff get
+    (``LATE_ACCEPT_GRACE`` after an expired offer or a lapsed claim). Without ``now``: did the
+    alert ever enter the scope."""
+    if entered_scope_at(scope, facts) is None:
+        return False
+    return now is None or scope.data_scope != "transit" or operator_sight(scope, facts).sees_at(now)
 
 
 def covers(scope: ClientScope, facts: ScopeFacts, at: datetime) -> bool:
     """Did something that happened at ``at`` (a stream event) happen inside the client's scope?
     Judged by its own time, so a replay shows exactly what live delivery did."""
     since = entered_scope_at(scope, facts)
-    return since is not None and at >= since
+    if since is None or at < since:
+        return False
+    until = scope_until(scope, facts)
+    return until is None or at <= until
 
 
-async def transit_offers(
+async def transit_legs(
     session: AsyncSession, alert_id: uuid.UUID
-) -> tuple[tuple[str, datetime], ...]:
+) -> tuple[tuple[str, LegSight], ...]:
     rows = await session.execute(
-        select(Unit.partner_code, func.min(Assignment.offered_at))
+        select(
+            Unit.partner_code,
+            Assignment.unit_id,
+            Assignment.offered_at,
+            Assignment.closed_at,
+            Assignment.status,
+        )
         .join(Assignment, Assignment.unit_id == Unit.id)
         .where(
             Assignment.alert_id == alert_id,
             Assignment.leg_kind == "transit",
             Unit.partner_code.is_not(None),
         )
-        .group_by(Unit.partner_code)
     )
-    return tuple((str(code), at) for code, at in rows.all())
+    return tuple(
+        (str(code), LegSight(unit_id, offered_at, closed_at, status))
+        for code, unit_id, offered_at, closed_at, status in rows.all()
+    )
 
 
 async def scope_facts(session: AsyncSession, alert: Alert, scope: ClientScope) -> ScopeFacts:
     """The facts of one alert (the transit legs only when the scope needs them)."""
-    offers = await transit_offers(session, alert.id) if scope.data_scope == "transit" else ()
+    legs = await transit_legs(session, alert.id) if scope.data_scope == "transit" else ()
     return ScopeFacts(
         is_drill=alert.is_drill,
         handed_over_to=alert.handed_over_to,
         handed_over_at=alert.handed_over_at,
         transferred_at=alert.transferred_at,
-        transit_offers=offers,
+        transit_legs=legs,
     )
 
 
-async def client_sees_alert(session: AsyncSession, scope: ClientScope, alert: Alert) -> bool:
-    return may_see(scope, await scope_facts(session, alert, scope))
+async def client_sees_alert(
+    session: AsyncSession, scope: ClientScope, alert: Alert, now: datetime | None = None
+) -> bool:
+    """``now``: whether the client sees the alert now (reads); without it, whether the alert
+    ever entered its scope (a partner's status report about an alert it was offered)."""
+    return may_see(scope, await scope_facts(session, alert, scope), now)

@@ -47,6 +47,7 @@ WEBHOOK_EVENTS = frozenset(
         "alert.location_updated",
         "alert.resolved",
         "alert.cancelled",
+        "alert.do_not_call_back",
         "alert.partner_status",
         "alert.handoff_unacknowledged",
     }

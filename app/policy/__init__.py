@@ -18,9 +18,11 @@ exports) through ``fields``. The rules:
   for a supervisor who broke the glass with a written reason, until the grant ends; never admins.
 - Transit staff are pseudonymous: no contact, free text, ``victim_is_child``,
   ``companion_preference`` or ``duress``; they keep "do not call back" and nothing of case files.
+  The preference and a duress cancel also show in legs, routing and events: ``profile``.
 - Integrators: what their data scope (``app.integrations.scope``) allows; without one, no alert.
   On the stream, an alert's events from the moment it entered that scope (``integrators``).
 - A device: its own alert, through the reassurance view only.
 
-``sight``, ``fields`` and ``restriction`` are pure; ``alerts`` loads the facts from the database.
+``sight``, ``fields``, ``profile`` and ``restriction`` are pure; ``alerts`` loads the facts from
+the database.
 """

@@ -151,6 +151,19 @@ def province_access(
     )
 
 
+def export_shows_child(principal: Principal, alert: Alert, access: AlertAccess) -> bool:
+    """Whether an export (EIDO's ``victimIsChild``, SIMFONI's age group, which says the same)
+    may tell that the victim is a child: supervisors and admins, and police after a hand-over
+    to police (they take the case on); never on a restricted record not seen whole."""
+    if access.fields.restricted:
+        return False  # only the claim holder (or a supervisor through the glass)
+    if isinstance(principal, StaffPrincipal):
+        return principal.role in PROVINCE_WIDE_ROLES
+    return isinstance(principal, IntegratorPrincipal) and (
+        principal.data_scope == "police" and alert.handed_over_to == "police"
+    )
+
+
 def staff_fields(staff: StaffPrincipal, *, holder: bool) -> FieldAccess:
     """The fields a staff member sees of an alert they may see (no database)."""
     if staff.is_transit:
@@ -180,7 +193,7 @@ async def access_to(
     session: AsyncSession, principal: Principal, alert: Alert, *, now: datetime
 ) -> AlertAccess | Denied:
     if isinstance(principal, IntegratorPrincipal):
-        sees = await integrator_sees_alert(session, principal, alert)
+        sees = await integrator_sees_alert(session, principal, alert, now=now)
         return decide(principal, alert, (), now=now, integrator_sees=sees)
     glass_until = None
     if alert.restricted_at is not None and isinstance(principal, StaffPrincipal):

@@ -17,6 +17,11 @@ CASE_CLOCKS = frozenset(
 )
 """The legal clocks of a case file (UPTD PPA's follow-up), as opposed to the alert's own."""
 
+LEG_EVENT_PREFIX = "assignment."
+"""Events about one leg (an offer to one unit: offered, accepted, declined, expired, withdrawn,
+claim broken); their ``unit_code`` is the leg's unit. Elsewhere (progress, notes) a
+``unit_code`` names the unit of whoever acted, which says nothing about whose leg it is."""
+
 CONFIDENTIALITY_EVENTS = frozenset({"alert.restricted", "alert.unrestricted", "alert.glass_broken"})
 """Who restricted a record and who broke the glass on it: UPTD PPA's own oversight. Even the
 fact that a record is restricted says something about who is in it."""
@@ -29,4 +34,14 @@ def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     are internal in the same way, and never reach integrators."""
     return event_type.startswith(("case.", "staff.")) or event_type in CONFIDENTIALITY_EVENTS or (
         event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS
+    )
+
+
+def about_units_leg(event_type: str, data: dict[str, Any], unit_code: str | None) -> bool:
+    """The event is about a leg of ``unit_code``'s own: its staff are told whatever their sight
+    (a console learns its offer was withdrawn even after the leg closed)."""
+    return (
+        unit_code is not None
+        and event_type.startswith(LEG_EVENT_PREFIX)
+        and data.get("unit_code") == unit_code
     )

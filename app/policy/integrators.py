@@ -24,11 +24,13 @@ from app.integrations.scope import (
 )
 from app.models import Alert
 from app.policy.events import is_case_matter
+from app.policy.profile import pseudonymous_event
 
 __all__ = [
     "NO_SCOPE",
     "ClientScope",
     "ScopeFacts",
+    "integrator_event",
     "integrator_sees_alert",
     "integrator_sees_event",
     "principal_scope",
@@ -38,11 +40,11 @@ NO_SCOPE = ClientScope(data_scope="none")
 
 
 async def integrator_sees_alert(
-    session: AsyncSession, client: IntegratorPrincipal, alert: Alert
+    session: AsyncSession, client: IntegratorPrincipal, alert: Alert, *, now: datetime
 ) -> bool:
     # Reading or exporting alerts; the route checks which of the two scopes it needs.
     return bool({"alerts:read", "exports:read"} & client.scopes) and await client_sees_alert(
-        session, principal_scope(client), alert
+        session, principal_scope(client), alert, now
     )
 
 
@@ -64,3 +66,19 @@ def integrator_sees_event(
         and not is_case_matter(event_type, data)
         and covers(scope, facts, at)
     )
+
+
+def integrator_event(
+    scopes: frozenset[str],
+    scope: ClientScope,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    at: datetime,
+    facts: ScopeFacts,
+) -> tuple[str, dict[str, Any]] | None:
+    """The event as the client is told it (the stream, webhooks), or None: integrators are
+    pseudonymous, so never the victim's companion preference or a duress cancel as such."""
+    if not integrator_sees_event(scopes, scope, event_type, data, at=at, facts=facts):
+        return None
+    return pseudonymous_event(event_type, data)

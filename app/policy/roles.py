@@ -7,6 +7,9 @@ from datetime import timedelta
 PROVINCE_WIDE_ROLES = frozenset({"supervisor", "admin"})
 """See every alert and every field of it."""
 
+PSEUDONYMOUS_ROLES = frozenset({"transit_staff"})
+"""See the alerts offered to their unit pseudonymous (``fields.TRANSIT``), never a case file."""
+
 CASE_ROLES = frozenset({"counselor", "paralegal", "supervisor", "admin"})
 """May open and read case files (UPTD PPA's follow-up), never transit staff."""
 

@@ -74,7 +74,13 @@ class UnitSight:
 def unit_sight(legs: Iterable[LegSight], unit_id: uuid.UUID | None) -> UnitSight:
     """Several legs of one unit (offered, expired, offered again) add up: the earliest offer to the
     latest end, and no end while any of them keeps sight."""
-    mine = [leg for leg in legs if unit_id is not None and leg.unit_id == unit_id]
+    return legs_sight(leg for leg in legs if unit_id is not None and leg.unit_id == unit_id)
+
+
+def legs_sight(legs: Iterable[LegSight]) -> UnitSight:
+    """The sight these legs give together, as ``unit_sight`` adds up one unit's: also a transit
+    operator's legs at any of its units, for its integration client's data scope."""
+    mine = list(legs)
     if not mine:
         return UnitSight(ever_offered=False)
     since = min(leg.offered_at for leg in mine)

@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -149,12 +149,12 @@ async def load_facts(
         )
     ).all()
     sights: dict[uuid.UUID, list[LegSight]] = {}
-    offers: dict[uuid.UUID, dict[str, datetime]] = {}
+    transit: dict[uuid.UUID, list[tuple[str, LegSight]]] = {}
     for alert_id, unit_id, offered_at, closed_at, status, leg_kind, partner in legs:
-        sights.setdefault(alert_id, []).append(LegSight(unit_id, offered_at, closed_at, status))
+        leg = LegSight(unit_id, offered_at, closed_at, status)
+        sights.setdefault(alert_id, []).append(leg)
         if leg_kind == "transit" and partner:
-            first = offers.setdefault(alert_id, {})
-            first[partner] = min(offered_at, first.get(partner, offered_at))
+            transit.setdefault(alert_id, []).append((str(partner), leg))
     return {
         alert_id: AlertFacts(
             device_id=device_id,
@@ -165,7 +165,7 @@ async def load_facts(
                 handed_over_to=handed_over_to,
                 handed_over_at=handed_over_at,
                 transferred_at=transferred_at,
-                transit_offers=tuple(offers.get(alert_id, {}).items()),
+                transit_legs=tuple(transit.get(alert_id, ())),
             ),
         )
         for alert_id, device_id, is_drill, handed_over_to, handed_over_at, transferred_at in alerts

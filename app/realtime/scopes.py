@@ -7,13 +7,16 @@ phone it is) in; the message to send, or None, out.
 - Counselors, paralegals, transit staff: an alert's events within their unit's sight
   (``app.policy.sight``: from the first offer until its leg closed plus the late-accept grace,
   without end while a leg is open or completed), and every event about their own unit's legs (so
-  a console also learns that an offer was withdrawn). Judged by the event's own time, so a replay
-  shows exactly what live delivery did. Payloads never carry contact data or free text, so
-  transit staff see the same pseudonymous events as everyone else.
+  a console also learns that an offer was withdrawn): ``assignment.*`` only, since elsewhere a
+  ``unit_code`` names the unit of whoever acted. Judged by the event's own time, so a replay
+  shows exactly what live delivery did. Payloads never carry contact data or free text; transit
+  staff get them pseudonymous (``app.policy.profile``): no companion preference, and
+  ``alert.do_not_call_back`` for a duress cancel.
 - Integrators with the ``alerts:read`` scope: the events of alerts in their data scope
   (``app.policy.integrators``: a transit operator's alerts from its first offer, police from the
   hand-over to police, 112 from the transfer; never a drill), from the moment the alert entered
-  the scope on, judged by the event's own time like a unit's sight; nothing of case files.
+  the scope on, judged by the event's own time like a unit's sight; nothing of case files;
+  pseudonymous like transit staff.
 - A device: only its own alert's reassurance events, mapped to what the phone may know. A cancel
   under duress maps to exactly the message of a genuine cancel, and nothing after the phone saw
   its alert end is ever sent, so whoever holds the phone can tell nothing apart.
@@ -26,9 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from app.policy.events import is_case_matter
-from app.policy.integrators import NO_SCOPE, ClientScope, ScopeFacts, integrator_sees_event
-from app.policy.roles import PROVINCE_WIDE_ROLES
+from app.policy.events import about_units_leg, is_case_matter
+from app.policy.integrators import NO_SCOPE, ClientScope, ScopeFacts, integrator_event
+from app.policy.profile import pseudonymous_event
+from app.policy.roles import PROVINCE_WIDE_ROLES, PSEUDONYMOUS_ROLES
 from app.policy.sight import LegSight, unit_sight
 
 __all__ = ["AlertFacts", "Audience", "LegSight", "ScopeFacts", "StreamEvent", "message_for"]
@@ -95,26 +99,26 @@ def message_for(
     if audience.kind == "integrator":
         if event.alert_id is None or facts is None:
             return None  # the deployment's own operations (a spent budget) are for staff
-        if not integrator_sees_event(
+        return integrator_event(
             audience.scopes,
             audience.client_scope,
             event.event,
             event.data,
             at=event.at,
             facts=facts.scope,
-        ):
-            return None
-        return event.event, event.data
+        )
     if audience.role in PROVINCE_WIDE_ROLES:
         return event.event, event.data
     if audience.unit_id is None:
         return None
-    if audience.role == "transit_staff" and is_case_matter(event.event, event.data):
+    pseudonymous = audience.role in PSEUDONYMOUS_ROLES
+    if pseudonymous and is_case_matter(event.event, event.data):
         return None
-    about_own_leg = audience.unit_code is not None and event.data.get("unit_code") == (
-        audience.unit_code
-    )
+    # Only leg events: a progress event's unit_code is the actor's unit, not a leg of it.
+    about_own_leg = about_units_leg(event.event, event.data, audience.unit_code)
     if about_own_leg or (facts is not None and facts.unit_saw(audience.unit_id, event.at)):
+        if pseudonymous:
+            return pseudonymous_event(event.event, event.data)
         return event.event, event.data
     return None
 

@@ -160,6 +160,55 @@ async def test_events_from_before_the_alert_entered_the_scope_are_not_sent(
     assert str(alert_id) in receiver.requests[0].content.decode()
 
 
+async def test_a_duress_cancel_reaches_integrators_as_do_not_call_back_only(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """Integrators are pseudonymous: an alert in their scope cancelled under duress reaches an
+    endpoint subscribed to ``alert.do_not_call_back`` as that, and never as
+    ``alert.duress_signalled``, even for an endpoint whose stored subscription names it."""
+    token = await client_token(
+        client, context, scopes=["webhooks:manage", "alerts:read"], data_scope="112"
+    )
+    urls: dict[str, str] = {}
+    for kind in ("alert.do_not_call_back", "alert.cancelled"):
+        response = await client.post(
+            "/v1/webhooks/endpoints",
+            json={"url": f"https://{PUBLIC}/hooks/{kind}", "event_types": [kind]},
+            headers=auth(token),
+        )
+        assert response.status_code == 201, response.text
+        urls[kind] = response.json()["endpoint"]["id"]
+    async with context.sessions() as session:  # as if the catalogue had ever listed it
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == uuid.UUID(urls["alert.cancelled"]))
+            .values(event_types=["alert.duress_signalled", "alert.cancelled"])
+        )
+        await session.commit()
+    _, credential = await register(client)
+    pins = {"cancel_pin": "2468", "duress_pin": "1357"}
+    assert (await client.put("/v1/devices/me/pins", json=pins, headers=auth(credential))).is_success
+    alert_id = (await press(client, credential, press_body(context))).json()["id"]
+    await transfer_to_112(context, alert_id)
+    cancel = await client.post(
+        f"/v1/alerts/{alert_id}/cancel", json={"pin": "1357"}, headers=auth(credential)
+    )
+    assert cancel.status_code == 200, cancel.text
+    async with context.sessions() as session:
+        await session.execute(update(OutboxEvent).values(seq=OutboxEvent.id))
+        await session.commit()
+    receiver = Receiver()
+
+    await deliver_webhooks(context, transport=httpx.MockTransport(receiver), resolver=public)
+
+    sent = [(r.url.path, json.loads(r.content)) for r in receiver.requests]
+    assert [(path, body["type"]) for path, body in sent] == [
+        ("/hooks/alert.do_not_call_back", "alert.do_not_call_back")
+    ]
+    assert sent[0][1]["data"]["alert_id"] == alert_id
+    assert "duress" not in receiver.requests[0].content.decode()
+
+
 async def test_failures_retry_with_the_same_id_and_410_disables(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:

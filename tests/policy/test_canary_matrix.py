@@ -35,7 +35,7 @@ from app.api.shedding import ROUTE_PRIORITIES
 from app.clock import FrozenClock
 from app.context import AppContext
 from app.models import OutboxEvent, StreamState
-from app.policy.events import is_case_matter
+from app.policy.events import about_units_leg, is_case_matter
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import (
     auth,
@@ -70,7 +70,8 @@ class Who:
     events_until: str | None = None
     """... and up to which (its unit's offer closed); None: without end."""
     own_unit: str | None = None
-    """Its unit: events about that unit's own legs come whatever the moment."""
+    """Its unit: events about that unit's own legs (``assignment.*``) come whatever the
+    moment."""
     case_events: bool = False
     """The case file's events (UPTD PPA staff only)."""
     device: bool = False
@@ -410,7 +411,7 @@ def _expected(
             continue
         if row.alert_id is None or (is_case_matter(name, data) and not entitled.case_events):
             continue
-        own_leg = entitled.own_unit is not None and data.get("unit_code") == entitled.own_unit
+        own_leg = about_units_leg(name, data, entitled.own_unit)
         since = scenario.moments.get(entitled.events_from or "")
         until = scenario.moments.get(entitled.events_until or "")
         in_sight = (

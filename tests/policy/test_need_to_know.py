@@ -4,14 +4,22 @@ and the pseudonymous transit view."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+
 import httpx
+import pytest
 from sqlalchemy import select
 
+from app.access import IntegratorPrincipal, Principal, StaffPrincipal
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.models import AuditEntry
+from app.integrations import export
+from app.models import Alert, AuditEntry
+from app.policy.alerts import AlertAccess, export_shows_child
+from app.policy.fields import FULL, TRANSIT
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
-from tests.helpers import auth, press, press_body, register
+from tests.helpers import auth, press, press_body, register, staff_token
 
 KB, KL = "3171060", "3171050"
 
@@ -133,3 +141,53 @@ async def test_reads_of_routing_timeline_clocks_and_case_are_audited(
     async with context.sessions() as session:
         actions = set((await session.scalars(select(AuditEntry.action))).all())
     assert {"alert.routing_read", "alert.timeline_read", "alert.sla_read"} <= actions
+
+
+async def test_exports_ask_the_policy_whether_to_tell_a_child(
+    client: httpx.AsyncClient, context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIDO's ``victimIsChild`` and SIMFONI's age group follow ``app.policy``'s one decision
+    (``export_shows_child``), not a copy of it in the export module."""
+    supervisor = await staff_token(client, context, "spv", "supervisor", "central")
+    alert_id = await _press(client, context, victim_is_child=True)
+    await drain(context)
+    eido = f"/v1/exports/alerts/{alert_id}/eido"
+    shown = (await client.get(eido, headers=auth(supervisor))).json()["incidentComponent"]
+    assert shown["victimIsChild"] is True
+    asked: list[str] = []
+
+    def refusing(principal: Principal, alert: Alert, access: AlertAccess) -> bool:
+        asked.append(alert.case_code)
+        return False
+
+    monkeypatch.setattr(export, "export_shows_child", refusing)
+    hidden = (await client.get(eido, headers=auth(supervisor))).json()["incidentComponent"]
+    assert asked and "victimIsChild" not in hidden
+
+
+def test_who_an_export_tells_that_the_victim_is_a_child() -> None:
+    alert = Alert(handed_over_to="police")
+    open_record = AlertAccess(fields=TRANSIT)
+    restricted = AlertAccess(fields=replace(FULL, restricted=True))
+
+    def staff(role: str) -> StaffPrincipal:
+        return StaffPrincipal(uuid.uuid4(), role, role, None, None, None)
+
+    def client(data_scope: str) -> IntegratorPrincipal:
+        return IntegratorPrincipal(
+            uuid.uuid4(), data_scope, frozenset({"exports:read"}), data_scope=data_scope
+        )
+
+    for who, told in (
+        (staff("supervisor"), True),
+        (staff("admin"), True),
+        (staff("counselor"), False),
+        (client("police"), True),
+        (client("112"), False),
+        (client("transit"), False),
+    ):
+        assert export_shows_child(who, alert, open_record) is told, who
+        assert export_shows_child(who, alert, restricted) is False, who
+    assert (
+        export_shows_child(client("police"), Alert(handed_over_to="shelter"), open_record) is False
+    )

@@ -17,7 +17,14 @@ import pytest
 from app.clock import FrozenClock
 from app.context import AppContext
 from app.policy.integrators import ClientScope
-from app.realtime.scopes import AlertFacts, Audience, ScopeFacts, StreamEvent, message_for
+from app.realtime.scopes import (
+    AlertFacts,
+    Audience,
+    LegSight,
+    ScopeFacts,
+    StreamEvent,
+    message_for,
+)
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import (
     auth,
@@ -169,6 +176,25 @@ def test_scopes_table_for_an_event_about_a_units_own_leg() -> None:
     assert message_for(other, event, facts) is None
 
 
+@pytest.mark.parametrize(
+    "event_type", ["alert.contacted", "alert.on_scene", "alert.handed_over", "alert.note_added"]
+)
+def test_an_actors_unit_code_is_no_leg_of_that_unit(event_type: str) -> None:
+    """A supervisor of the central desk records progress on an alert the desk never had a leg
+    on: the event's ``unit_code`` is the supervisor's unit, and the desk's counselor must not
+    get it through the own-leg shortcut (only ``assignment.*`` events are about a leg)."""
+    desk = Audience(kind="staff", role="counselor", unit_id=uuid.uuid4(), unit_code="central")
+    at = datetime(2026, 11, 23, 3, 5, tzinfo=UTC)
+    holder = LegSight(uuid.uuid4(), at - timedelta(minutes=5), None, "accepted")
+    facts = AlertFacts(device_id=uuid.uuid4(), device_closed_seq=None, legs=(holder,))
+    data = {"staff_id": str(uuid.uuid4()), "unit_code": "central"}
+    event = StreamEvent(seq=8, event=event_type, at=at, alert_id=uuid.uuid4(), data=data)
+    assert message_for(desk, event, facts) is None
+    # An offer to the desk's own leg still reaches it, with or without sight.
+    offered = replace(event, event="assignment.offered")
+    assert message_for(desk, offered, facts) == ("assignment.offered", data)
+
+
 INTEGRATORS = {
     "transit_tj": {"data_scope": "transit", "unit_code": "transjakarta"},
     "transit_mrt": {"data_scope": "transit", "unit_code": "mrt"},
@@ -273,7 +299,18 @@ async def test_integrators_get_an_alerts_events_from_when_it_entered_their_data_
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 HANDED_OVER = ScopeFacts(handed_over_to="police", handed_over_at=T0 + timedelta(minutes=1))
 TRANSFERRED = ScopeFacts(transferred_at=T0 + timedelta(minutes=1))
-OFFERED_TJ = ScopeFacts(transit_offers=(("transjakarta", T0 + timedelta(minutes=1)),))
+TJ_DESK = uuid.uuid4()
+OFFERED_TJ = ScopeFacts(
+    transit_legs=(("transjakarta", LegSight(TJ_DESK, T0 + timedelta(minutes=1), None, "offered")),)
+)
+DECLINED_TJ = ScopeFacts(
+    transit_legs=(
+        (
+            "transjakarta",
+            LegSight(TJ_DESK, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), "declined"),
+        ),
+    )
+)
 READ = frozenset({"alerts:read"})
 
 
@@ -298,6 +335,10 @@ def integrator(
         (integrator("transit", "transjakarta"), "alert.received", 0, OFFERED_TJ, False),
         (integrator("transit", "transjakarta"), "assignment.offered", 1, OFFERED_TJ, True),
         (integrator("transit", "mrt"), "assignment.offered", 1, OFFERED_TJ, False),
+        # Its last leg declined: up to the decline, and nothing after, as for its staff.
+        (integrator("transit", "transjakarta"), "assignment.declined", 2, DECLINED_TJ, True),
+        (integrator("transit", "transjakarta"), "alert.location_updated", 3, DECLINED_TJ, False),
+        (integrator("transit", "transjakarta"), "alert.resolved", 5, DECLINED_TJ, False),
         (integrator("transit", "mrt"), "alert.resolved", 5, OFFERED_TJ, False),
         (integrator("none"), "alert.resolved", 5, HANDED_OVER, False),
         # The scope says which alerts; alerts:read says whether any events at all.

@@ -1,0 +1,75 @@
+"""The victim's profile for pseudonymous audiences (pure): companion preference and duress.
+
+Transit staff and integrators must not learn the victim's preferred sex of companion (UU TPKS
+Art. 26(4)) nor that the victim cancelled under duress. Both show elsewhere than in the alert's
+own fields (``FieldAccess.shows_profile``): in the legs routing chose for the preference (their
+``reason`` and ``preferred_sex``), in the routing explanation, and in the stream's events. Every
+view of those asks here, with the caller's ``FieldAccess``:
+
+- a leg chosen for the preference says ``reason: "withheld"``, and no leg names a sex;
+- ``alert.duress_signalled`` becomes ``alert.do_not_call_back`` ``{"alert_id",
+  "do_not_call_back": true}``: the one thing of a duress cancel they keep, since calling back
+  may endanger the victim (the alert's ``do_not_call_back`` field says the same over REST).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.policy.fields import FieldAccess
+
+PROFILE_REASONS = frozenset({"companion_preference"})
+"""Leg reasons that tell something of the victim's profile."""
+WITHHELD_REASON = "withheld"
+"""What a pseudonymous audience reads instead of such a reason."""
+
+DURESS_EVENT = "alert.duress_signalled"
+DO_NOT_CALL_BACK_EVENT = "alert.do_not_call_back"
+"""What a pseudonymous audience gets for ``alert.duress_signalled``: the instruction, not why."""
+
+
+def leg_reason(fields: FieldAccess, reason: str) -> str:
+    """Why routing offered a unit the alert, as ``fields`` may read it."""
+    return reason if fields.shows_profile else _withheld(reason)
+
+
+def _withheld(reason: Any) -> Any:
+    return WITHHELD_REASON if reason in PROFILE_REASONS else reason
+
+
+def preferred_sex(fields: FieldAccess, value: str | None) -> str | None:
+    """The victim's preferred companion sex that a leg's unit has on duty: profile."""
+    return value if fields.shows_profile else None
+
+
+def routing_explanation(fields: FieldAccess, decision: dict[str, Any]) -> dict[str, Any]:
+    """A routing decision's JSON (``app.dispatch.routing.Decision.to_json``) as ``fields`` may
+    read it: its legs without the preference."""
+    legs = decision.get("legs")
+    if fields.shows_profile or not isinstance(legs, list):
+        return decision
+    return {
+        **decision,
+        "legs": [
+            {**leg, "reason": _withheld(leg.get("reason")), "preferred_sex": None}
+            if isinstance(leg, dict)
+            else leg
+            for leg in legs
+        ],
+    }
+
+
+def pseudonymous_event(event_type: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An event (name, payload) as transit staff and integrators are told it."""
+    if event_type == DURESS_EVENT:
+        return DO_NOT_CALL_BACK_EVENT, {"alert_id": data.get("alert_id"), "do_not_call_back": True}
+    if data.get("reason") in PROFILE_REASONS:
+        return event_type, {**data, "reason": _withheld(data["reason"])}
+    return event_type, data
+
+
+def event_for(
+    fields: FieldAccess, event_type: str, data: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """An event as an audience with ``fields`` is told it (the timeline, the stream)."""
+    return (event_type, data) if fields.shows_profile else pseudonymous_event(event_type, data)

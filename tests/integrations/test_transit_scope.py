@@ -1,0 +1,72 @@
+"""A transit operator's system loses sight of an alert when its staff do: at the close of the
+operator's last leg, plus the late-accept grace after an expiry (``app.policy.sight``)."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.clock import FrozenClock
+from app.context import AppContext
+from app.policy.roles import LATE_ACCEPT_GRACE
+from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
+from tests.helpers import auth, integrator_token, press, press_body, register
+
+KB = "3171060"
+READS = ("/v1/alerts/{id}", "/v1/exports/alerts/{id}/eido")
+
+
+async def _offered_to_transjakarta(
+    client: httpx.AsyncClient, context: AppContext
+) -> tuple[str, str, str]:
+    """(alert id, Transjakarta's leg, its system's token): pressed at TJ Blok M and routed."""
+    await on_duty(context, "konselor.kb", KB)
+    system = await integrator_token(
+        client,
+        context,
+        ["alerts:read", "exports:read"],
+        data_scope="transit",
+        unit_code="transjakarta",
+    )
+    _, device = await register(client)
+    alert_id = (await press(client, device, press_body(context))).json()["id"]
+    await drain(context)
+    leg = next(g for g in await legs(context, alert_id) if g.unit_code == "transjakarta")
+    return alert_id, str(leg.id), system
+
+
+async def _statuses(client: httpx.AsyncClient, alert_id: str, token: str) -> list[int]:
+    return [
+        (await client.get(path.format(id=alert_id), headers=auth(token))).status_code
+        for path in READS
+    ]
+
+
+async def test_declined_by_the_operator_its_system_sees_the_alert_no_more(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    alert_id, leg, system = await _offered_to_transjakarta(client, context)
+    assert await _statuses(client, alert_id, system) == [200, 200]
+    declined = await client.post(
+        f"/v1/assignments/{leg}/decline", json={"reason": "no staff at the halte"}, headers=auth(tj)
+    )
+    assert declined.is_success, declined.text
+    clock.advance(1)
+    assert await _statuses(client, alert_id, system) == [404, 404]
+    # Its staff, the same.
+    assert (await client.get(f"/v1/alerts/{alert_id}", headers=auth(tj))).status_code == 404
+
+
+async def test_an_expired_offer_leaves_its_system_the_late_accept_grace(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    await on_duty(context, "petugas.tj", "transjakarta", role="transit_staff")
+    alert_id, leg, system = await _offered_to_transjakarta(client, context)
+    expiry = next(g for g in await legs(context, alert_id) if str(g.id) == leg).deadline_at
+    clock.advance((expiry - clock.now()).total_seconds())
+    await drain(context)
+    assert next(g for g in await legs(context, alert_id) if str(g.id) == leg).status == "expired"
+    clock.advance(LATE_ACCEPT_GRACE.total_seconds())
+    assert await _statuses(client, alert_id, system) == [200, 200]
+    clock.advance(1)
+    assert await _statuses(client, alert_id, system) == [404, 404]
