@@ -1,10 +1,12 @@
 """Retention: alerts that never became a case lose their personal data after a while.
 
 Cancelled, accidental and drill alerts are purged of contact, free text, the raw body, every
-location and the notes ``retention_days`` after they closed; the skeleton (case code, times,
-states, routing and the audit trail) stays, so reports and SLAs still add up. Never purged: an
-alert on legal hold, one with a case file, and one cancelled under duress — the phone saw a
-cancel, but for staff the alert is a live emergency, and its record must survive it.
+location, the notes and what in their routing explanations locates the victim (distances and
+ETAs to every post, the station) ``retention_days`` after they closed; the skeleton (case code,
+times, states, the units offered with their reason codes, and the audit trail) stays, so reports
+and SLAs still add up. Never purged: an alert on legal hold, one with a case file, and one
+cancelled under duress — the phone saw a cancel, but for staff the alert is a live emergency,
+and its record must survive it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import record
 from app.context import AppContext
 from app.isolation import run_isolated, set_aside_now
-from app.models import Alert, AlertLocation, AlertNote, Case
+from app.models import Alert, AlertLocation, AlertNote, Case, RoutingDecision
 
 PURGEABLE_DISPOSITIONS = ("accidental", "cancelled_by_victim")
 LOOP_NAME = "retention"
@@ -43,6 +46,32 @@ def purgeable(*, now: datetime, retention: timedelta) -> tuple[ColumnElement[boo
         closed <= now - retention,
         ~exists().where(Case.alert_id == Alert.id),
     )
+
+
+LOCATING = frozenset({"distance_m", "eta_s", "station_uid", "nearest_post"})
+"""Keys of a routing explanation that say where the victim was: distances and ETAs to every
+post (enough to triangulate), the station they were at, the post nearest to them."""
+
+
+def without_location(explanation: Any) -> Any:
+    """A routing explanation with what locates the victim emptied (kept as null, so readers see
+    the same shape): what reports and the SLA clocks read stays — the units offered, the leg
+    kinds, reason and skip codes, the fallback, the policy, availability. Candidates, ranked by
+    ETA, are put in code order: their order alone would rank the posts by distance."""
+    if isinstance(explanation, list):
+        return [without_location(item) for item in explanation]
+    if not isinstance(explanation, dict):
+        return explanation
+    stripped = {
+        key: None if key in LOCATING else without_location(value)
+        for key, value in explanation.items()
+    }
+    candidates = stripped.get("candidates")
+    if isinstance(candidates, list):
+        stripped["candidates"] = sorted(
+            candidates, key=lambda c: str(c.get("code")) if isinstance(c, dict) else ""
+        )
+    return stripped
 
 
 async def due_for_purge(
@@ -92,6 +121,10 @@ async def purge_alert(
     alert.purged_at = now
     await session.execute(delete(AlertLocation).where(AlertLocation.alert_id == alert.id))
     await session.execute(delete(AlertNote).where(AlertNote.alert_id == alert.id))
+    for decision in await session.scalars(
+        select(RoutingDecision).where(RoutingDecision.alert_id == alert.id)
+    ):
+        decision.decision = without_location(decision.decision)
     record(
         session,
         principal=None,
