@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sigap.integrations")
 UNACKNOWLEDGED = "alert.handoff_unacknowledged"
-LOOKBACK = timedelta(days=1)
 LOOP_NAME = "handoffs"
 BATCH = 50
 
@@ -82,11 +81,15 @@ def _overdue(context: AppContext, now: datetime) -> tuple[ColumnElement[bool], .
         )
     )
     ack_s = context.settings.integrations.handoff_ack_s
+    # No look-back window: after an outage of any length every overdue hand-off is escalated.
+    # Open alerts only (a cancelled one is over, and its events, "told" included, are purged
+    # after outbox.retention_days, which would escalate it again); the first three conditions
+    # are the partial index ix_alert_handoff_open, so the list stays cheap as alerts pile up.
     return (
         Alert.transferred_at.is_not(None),
-        Alert.transferred_at <= now - timedelta(seconds=ack_s),
-        Alert.transferred_at > now - LOOKBACK,
         Alert.resolved_at.is_(None),
+        Alert.cancelled_at.is_(None),
+        Alert.transferred_at <= now - timedelta(seconds=ack_s),
         ~acknowledged,
         ~told,
     )
