@@ -7,13 +7,17 @@ rolled back to its savepoint, set aside for ``ops.set_aside_s``, counted
 commit. A database outage is no item's fault: it fails the cycle, and nothing is set aside. A
 set-aside item is left out of the loop's next cycles until its time is up, then tried
 again, so a cause that was fixed clears by itself and a lasting one is reported again.
+
+A loop with its own retry (the dispatcher postpones a failing task with back-off: a task may be
+a victim's only routing) reports its bad items through ``set_aside`` all the same, so they are
+counted and listed alike, and ``forget``s them once they succeed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +49,7 @@ async def run_isolated(
         if is_outage(exc):
             raise  # the database, not an item: the loop retries the whole cycle
         if len(items) == 1:
-            _set_aside(context, loop, items[0])
+            set_aside(context, loop, items[0])
             return []
         log.warning("%s: a batch of %d failed; retrying item by item", loop, len(items))
     results: list[Result] = []
@@ -57,7 +61,7 @@ async def run_isolated(
             except Exception as exc:
                 if is_outage(exc):
                     raise
-                _set_aside(context, loop, item)
+                set_aside(context, loop, item)
     return results
 
 
@@ -74,16 +78,31 @@ def set_aside_now(context: AppContext, loop: str) -> set[str]:
     return set(aside)
 
 
-def _set_aside(context: AppContext, loop: str, item: Hashable) -> None:
+def set_aside(
+    context: AppContext, loop: str, item: Hashable, *, retry: str | None = None
+) -> None:
+    """Report ``item`` as failing on its own (call from its ``except``: the log has the
+    traceback): counted, logged with its id, listed in ``/readyz`` for ``ops.set_aside_s``.
+    ``retry``: how the loop retries it, when it does not leave it out until then."""
     log.exception(
-        "%s: item %s fails on its own; set aside for %.0f s, the rest proceed",
+        "%s: item %s fails on its own; %s, the rest proceed",
         loop,
         item,
-        context.settings.ops.set_aside_s,
+        retry or f"set aside for {context.settings.ops.set_aside_s:.0f} s",
     )
     aside = context.set_aside.setdefault(loop, {})
     aside[str(item)] = time.monotonic() + context.settings.ops.set_aside_s
     context.metrics.items_set_aside_total.labels(loop).inc()
+    _publish(context, loop)
+
+
+def forget(context: AppContext, loop: str, items: Iterable[Hashable]) -> None:
+    """``items`` succeeded: no longer listed as set aside."""
+    aside = context.set_aside.get(loop)
+    if not aside:
+        return
+    for item in items:
+        aside.pop(str(item), None)
     _publish(context, loop)
 
 

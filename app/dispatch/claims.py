@@ -115,6 +115,15 @@ async def accept(
             "lease_expires_at": leg.lease_expires_at.isoformat(),
         },
     )
+    record(
+        session,
+        principal=staff,
+        action="assignment.accepted",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"assignment_id": str(leg.id), "unit_code": leg.unit_code},
+    )
     return leg
 
 
@@ -137,6 +146,16 @@ async def decline(
         at=now,
         alert_id=alert.id,
         data={"assignment_id": str(leg.id), "unit_code": leg.unit_code, "reason": reason},
+    )
+    # Not the reason: free text that may describe the victim.
+    record(
+        session,
+        principal=staff,
+        action="assignment.declined",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"assignment_id": str(leg.id), "unit_code": leg.unit_code},
     )
     if leg.leg_kind in LADDER_KINDS and AlertState(alert.state) not in CLOSED_STATES:
         await advance(session, alert=alert, trigger="declined", dispatch=dispatch, now=now)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
+from app.audit import record
 from app.dispatch.claims import renew
 from app.dispatch.ladder import LADDER_KINDS, legs_of
 from app.dispatch.runtime import Dispatch
@@ -71,6 +72,16 @@ async def record_progress(
             alert.handed_over_to = handed_over_to or "other"
             data["to"] = alert.handed_over_to
         emit(session, f"alert.{milestone}", at=now, alert_id=alert.id, data=data)
+        # The outbox is purged after 30 days; the audit trail keeps who changed the record.
+        record(
+            session,
+            principal=staff,
+            action=f"alert.{milestone}",
+            object_type="alert",
+            object_id=alert.id,
+            at=now,
+            detail={"to": alert.handed_over_to} if milestone == "handed_over" else None,
+        )
     await renew(
         session,
         alert_id=alert.id,
@@ -111,6 +122,15 @@ async def resolve(
         alert_id=alert.id,
         data={"disposition": disposition, "staff_id": str(staff.user_id)},
     )
+    record(
+        session,
+        principal=staff,
+        action="alert.resolved",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"disposition": disposition},
+    )
     return alert
 
 
@@ -139,6 +159,16 @@ async def add_note(
         at=now,
         alert_id=alert.id,
         data={"note_id": str(note.id), "staff_id": str(staff.user_id)},
+    )
+    # The note's id only: its text is personal data and stays encrypted in the note.
+    record(
+        session,
+        principal=staff,
+        action="alert.note_added",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"note_id": str(note.id)},
     )
     await renew(
         session,

@@ -21,9 +21,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
+from app.db import is_outage
 from app.dispatch.messages import batch_notifications, queue_batched
 from app.dispatch.runtime import Dispatch
 from app.dispatch.service import run_task
+from app.isolation import forget, set_aside, set_aside_now
 from app.loops import note_error
 from app.models import Alert, DispatchTask, Notification
 from app.notify import deliver_notifications
@@ -55,6 +57,7 @@ async def run_due(context: AppContext, *, limit: int | None = None) -> int:
     """
     dispatch = dispatch_of(context)
     budget = limit or context.settings.dispatch.batch_size
+    set_aside_now(context, LOOP_NAME)  # forget reports whose time is up (tasks are not skipped)
     done = 0
     while done < budget:
         ran = await _run_batch(context, dispatch, budget - done)
@@ -82,7 +85,8 @@ async def _run_batch(context: AppContext, dispatch: Dispatch, limit: int) -> int
     they decided in multi-row statements, start the SLA clocks the new states call for, commit.
 
     If anything in the batch fails, the batch is rolled back and its tasks are done one by
-    one, so a single bad task is postponed without holding up the others.
+    one, so a single bad task is postponed (and reported as set aside) without holding up the
+    others.
     """
     now = context.clock.now()
     taken: list[int] = []
@@ -104,13 +108,13 @@ async def _run_batch(context: AppContext, dispatch: Dispatch, limit: int) -> int
                 await run_task(session, task=task, alert=alert, dispatch=dispatch, now=now)
             measured = await _finish(context, session, dispatch, list(alerts.values()), now)
         _observe(context, measured)  # committed: now they count
+        forget(context, LOOP_NAME, taken)
         return len(taken)
-    except Exception:
+    except Exception as exc:
         if not taken:
             raise
         if len(taken) == 1:
-            log.exception("dispatch task %s failed; it will be retried", taken[0])
-            await _postpone(context, taken[0])
+            await _failed(context, taken[0], exc)
             return 1
         log.warning("a dispatch batch of %d failed; doing its tasks one by one", len(taken))
     for task_id in taken:
@@ -138,9 +142,20 @@ async def _run_one(context: AppContext, dispatch: Dispatch, task_id: int) -> Non
             await run_task(session, task=task, alert=alert, dispatch=dispatch, now=now)
             measured = await _finish(context, session, dispatch, [alert], now)
         _observe(context, measured)
-    except Exception:
+        forget(context, LOOP_NAME, [task_id])
+    except Exception as exc:
+        await _failed(context, task_id, exc)
+
+
+async def _failed(context: AppContext, task_id: int, exc: Exception) -> None:
+    """A task that failed on its own is reported like any loop's bad item (counted, listed in
+    /readyz until it succeeds or ``ops.set_aside_s`` passes) but, unlike them, retried with
+    back-off rather than left out. A database outage is no task's fault: only logged."""
+    if is_outage(exc):
         log.exception("dispatch task %s failed; it will be retried", task_id)
-        await _postpone(context, task_id)
+    else:
+        set_aside(context, LOOP_NAME, task_id, retry="postponed with back-off")
+    await _postpone(context, task_id)
 
 
 async def _finish(

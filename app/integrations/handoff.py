@@ -11,14 +11,17 @@ transfer regardless (``app.dispatch.ladder.transfer``).
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import notify
 from app.events import emit
+from app.isolation import run_isolated, set_aside_now
 from app.models import (
     Alert,
     IntegratorClient,
@@ -33,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sigap.integrations")
 UNACKNOWLEDGED = "alert.handoff_unacknowledged"
-LOOKBACK = timedelta(days=1)
+LOOP_NAME = "handoffs"
+BATCH = 50
 
 
 async def connected_112(session: AsyncSession) -> int:
@@ -60,9 +64,8 @@ async def announce_112(context: AppContext) -> None:
             )
 
 
-async def escalate_unacknowledged(session: AsyncSession, context: AppContext, now: datetime) -> int:
-    """Tell supervisors, once per alert, of transfers no 112 client acknowledged in time."""
-    settings = context.settings.integrations
+def _overdue(context: AppContext, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A transfer no 112 client acknowledged in time, and nobody was told of yet."""
     acknowledged = exists(
         select(PartnerStatus.id)
         .join(IntegratorClient, IntegratorClient.id == PartnerStatus.integrator_id)
@@ -77,53 +80,113 @@ async def escalate_unacknowledged(session: AsyncSession, context: AppContext, no
             and_(OutboxEvent.alert_id == Alert.id, OutboxEvent.event_type == UNACKNOWLEDGED)
         )
     )
-    due = list(
+    ack_s = context.settings.integrations.handoff_ack_s
+    # No look-back window: after an outage of any length every overdue hand-off is escalated.
+    # Open alerts only (a cancelled one is over, and its events, "told" included, are purged
+    # after outbox.retention_days, which would escalate it again); the first three conditions
+    # are the partial index ix_alert_handoff_open, so the list stays cheap as alerts pile up.
+    return (
+        Alert.transferred_at.is_not(None),
+        Alert.resolved_at.is_(None),
+        Alert.cancelled_at.is_(None),
+        Alert.transferred_at <= now - timedelta(seconds=ack_s),
+        ~acknowledged,
+        ~told,
+    )
+
+
+async def overdue_handoffs(
+    session: AsyncSession,
+    context: AppContext,
+    now: datetime,
+    *,
+    limit: int = BATCH,
+    skip: frozenset[uuid.UUID] = frozenset(),
+) -> list[uuid.UUID]:
+    """``skip``: alerts set aside, left out so they cannot fill the ``limit``."""
+    return list(
         await session.scalars(
-            select(Alert)
-            .where(
-                Alert.transferred_at.is_not(None),
-                Alert.transferred_at <= now - timedelta(seconds=settings.handoff_ack_s),
-                Alert.transferred_at > now - LOOKBACK,
-                Alert.resolved_at.is_(None),
-                ~acknowledged,
-                ~told,
-            )
-            .limit(50)
+            select(Alert.id)
+            .where(*_overdue(context, now), Alert.id.not_in(skip))
+            .order_by(Alert.transferred_at)
+            .limit(limit)
         )
     )
-    for alert in due:
-        region = await session.get(Region, alert.region_code)
-        recipients = await notify.supervisors_on_duty(
-            session,
-            region_code=alert.region_code,
-            central_code=region.central_desk_code if region else "central",
-            at=now,
+
+
+async def escalate(
+    session: AsyncSession, context: AppContext, alert_ids: Sequence[uuid.UUID], now: datetime
+) -> int:
+    """Tell supervisors of these overdue hand-offs (asked again: still overdue, still untold)."""
+    alerts = (
+        await session.scalars(
+            select(Alert).where(Alert.id.in_(alert_ids), *_overdue(context, now)).order_by(Alert.id)
         )
-        await notify.queue(
-            session,
-            recipients=recipients,
-            kind="handoff_unacknowledged",
-            # The case code only: never a name, phone, or whether the victim is a child.
-            text=(
-                f"Sigap {alert.case_code}: 112 has not acknowledged the hand-off. "
-                f"Phone 112 now: {settings.phone_112}."
-            ),
-            alert_id=alert.id,
-            ref="112-ack",
-            now=now,
-            settings=context.settings.dispatch,
-        )
-        emit(
-            session,
-            UNACKNOWLEDGED,
-            at=now,
-            alert_id=alert.id,
-            data={"to": "112", "phone_fallback": settings.phone_112, "case_code": alert.case_code},
-        )
-    return len(due)
+    ).all()
+    for alert in alerts:
+        await tell_supervisors(session, context, alert, now)
+    return len(alerts)
+
+
+async def tell_supervisors(
+    session: AsyncSession, context: AppContext, alert: Alert, now: datetime
+) -> None:
+    settings = context.settings.integrations
+    region = await session.get(Region, alert.region_code)
+    recipients = await notify.supervisors_on_duty(
+        session,
+        region_code=alert.region_code,
+        central_code=region.central_desk_code if region else "central",
+        at=now,
+    )
+    await notify.queue(
+        session,
+        recipients=recipients,
+        kind="handoff_unacknowledged",
+        # The case code only: never a name, phone, or whether the victim is a child.
+        text=(
+            f"Sigap {alert.case_code}: 112 has not acknowledged the hand-off. "
+            f"Phone 112 now: {settings.phone_112}."
+        ),
+        alert_id=alert.id,
+        ref="112-ack",
+        now=now,
+        settings=context.settings.dispatch,
+    )
+    emit(
+        session,
+        UNACKNOWLEDGED,
+        at=now,
+        alert_id=alert.id,
+        data={"to": "112", "phone_fallback": settings.phone_112, "case_code": alert.case_code},
+    )
+
+
+async def escalate_unacknowledged(session: AsyncSession, context: AppContext, now: datetime) -> int:
+    """Tell supervisors, once per alert, of one batch of transfers no 112 client acknowledged in
+    time, in the caller's transaction."""
+    return await escalate(session, context, await overdue_handoffs(session, context, now), now)
 
 
 async def check_handoffs(context: AppContext) -> None:
     """The hand-off check's body (every few seconds: the deadline is minutes)."""
-    async with context.sessions() as session, session.begin():
-        await escalate_unacknowledged(session, context, context.clock.now())
+    await escalate_overdue(context)
+
+
+async def escalate_overdue(context: AppContext) -> int:
+    """Escalate every overdue hand-off, a batch per transaction; returns how many. One alert
+    that fails is set aside, and the rest of its batch is escalated (app/isolation.py)."""
+    now = context.clock.now()
+
+    async def work(session: AsyncSession, ids: Sequence[uuid.UUID]) -> int:
+        return await escalate(session, context, ids, now)
+
+    total = 0
+    while True:
+        aside = frozenset(uuid.UUID(key) for key in set_aside_now(context, LOOP_NAME))
+        async with context.sessions() as session:
+            ids = await overdue_handoffs(session, context, now, skip=aside)
+        done = sum(await run_isolated(context, loop=LOOP_NAME, items=ids, work=work))
+        total += done
+        if len(ids) < BATCH or done == 0:  # done == 0: what is left is busy or set aside
+            return total

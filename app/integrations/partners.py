@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from app.access import IntegratorPrincipal
+from app.audit import record
 from app.errors import NotFound, ValidationFailed, WebhookSignatureInvalid
 from app.events import emit
 from app.identity.integrators import inbound_secret
@@ -95,6 +96,16 @@ async def report_status(
         },
     )
     await session.flush()
+    # Not the reason or reference: a partner's free text may describe the victim.
+    record(
+        session,
+        principal=reporter,
+        action="alert.partner_status",
+        object_type="alert",
+        object_id=alert.id,
+        at=now,
+        detail={"partner_status_id": str(row.id), "status": data.status, "source": source},
+    )
     return _read(row)
 
 

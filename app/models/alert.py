@@ -22,6 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType
 
+OPEN_HANDOFF = "transferred_at IS NOT NULL AND resolved_at IS NULL AND cancelled_at IS NULL"
+
 
 class Alert(Base):
     __tablename__ = "alert"
@@ -43,6 +45,14 @@ class Alert(Base):
             "id",
             postgresql_where=text("sla_dirty"),
             sqlite_where=text("sla_dirty"),
+        ),
+        # The 112 hand-off check's work list: open transferred alerts, however old
+        # (app/integrations/handoff.py repeats this condition so the planner can use it).
+        Index(
+            "ix_alert_handoff_open",
+            "transferred_at",
+            postgresql_where=text(OPEN_HANDOFF),
+            sqlite_where=text(OPEN_HANDOFF),
         ),
     )
 

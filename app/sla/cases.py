@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
+from app.audit import record
 from app.errors import Conflict, MediationForbidden, NotFound, ValidationFailed
 from app.events import emit
 from app.models import Alert, Case
@@ -89,6 +90,7 @@ async def open_case(
     session.add(case)
     alert.sla_dirty = True
     emit(session, "case.opened", at=now, alert_id=alert.id, data=_summary(case))
+    _audit(session, staff, "case.opened", case, now)
     return case_read(case, access)
 
 
@@ -123,6 +125,8 @@ async def update_case(
         case.victim_age_group = data.victim_age_group
     case.updated_at = now
     emit(session, "case.updated", at=now, alert_id=case.alert_id, data=_summary(case))
+    # Which fields, never their values: the classification is about the victim.
+    _audit(session, staff, "case.updated", case, now, fields=sorted(data.model_fields_set))
     return case_read(case, access)
 
 
@@ -176,6 +180,7 @@ async def record_milestone(
         alert_id=case.alert_id,
         data={"case_id": str(case.id), "milestone": data.milestone, "occurred_at": entry["at"]},
     )
+    _audit(session, staff, "case.milestone_recorded", case, now, milestone=data.milestone)
     return case_read(case, access)
 
 
@@ -187,6 +192,26 @@ async def _case(
         raise NotFound()
     _, access = await _alert_for(session, case.alert_id, staff, now)
     return case, access
+
+
+def _audit(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    action: str,
+    case: Case,
+    now: datetime,
+    **detail: Any,
+) -> None:
+    """A change to a case file, in the change's transaction (ids and names of steps only)."""
+    record(
+        session,
+        principal=staff,
+        action=action,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={"alert_id": str(case.alert_id), **detail},
+    )
 
 
 def _summary(case: Case) -> dict[str, Any]:

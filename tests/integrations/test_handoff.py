@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app import notify
 from app.context import AppContext
-from app.integrations.handoff import UNACKNOWLEDGED, escalate_unacknowledged
-from app.models import Notification, OutboxEvent, StaffUser
+from app.integrations.handoff import UNACKNOWLEDGED, escalate_overdue, escalate_unacknowledged
+from app.models import Alert, Notification, OutboxEvent, StaffUser
 from tests.helpers import auth, make_staff
 from tests.integrations.test_webhooks import client_token, transferred_alert
 
@@ -91,3 +91,44 @@ async def test_an_unacknowledged_hand_off_reaches_a_supervisor_already_told_much
             select(Notification.status).where(Notification.kind == "handoff_unacknowledged")
         )
     assert status == "queued"  # "phone 112 now" is never held back by the per-alert limit
+
+
+async def test_a_hand_off_overdue_for_days_still_escalates_after_an_outage(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """The check once looked back one day: a longer outage left such hand-offs silent."""
+    await make_staff(context, "supervisor.pusat", "supervisor", "central")
+    alert_id = await transferred_alert(client, context)
+    context.clock.advance(3 * 86400)  # type: ignore[attr-defined]
+    assert await escalate_overdue(context) == 1
+    assert await escalate_overdue(context) == 0  # once
+    async with context.sessions() as session:
+        told = list(
+            await session.scalars(
+                select(OutboxEvent.alert_id).where(OutboxEvent.event_type == UNACKNOWLEDGED)
+            )
+        )
+    assert told == [alert_id]
+
+
+async def test_a_closed_hand_off_is_not_escalated(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """Resolved or cancelled, the emergency is over (and a cancelled alert's events, the
+    escalation included, are purged after a while: it must not be escalated again then)."""
+    await make_staff(context, "supervisor.pusat", "supervisor", "central")
+    resolved = await transferred_alert(client, context)
+    cancelled = await transferred_alert(client, context)
+    now = context.clock.now()
+    async with context.sessions() as session:
+        for alert_id, state, column in (
+            (resolved, "resolved", "resolved_at"),
+            (cancelled, "cancelled", "cancelled_at"),
+        ):
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None
+            alert.state = state
+            setattr(alert, column, now)
+        await session.commit()
+    context.clock.advance(context.settings.integrations.handoff_ack_s + 1)  # type: ignore[attr-defined]
+    assert await escalate_overdue(context) == 0
