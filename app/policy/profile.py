@@ -11,7 +11,9 @@ view of those asks here, with the caller's ``FieldAccess``:
   "do_not_call_back": true}``: the one thing of a duress cancel they keep, since calling back
   may endanger the victim (the alert's ``do_not_call_back`` field says the same over REST);
 - ``linked_alert_id`` (the alert's own field and ``alert.received``'s) is null: a link means an
-  earlier alert of the same phone was cancelled under duress and is still running.
+  earlier alert of the same phone was cancelled under duress and is still running;
+- ``assignment.withdrawn`` says why by its ``reason_code`` alone: its ``reason`` may carry a
+  supervisor's free text ("claim broken by supervisor: …"), which stays with UPTD PPA.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ WITHHELD_REASON = "withheld"
 DURESS_EVENT = "alert.duress_signalled"
 DO_NOT_CALL_BACK_EVENT = "alert.do_not_call_back"
 """What a pseudonymous audience gets for ``alert.duress_signalled``: the instruction, not why."""
+FREE_TEXT_REASON_EVENTS = frozenset({"assignment.withdrawn"})
+"""Events whose ``reason`` may hold staff's free text; their ``reason_code`` says it in a word."""
 LINKED_ALERT_KEY = "linked_alert_id"
 """The earlier alert, cancelled under duress and still running, that a new press is tied to."""
 
@@ -74,7 +78,10 @@ def pseudonymous_event(event_type: str, data: dict[str, Any]) -> tuple[str, dict
     if event_type == DURESS_EVENT:
         return DO_NOT_CALL_BACK_EVENT, {"alert_id": data.get("alert_id"), "do_not_call_back": True}
     told = data
-    if data.get("reason") in PROFILE_REASONS:
+    if event_type in FREE_TEXT_REASON_EVENTS:
+        # An event written before it carried a code: its text is withheld all the same.
+        told = {**told, "reason": data.get("reason_code") or WITHHELD_REASON}
+    elif data.get("reason") in PROFILE_REASONS:
         told = {**told, "reason": _withheld(data["reason"])}
     if told.get(LINKED_ALERT_KEY) is not None:
         told = {**told, LINKED_ALERT_KEY: None}

@@ -176,6 +176,31 @@ def test_a_link_to_a_duress_alert_is_withheld_from_pseudonymous_audiences(
         assert message_for(staff, event, FACTS) == ("alert.received", event.data)
 
 
+SUPERVISOR_TEXT = "claim broken by supervisor: her ex-husband works at this halte"
+
+
+@pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
+def test_a_withdrawal_tells_pseudonymous_audiences_its_code_not_a_supervisors_text(
+    audience: Audience,
+) -> None:
+    event = _event(
+        "assignment.withdrawn",
+        {"unit_code": "transjakarta", "reason": SUPERVISOR_TEXT, "reason_code": "claim_broken"},
+    )
+    told = message_for(audience, event, FACTS)
+    assert told == (
+        "assignment.withdrawn",
+        {**event.data, "reason": "claim_broken"},
+    )
+    for staff in (COUNSELOR, SUPERVISOR):
+        assert message_for(staff, event, FACTS) == ("assignment.withdrawn", event.data)
+    # An event written before withdrawals carried a code: its text is withheld all the same.
+    older = _event("assignment.withdrawn", {"unit_code": "transjakarta", "reason": SUPERVISOR_TEXT})
+    told = message_for(audience, older, FACTS)
+    assert told is not None and told[1]["reason"] == "withheld"
+    assert "ex-husband" not in repr(told)
+
+
 async def test_pseudonymous_audiences_are_not_told_a_new_alert_is_linked_to_a_duress_one(
     client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
 ) -> None:
@@ -230,3 +255,48 @@ async def test_pseudonymous_audiences_are_not_told_a_new_alert_is_linked_to_a_du
     assert any(first in repr(m) for m in seen["supervisor"])
     for who in ("transit", "integrator"):
         assert first not in repr(seen[who]), (who, seen[who])
+
+
+async def test_a_broken_claim_reaches_transit_staff_and_their_system_without_the_supervisors_text(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    await on_duty(context, "konselor.kb", KB)
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    supervisor = await staff_token(client, context, "spv", "supervisor", "central")
+    tj_system = await integrator_token(
+        client, context, ["alerts:read"], data_scope="transit", unit_code="transjakarta"
+    )
+    _, credential = await register(client)
+    alert_id = (await press(client, credential, press_body(context))).json()["id"]
+    await drain(context)
+    leg = next(g for g in await legs(context, alert_id) if g.unit_code == "transjakarta")
+    accepted = await client.post(f"/v1/assignments/{leg.id}/accept", headers=auth(tj))
+    assert accepted.is_success, accepted.text
+    clock.advance(1)
+    tokens = (("transit", tj), ("integrator", tj_system), ("supervisor", supervisor))
+    async with live_server(context) as live, contextlib.AsyncExitStack() as stack:
+        sockets = {
+            who: await stack.enter_async_context(stream(live.base, token)) for who, token in tokens
+        }
+        broken = await client.post(
+            f"/v1/assignments/{leg.id}/break",
+            json={"reason": "her ex-husband works at this halte"},
+            headers=auth(supervisor),
+        )
+        assert broken.is_success, broken.text
+        await drain(context)
+        await settled(context, live)
+        seen = dict(
+            zip(sockets, await asyncio.gather(*(ws.sent() for ws in sockets.values())), strict=True)
+        )
+
+    def withdrawn(messages: list[dict[str, Any]]) -> list[Any]:
+        return [m["data"]["reason"] for m in messages if m["event"] == "assignment.withdrawn"]
+
+    assert any("ex-husband" in r for r in withdrawn(seen["supervisor"]))  # the scenario holds
+    for who in ("transit", "integrator"):
+        assert withdrawn(seen[who]) == ["claim_broken"], (who, seen[who])
+        assert "ex-husband" not in repr(seen[who]), who
+    timeline = await client.get(f"/v1/alerts/{alert_id}/timeline", headers=auth(tj))
+    assert timeline.status_code == 200, timeline.text
+    assert withdrawn(timeline.json()) == ["claim_broken"]
