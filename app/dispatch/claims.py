@@ -97,7 +97,13 @@ async def accept(
     )
     if leg.leg_kind in LADDER_KINDS:
         others = [g for g in legs if g.id != leg.id and g.leg_kind in LADDER_KINDS]
-        await withdraw(session, legs=others, reason=f"accepted by {leg.unit_code}", now=now)
+        await withdraw(
+            session,
+            legs=others,
+            reason=f"accepted by {leg.unit_code}",
+            code="accepted_elsewhere",
+            now=now,
+        )
     if AlertState(alert.state) in (AlertState.RECEIVED, AlertState.ROUTED):
         if alert.state == AlertState.RECEIVED.value:
             transition(alert, AlertState.ROUTED, at=now)
@@ -241,7 +247,13 @@ async def break_claim(
         at=now,
         detail={"assignment_id": str(leg.id), "reason": reason},
     )
-    await withdraw(session, legs=[leg], reason=f"claim broken by supervisor: {reason}", now=now)
+    await withdraw(
+        session,
+        legs=[leg],
+        reason=f"claim broken by supervisor: {reason}",
+        code="claim_broken",
+        now=now,
+    )
     await reoffer(
         session,
         alert=alert,
@@ -296,6 +308,7 @@ async def reassign(
             session,
             legs=[g for g in legs if g.leg_kind == "transit" and g.status in OPEN],
             reason=f"reassigned by supervisor: {reason}",
+            code="reassigned",
             now=now,
         )
     await reoffer(

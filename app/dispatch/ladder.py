@@ -183,8 +183,12 @@ def decision_legs(decision: Decision) -> list[tuple[str, str, str, str | None]]:
 
 
 async def withdraw(
-    session: AsyncSession, *, legs: list[Assignment], reason: str, now: datetime
+    session: AsyncSession, *, legs: list[Assignment], reason: str, code: str, now: datetime
 ) -> None:
+    """Close these legs' open offers and claims. ``reason`` is for UPTD PPA staff and may hold a
+    supervisor's free text; ``code`` (``alert_closed``, ``rerouted``, ``accepted_elsewhere``,
+    ``claim_broken``, ``reassigned``, ``lease_expired``) is what transit staff and integrators
+    are told instead (``app.policy.profile``)."""
     for leg in legs:
         if leg.status not in OPEN:
             continue
@@ -195,7 +199,12 @@ async def withdraw(
             "assignment.withdrawn",
             at=now,
             alert_id=leg.alert_id,
-            data={"assignment_id": str(leg.id), "unit_code": leg.unit_code, "reason": reason},
+            data={
+                "assignment_id": str(leg.id),
+                "unit_code": leg.unit_code,
+                "reason": reason,
+                "reason_code": code,
+            },
         )
 
 

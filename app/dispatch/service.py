@@ -77,7 +77,11 @@ async def route(session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now:
     state = AlertState(alert.state)
     if state in (AlertState.RESOLVED, AlertState.CANCELLED):
         await withdraw(
-            session, legs=await legs_of(session, alert.id), reason=f"alert {state}", now=now
+            session,
+            legs=await legs_of(session, alert.id),
+            reason=f"alert {state}",
+            code="alert_closed",
+            now=now,
         )
         return
     if state is AlertState.RECEIVED:
@@ -143,6 +147,7 @@ async def _reroute_if_moved(
         session,
         legs=[leg for leg in open_offers if (leg.unit_code, leg.leg_kind) not in keep],
         reason="victim moved: re-routed",
+        code="rerouted",
         now=now,
     )
     new_legs = [leg for leg in wanted if (leg[0], leg[1]) not in current]
@@ -265,6 +270,7 @@ async def reoffer(
             session,
             legs=[g for g in legs if g.leg_kind in LADDER_KINDS and g.status in OPEN],
             reason=trigger.replace("_", " "),
+            code=trigger,
             now=now,
         )
     await offer(

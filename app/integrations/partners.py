@@ -25,8 +25,8 @@ from app.audit import record
 from app.errors import NotFound, ValidationFailed, WebhookSignatureInvalid
 from app.events import emit
 from app.identity.integrators import inbound_secret
-from app.integrations.scope import client_sees_alert, principal_scope
 from app.models import Alert, InboundReceipt, IntegratorClient, PartnerStatus
+from app.policy.integrators import integrator_may_report
 from app.schemas.integrations import PartnerStatusCreate, PartnerStatusRead
 from app.security.fields import KeyRing
 
@@ -69,9 +69,8 @@ async def report_status(
             extra={"errors": [{"loc": ["body", "disposition"], "msg": "required when closed"}]},
         )
     alert = await session.get(Alert, data.alert_id)
-    scope = principal_scope(reporter)
-    if alert is None or not await client_sees_alert(session, scope, alert):
-        raise NotFound()  # only alerts offered, handed or transferred to this partner
+    if alert is None or not await integrator_may_report(session, reporter, alert, now=now):
+        raise NotFound()  # only alerts in this partner's data scope now (app.policy)
     row = PartnerStatus(
         alert_id=alert.id,
         integrator_id=reporter.client_id,

@@ -146,8 +146,7 @@ async def scope_facts(session: AsyncSession, alert: Alert, scope: ClientScope) -
 
 
 async def client_sees_alert(
-    session: AsyncSession, scope: ClientScope, alert: Alert, now: datetime | None = None
+    session: AsyncSession, scope: ClientScope, alert: Alert, now: datetime
 ) -> bool:
-    """``now``: whether the client sees the alert now (reads); without it, whether the alert
-    ever entered its scope (a partner's status report about an alert it was offered)."""
+    """Whether the client sees the alert at ``now`` (reads, exports, partner status reports)."""
     return may_see(scope, await scope_facts(session, alert, scope), now)

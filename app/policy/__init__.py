@@ -17,7 +17,8 @@ exports) through ``fields``. The rules:
 - A restricted record (``restriction``): its identity only for the unit holding the claim, and
   for a supervisor who broke the glass with a written reason, until the grant ends; never admins.
 - Transit staff are pseudonymous: no contact, free text, ``victim_is_child``,
-  ``companion_preference`` or ``duress``; they keep "do not call back" and nothing of case files.
+  ``companion_preference``, ``duress`` or ``linked_alert_id``; they keep "do not call back" and
+  nothing of case files.
   The preference and a duress cancel also show in legs, routing and events: ``profile``.
 - Integrators: what their data scope (``app.integrations.scope``) allows; without one, no alert.
   On the stream, an alert's events from the moment it entered that scope (``integrators``).

@@ -31,6 +31,7 @@ __all__ = [
     "ClientScope",
     "ScopeFacts",
     "integrator_event",
+    "integrator_may_report",
     "integrator_sees_alert",
     "integrator_sees_event",
     "principal_scope",
@@ -46,6 +47,16 @@ async def integrator_sees_alert(
     return bool({"alerts:read", "exports:read"} & client.scopes) and await client_sees_alert(
         session, principal_scope(client), alert, now
     )
+
+
+async def integrator_may_report(
+    session: AsyncSession, client: IntegratorPrincipal, alert: Alert, *, now: datetime
+) -> bool:
+    """Partner status on an alert (the route checks ``partner_status:write``): judged at the
+    report's arrival like a read, so a transit operator reports only while its staff see the
+    alert (not after its last leg closed and any late-accept grace ran out); police and 112
+    keep what was handed to them. ``now`` is Sigap's clock, never the partner's ``reported_at``."""
+    return await client_sees_alert(session, principal_scope(client), alert, now)
 
 
 def integrator_sees_event(

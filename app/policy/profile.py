@@ -9,11 +9,16 @@ view of those asks here, with the caller's ``FieldAccess``:
 - a leg chosen for the preference says ``reason: "withheld"``, and no leg names a sex;
 - ``alert.duress_signalled`` becomes ``alert.do_not_call_back`` ``{"alert_id",
   "do_not_call_back": true}``: the one thing of a duress cancel they keep, since calling back
-  may endanger the victim (the alert's ``do_not_call_back`` field says the same over REST).
+  may endanger the victim (the alert's ``do_not_call_back`` field says the same over REST);
+- ``linked_alert_id`` (the alert's own field and ``alert.received``'s) is null: a link means an
+  earlier alert of the same phone was cancelled under duress and is still running;
+- ``assignment.withdrawn`` says why by its ``reason_code`` alone: its ``reason`` may carry a
+  supervisor's free text ("claim broken by supervisor: …"), which stays with UPTD PPA.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from app.policy.fields import FieldAccess
@@ -26,6 +31,10 @@ WITHHELD_REASON = "withheld"
 DURESS_EVENT = "alert.duress_signalled"
 DO_NOT_CALL_BACK_EVENT = "alert.do_not_call_back"
 """What a pseudonymous audience gets for ``alert.duress_signalled``: the instruction, not why."""
+FREE_TEXT_REASON_EVENTS = frozenset({"assignment.withdrawn"})
+"""Events whose ``reason`` may hold staff's free text; their ``reason_code`` says it in a word."""
+LINKED_ALERT_KEY = "linked_alert_id"
+"""The earlier alert, cancelled under duress and still running, that a new press is tied to."""
 
 
 def leg_reason(fields: FieldAccess, reason: str) -> str:
@@ -39,6 +48,11 @@ def _withheld(reason: Any) -> Any:
 
 def preferred_sex(fields: FieldAccess, value: str | None) -> str | None:
     """The victim's preferred companion sex that a leg's unit has on duty: profile."""
+    return value if fields.shows_profile else None
+
+
+def linked_alert_id(fields: FieldAccess, value: uuid.UUID | None) -> uuid.UUID | None:
+    """The duress alert a new alert is tied to: non-null tells of a duress cancel."""
     return value if fields.shows_profile else None
 
 
@@ -63,9 +77,15 @@ def pseudonymous_event(event_type: str, data: dict[str, Any]) -> tuple[str, dict
     """An event (name, payload) as transit staff and integrators are told it."""
     if event_type == DURESS_EVENT:
         return DO_NOT_CALL_BACK_EVENT, {"alert_id": data.get("alert_id"), "do_not_call_back": True}
-    if data.get("reason") in PROFILE_REASONS:
-        return event_type, {**data, "reason": _withheld(data["reason"])}
-    return event_type, data
+    told = data
+    if event_type in FREE_TEXT_REASON_EVENTS:
+        # An event written before it carried a code: its text is withheld all the same.
+        told = {**told, "reason": data.get("reason_code") or WITHHELD_REASON}
+    elif data.get("reason") in PROFILE_REASONS:
+        told = {**told, "reason": _withheld(data["reason"])}
+    if told.get(LINKED_ALERT_KEY) is not None:
+        told = {**told, LINKED_ALERT_KEY: None}
+    return event_type, told
 
 
 def event_for(

@@ -149,7 +149,13 @@ class AlertStaffView(BaseModel):
     press_count: int
     duress: bool | None = Field(None, description="Not shown to transit staff or partners")
     do_not_call_back: bool
-    linked_alert_id: uuid.UUID | None
+    linked_alert_id: uuid.UUID | None = Field(
+        None,
+        description=(
+            "An earlier alert of the same phone, cancelled under duress and still running. "
+            "Not shown to transit staff or partners"
+        ),
+    )
     cancelled_at: datetime | None
     contact: dict[str, str] | None = Field(None, description="Decrypted; every read is audited")
     message: str | None = None

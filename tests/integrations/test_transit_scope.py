@@ -1,5 +1,6 @@
 """A transit operator's system loses sight of an alert when its staff do: at the close of the
-operator's last leg, plus the late-accept grace after an expiry (``app.policy.sight``)."""
+operator's last leg, plus the late-accept grace after an expiry (``app.policy.sight``); and may
+report partner status on it as long as it sees it, no longer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from app.context import AppContext
 from app.policy.roles import LATE_ACCEPT_GRACE
 from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import auth, integrator_token, press, press_body, register
+from tests.integrations.test_webhooks import client_token, transferred_alert
 
 KB = "3171060"
 READS = ("/v1/alerts/{id}", "/v1/exports/alerts/{id}/eido")
@@ -23,7 +25,7 @@ async def _offered_to_transjakarta(
     system = await integrator_token(
         client,
         context,
-        ["alerts:read", "exports:read"],
+        ["alerts:read", "exports:read", "partner_status:write"],
         data_scope="transit",
         unit_code="transjakarta",
     )
@@ -35,10 +37,17 @@ async def _offered_to_transjakarta(
 
 
 async def _statuses(client: httpx.AsyncClient, alert_id: str, token: str) -> list[int]:
-    return [
+    """The reads, then a partner status report: judged alike, at the time of the request."""
+    reads = [
         (await client.get(path.format(id=alert_id), headers=auth(token))).status_code
         for path in READS
     ]
+    report = await client.post(
+        "/v1/integrations/status",
+        json={"alert_id": alert_id, "status": "on_scene"},
+        headers=auth(token),
+    )
+    return [*reads, report.status_code]
 
 
 async def test_declined_by_the_operator_its_system_sees_the_alert_no_more(
@@ -46,13 +55,13 @@ async def test_declined_by_the_operator_its_system_sees_the_alert_no_more(
 ) -> None:
     tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
     alert_id, leg, system = await _offered_to_transjakarta(client, context)
-    assert await _statuses(client, alert_id, system) == [200, 200]
+    assert await _statuses(client, alert_id, system) == [200, 200, 201]
     declined = await client.post(
         f"/v1/assignments/{leg}/decline", json={"reason": "no staff at the halte"}, headers=auth(tj)
     )
     assert declined.is_success, declined.text
     clock.advance(1)
-    assert await _statuses(client, alert_id, system) == [404, 404]
+    assert await _statuses(client, alert_id, system) == [404, 404, 404]
     # Its staff, the same.
     assert (await client.get(f"/v1/alerts/{alert_id}", headers=auth(tj))).status_code == 404
 
@@ -67,6 +76,21 @@ async def test_an_expired_offer_leaves_its_system_the_late_accept_grace(
     await drain(context)
     assert next(g for g in await legs(context, alert_id) if str(g.id) == leg).status == "expired"
     clock.advance(LATE_ACCEPT_GRACE.total_seconds())
-    assert await _statuses(client, alert_id, system) == [200, 200]
+    assert await _statuses(client, alert_id, system) == [200, 200, 201]
     clock.advance(1)
-    assert await _statuses(client, alert_id, system) == [404, 404]
+    assert await _statuses(client, alert_id, system) == [404, 404, 404]
+
+
+async def test_112_may_still_report_on_an_alert_transferred_long_ago(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    """Police and 112 keep what was handed to them: their reports are not cut off by time."""
+    alert_id = await transferred_alert(client, context)
+    clock.advance(3 * 86_400)
+    token = await client_token(client, context, scopes=["partner_status:write"], data_scope="112")
+    report = await client.post(
+        "/v1/integrations/status",
+        json={"alert_id": str(alert_id), "status": "closed", "disposition": "assisted"},
+        headers=auth(token),
+    )
+    assert report.status_code == 201, report.text

@@ -160,3 +160,143 @@ async def test_transit_staff_and_integrators_learn_neither_companion_preference_
         messages = seen[who]
         assert _profile_in(repr(messages)) == [], (who, messages)
         assert "alert.do_not_call_back" in [m["event"] for m in messages], who
+
+
+@pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
+def test_a_link_to_a_duress_alert_is_withheld_from_pseudonymous_audiences(
+    audience: Audience,
+) -> None:
+    """A new alert linked to an earlier one means that one was cancelled under duress and is
+    still running: as telling as ``duress`` itself."""
+    duress_alert = str(uuid.uuid4())
+    event = _event("alert.received", {"case_code": "JKT-1", "linked_alert_id": duress_alert})
+    told = message_for(audience, event, FACTS)
+    assert told == ("alert.received", {**event.data, "linked_alert_id": None})
+    for staff in (COUNSELOR, SUPERVISOR):  # UPTD PPA staff: as it is
+        assert message_for(staff, event, FACTS) == ("alert.received", event.data)
+
+
+SUPERVISOR_TEXT = "claim broken by supervisor: her ex-husband works at this halte"
+
+
+@pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
+def test_a_withdrawal_tells_pseudonymous_audiences_its_code_not_a_supervisors_text(
+    audience: Audience,
+) -> None:
+    event = _event(
+        "assignment.withdrawn",
+        {"unit_code": "transjakarta", "reason": SUPERVISOR_TEXT, "reason_code": "claim_broken"},
+    )
+    told = message_for(audience, event, FACTS)
+    assert told == (
+        "assignment.withdrawn",
+        {**event.data, "reason": "claim_broken"},
+    )
+    for staff in (COUNSELOR, SUPERVISOR):
+        assert message_for(staff, event, FACTS) == ("assignment.withdrawn", event.data)
+    # An event written before withdrawals carried a code: its text is withheld all the same.
+    older = _event("assignment.withdrawn", {"unit_code": "transjakarta", "reason": SUPERVISOR_TEXT})
+    told = message_for(audience, older, FACTS)
+    assert told is not None and told[1]["reason"] == "withheld"
+    assert "ex-husband" not in repr(told)
+
+
+async def test_pseudonymous_audiences_are_not_told_a_new_alert_is_linked_to_a_duress_one(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    """The victim cancels under duress, then presses again: staff of UPTD PPA see the new alert
+    linked to the one still running; transit staff and the operator's system see neither."""
+    await on_duty(context, "konselor.kb", KB)
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    supervisor = await staff_token(client, context, "spv", "supervisor", "central")
+    tj_system = await integrator_token(
+        client, context, ["alerts:read"], data_scope="transit", unit_code="transjakarta"
+    )
+    _, credential = await register(client)
+    pins = {"cancel_pin": "2468", "duress_pin": "1357"}
+    assert (await client.put("/v1/devices/me/pins", json=pins, headers=auth(credential))).is_success
+    first = (await press(client, credential, press_body(context))).json()["id"]
+    await drain(context)
+    cancel = await client.post(
+        f"/v1/alerts/{first}/cancel", json={"pin": "1357"}, headers=auth(credential)
+    )
+    assert cancel.status_code == 200, cancel.text
+    clock.advance(5)
+    tokens = (("transit", tj), ("integrator", tj_system), ("supervisor", supervisor))
+    async with live_server(context) as live, contextlib.AsyncExitStack() as stack:
+        sockets = {
+            who: await stack.enter_async_context(stream(live.base, token)) for who, token in tokens
+        }
+        second = (await press(client, credential, press_body(context))).json()["id"]
+        assert second != first
+        await drain(context)
+        await settled(context, live)
+        seen = dict(
+            zip(sockets, await asyncio.gather(*(ws.sent() for ws in sockets.values())), strict=True)
+        )
+    reads = {
+        who: await client.get(f"/v1/alerts/{second}", headers=auth(token)) for who, token in tokens
+    }
+    for who, answer in reads.items():
+        assert answer.status_code == 200, (who, answer.text)
+    assert reads["supervisor"].json()["linked_alert_id"] == first  # the scenario holds
+    assert reads["transit"].json()["linked_alert_id"] is None
+    assert reads["integrator"].json()["linked_alert_id"] is None
+    timelines = {
+        who: await client.get(f"/v1/alerts/{second}/timeline", headers=auth(token))
+        for who, token in (("transit", tj), ("supervisor", supervisor))
+    }
+    received = {
+        who: [e["data"] for e in answer.json() if e["event"] == "alert.received"]
+        for who, answer in timelines.items()
+    }
+    assert [d["linked_alert_id"] for d in received["supervisor"]] == [first]
+    assert received["transit"] and all(d["linked_alert_id"] is None for d in received["transit"])
+    assert any(first in repr(m) for m in seen["supervisor"])
+    for who in ("transit", "integrator"):
+        assert first not in repr(seen[who]), (who, seen[who])
+
+
+async def test_a_broken_claim_reaches_transit_staff_and_their_system_without_the_supervisors_text(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    await on_duty(context, "konselor.kb", KB)
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    supervisor = await staff_token(client, context, "spv", "supervisor", "central")
+    tj_system = await integrator_token(
+        client, context, ["alerts:read"], data_scope="transit", unit_code="transjakarta"
+    )
+    _, credential = await register(client)
+    alert_id = (await press(client, credential, press_body(context))).json()["id"]
+    await drain(context)
+    leg = next(g for g in await legs(context, alert_id) if g.unit_code == "transjakarta")
+    accepted = await client.post(f"/v1/assignments/{leg.id}/accept", headers=auth(tj))
+    assert accepted.is_success, accepted.text
+    clock.advance(1)
+    tokens = (("transit", tj), ("integrator", tj_system), ("supervisor", supervisor))
+    async with live_server(context) as live, contextlib.AsyncExitStack() as stack:
+        sockets = {
+            who: await stack.enter_async_context(stream(live.base, token)) for who, token in tokens
+        }
+        broken = await client.post(
+            f"/v1/assignments/{leg.id}/break",
+            json={"reason": "her ex-husband works at this halte"},
+            headers=auth(supervisor),
+        )
+        assert broken.is_success, broken.text
+        await drain(context)
+        await settled(context, live)
+        seen = dict(
+            zip(sockets, await asyncio.gather(*(ws.sent() for ws in sockets.values())), strict=True)
+        )
+
+    def withdrawn(messages: list[dict[str, Any]]) -> list[Any]:
+        return [m["data"]["reason"] for m in messages if m["event"] == "assignment.withdrawn"]
+
+    assert any("ex-husband" in r for r in withdrawn(seen["supervisor"]))  # the scenario holds
+    for who in ("transit", "integrator"):
+        assert withdrawn(seen[who]) == ["claim_broken"], (who, seen[who])
+        assert "ex-husband" not in repr(seen[who]), who
+    timeline = await client.get(f"/v1/alerts/{alert_id}/timeline", headers=auth(tj))
+    assert timeline.status_code == 200, timeline.text
+    assert withdrawn(timeline.json()) == ["claim_broken"]
