@@ -19,7 +19,13 @@ from app.pagination import Cursor
 from app.policy.alerts import AlertAccess, Denied, access_to, refuse, staff_fields
 from app.policy.events import is_case_matter
 from app.policy.fields import FieldAccess
-from app.policy.profile import event_for, leg_reason, preferred_sex, routing_explanation
+from app.policy.profile import (
+    close_reason,
+    event_for,
+    leg_reason,
+    preferred_sex,
+    routing_explanation,
+)
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import (
     AssignmentRead,
@@ -59,7 +65,7 @@ def assignment_read(
         accepted_by=leg.accepted_by,
         lease_expires_at=leg.lease_expires_at,
         closed_at=leg.closed_at,
-        close_reason=leg.close_reason,
+        close_reason=close_reason(fields, leg.status, leg.close_reason),
     )
 
 

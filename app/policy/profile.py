@@ -13,7 +13,11 @@ view of those asks here, with the caller's ``FieldAccess``:
 - ``linked_alert_id`` (the alert's own field and ``alert.received``'s) is null: a link means an
   earlier alert of the same phone was cancelled under duress and is still running;
 - ``assignment.withdrawn`` says why by its ``reason_code`` alone: its ``reason`` may carry a
-  supervisor's free text ("claim broken by supervisor: …"), which stays with UPTD PPA.
+  supervisor's free text ("claim broken by supervisor: …"), which stays with UPTD PPA; so does a
+  declining unit's own text (``assignment.declined``, a declined leg's ``close_reason``), and a
+  re-offer's note in the routing explanation;
+- ``alert.resolved`` with the disposition ``cancelled_under_duress`` reads
+  ``cancelled_by_victim``: the record keeps why, they keep that it ended.
 """
 
 from __future__ import annotations
@@ -31,10 +35,27 @@ WITHHELD_REASON = "withheld"
 DURESS_EVENT = "alert.duress_signalled"
 DO_NOT_CALL_BACK_EVENT = "alert.do_not_call_back"
 """What a pseudonymous audience gets for ``alert.duress_signalled``: the instruction, not why."""
-FREE_TEXT_REASON_EVENTS = frozenset({"assignment.withdrawn"})
+FREE_TEXT_REASON_EVENTS = frozenset({"assignment.withdrawn", "assignment.declined"})
 """Events whose ``reason`` may hold staff's free text; their ``reason_code`` says it in a word."""
 LINKED_ALERT_KEY = "linked_alert_id"
 """The earlier alert, cancelled under duress and still running, that a new press is tied to."""
+
+
+SUPERVISOR_TEXT_PREFIXES = ("claim broken by supervisor", "reassigned by supervisor")
+"""A leg's ``close_reason`` that goes on with ": <the supervisor's words>"."""
+DURESS_DISPOSITION, TOLD_DISPOSITION = "cancelled_under_duress", "cancelled_by_victim"
+
+
+def close_reason(fields: FieldAccess, status: str, reason: str | None) -> str | None:
+    """Why a leg closed, as ``fields`` may read it: without staff's free text."""
+    if fields.shows_profile or reason is None:
+        return reason
+    if status == "declined":
+        return WITHHELD_REASON  # the declining unit's own words
+    for prefix in SUPERVISOR_TEXT_PREFIXES:
+        if reason.startswith(prefix):
+            return prefix
+    return reason
 
 
 def leg_reason(fields: FieldAccess, reason: str) -> str:
@@ -59,8 +80,13 @@ def linked_alert_id(fields: FieldAccess, value: uuid.UUID | None) -> uuid.UUID |
 def routing_explanation(fields: FieldAccess, decision: dict[str, Any]) -> dict[str, Any]:
     """A routing decision's JSON (``app.dispatch.routing.Decision.to_json``) as ``fields`` may
     read it: its legs without the preference."""
+    if fields.shows_profile:
+        return decision
+    reoffer = decision.get("reoffer")
+    if isinstance(reoffer, dict) and "note" in reoffer:
+        decision = {**decision, "reoffer": {**reoffer, "note": None}}  # a supervisor's words
     legs = decision.get("legs")
-    if fields.shows_profile or not isinstance(legs, list):
+    if not isinstance(legs, list):
         return decision
     return {
         **decision,
@@ -83,6 +109,8 @@ def pseudonymous_event(event_type: str, data: dict[str, Any]) -> tuple[str, dict
         told = {**told, "reason": data.get("reason_code") or WITHHELD_REASON}
     elif data.get("reason") in PROFILE_REASONS:
         told = {**told, "reason": _withheld(data["reason"])}
+    if told.get("disposition") == DURESS_DISPOSITION:
+        told = {**told, "disposition": TOLD_DISPOSITION}
     if told.get(LINKED_ALERT_KEY) is not None:
         told = {**told, LINKED_ALERT_KEY: None}
     return event_type, told

@@ -300,3 +300,37 @@ async def test_a_broken_claim_reaches_transit_staff_and_their_system_without_the
     timeline = await client.get(f"/v1/alerts/{alert_id}/timeline", headers=auth(tj))
     assert timeline.status_code == 200, timeline.text
     assert withdrawn(timeline.json()) == ["claim_broken"]
+
+
+@pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
+def test_a_decline_and_a_duress_resolution_tell_pseudonymous_audiences_no_more_than_the_fact(
+    audience: Audience,
+) -> None:
+    declined = _event(
+        "assignment.declined", {"unit_code": "transjakarta", "reason": "korban kenal petugas X"}
+    )
+    told = message_for(audience, declined, FACTS)
+    assert told is not None and told[1]["reason"] == "withheld"
+    resolved = _event("alert.resolved", {"disposition": "cancelled_under_duress"})
+    told = message_for(audience, resolved, FACTS)
+    assert told is not None and told[1]["disposition"] == "cancelled_by_victim"
+    for staff in (COUNSELOR, SUPERVISOR):  # UPTD PPA staff: as it is
+        assert message_for(staff, declined, FACTS) == ("assignment.declined", declined.data)
+        assert message_for(staff, resolved, FACTS) == ("alert.resolved", resolved.data)
+
+
+def test_a_legs_close_reason_and_a_reoffer_note_lose_staff_words_for_pseudonymous_readers() -> None:
+    from app.policy.fields import FULL
+    from app.policy.fields import TRANSIT as TRANSIT_FIELDS
+    from app.policy.profile import close_reason, routing_explanation
+
+    broken = "claim broken by supervisor: korban minta konselor perempuan"
+    assert close_reason(TRANSIT_FIELDS, "withdrawn", broken) == "claim broken by supervisor"
+    assert close_reason(TRANSIT_FIELDS, "declined", "korban kenal petugas") == "withheld"
+    assert close_reason(TRANSIT_FIELDS, "expired", "not accepted in time") == "not accepted in time"
+    assert close_reason(FULL, "withdrawn", broken) == broken
+    decision = {"reoffer": {"unit_code": KB, "trigger": "reassigned", "note": "korban minta"}}
+    assert routing_explanation(TRANSIT_FIELDS, decision)["reoffer"] == {
+        "unit_code": KB, "trigger": "reassigned", "note": None,
+    }
+    assert routing_explanation(FULL, decision) == decision
