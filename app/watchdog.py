@@ -26,7 +26,6 @@ from typing import Any
 
 from app.context import AppContext
 from app.loops import heartbeat_ages
-from app.models import Region
 from app.notify import Message, queue_many, supervisors_on_duty
 
 log = logging.getLogger("sigap.watchdog")
@@ -107,11 +106,9 @@ async def _page(context: AppContext, due: list[tuple[str, float]]) -> None:
     where = f"{socket.gethostname()} pid {os.getpid()}"
     region_code = context.settings.geo.default_region
     async with context.sessions() as session, session.begin():
-        region = await session.get(Region, region_code)
         recipients = await supervisors_on_duty(
             session,
             region_code=region_code,
-            central_code=region.central_desk_code if region else "central",
             at=now,
         )
         messages = []

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import notify
 from app.config import DispatchSettings
 from app.db import note_written
-from app.models import Alert, Assignment, Region
+from app.models import Alert, Assignment
 from app.states import AlertState
 
 HELD_STATES = frozenset(
@@ -70,11 +70,9 @@ async def tell_of_repeat_press(
     quiet = pressed_at - (max(leases) - timedelta(seconds=settings.lease_s))
     if quiet < timedelta(seconds=settings.repeat_press_supervisor_after_s):
         return
-    region = await session.get(Region, alert.region_code)
     supervisors = await notify.supervisors_on_duty(
         session,
         region_code=alert.region_code,
-        central_code=region.central_desk_code if region else "central",
         at=now,
     )
     await notify.queue(

@@ -27,7 +27,6 @@ from app.models import (
     IntegratorClient,
     OutboxEvent,
     PartnerStatus,
-    Region,
     WebhookEndpoint,
 )
 
@@ -132,11 +131,9 @@ async def tell_supervisors(
     session: AsyncSession, context: AppContext, alert: Alert, now: datetime
 ) -> None:
     settings = context.settings.integrations
-    region = await session.get(Region, alert.region_code)
     recipients = await notify.supervisors_on_duty(
         session,
         region_code=alert.region_code,
-        central_code=region.central_desk_code if region else "central",
         at=now,
     )
     await notify.queue(

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings
 from app.events import emit
-from app.models import Notification, Region, StaffUser
+from app.models import Notification, StaffUser
 from app.notify.budget import (
     CRITICAL,
     CRITICAL_KINDS,
@@ -257,13 +257,11 @@ async def _tell_of_cap(
     if pool == CRITICAL:
         return
     region_code = context.settings.geo.default_region
-    region = await session.get(Region, region_code)
     await queue(
         session,
         recipients=await supervisors_on_duty(
             session,
             region_code=region_code,
-            central_code=region.central_desk_code if region else "central",
             at=now,
         ),
         kind="notify_capped",

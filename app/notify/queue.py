@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings
-from app.models import Notification, Shift, StaffUser, Unit
+from app.models import Notification, Region, Shift, StaffUser, Unit
 from app.notify.budget import CRITICAL_KINDS
 from app.upsert import dialect_insert
 
@@ -113,10 +113,14 @@ def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
 
 
 async def supervisors_on_duty(
-    session: AsyncSession, *, region_code: str, central_code: str, at: datetime
+    session: AsyncSession, *, region_code: str, at: datetime, central_code: str | None = None
 ) -> list[uuid.UUID]:
-    """Supervisors rostered at the central desk now; if none is rostered, every supervisor, so
-    an escalation always reaches someone."""
+    """Supervisors rostered at the region's central desk now; if none is rostered, every
+    supervisor, so an escalation always reaches someone. ``central_code``: the desk when the
+    caller already knows it (the dispatcher's snapshot), else read from the region."""
+    if central_code is None:
+        region = await session.get(Region, region_code)
+        central_code = region.central_desk_code if region else "central"
     rostered = (
         await session.scalars(
             select(StaffUser.id)

@@ -20,7 +20,7 @@ from app import notify
 from app.config import DispatchSettings, SlaSettings
 from app.db import note_written
 from app.events import emit
-from app.models import Alert, Assignment, Case, Region, RoutingDecision, SlaClock
+from app.models import Alert, Assignment, Case, RoutingDecision, SlaClock
 from app.sla.policy import (
     ALERT_CLOCKS,
     AlertTimes,
@@ -88,11 +88,9 @@ async def load_facts(
     ).all():
         facts.first_fallback[alert_id] = decision.get("fallback")
     for region_code in {a.region_code for a in alerts}:
-        region = await session.get(Region, region_code)
         facts.supervisors[region_code] = await notify.supervisors_on_duty(
             session,
             region_code=region_code,
-            central_code=region.central_desk_code if region else "central",
             at=now,
         )
     return facts
