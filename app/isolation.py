@@ -65,6 +65,29 @@ async def run_isolated(
     return results
 
 
+async def drain_isolated(
+    context: AppContext,
+    *,
+    loop: str,
+    batch: int,
+    due: Callable[[AsyncSession, frozenset[str]], Awaitable[Sequence[Item]]],
+    work: Callable[[AsyncSession, Sequence[Item]], Awaitable[int]],
+) -> int:
+    """Work through everything ``due`` lists, ``batch`` at a time, each batch through
+    ``run_isolated``: ``due`` is given the keys of the items set aside, to leave them out so
+    they cannot fill a batch. Stops when a batch is short, or got nothing done (what is left is
+    busy elsewhere or set aside). Returns the sum of ``work``'s counts."""
+    total = 0
+    while True:
+        aside = frozenset(set_aside_now(context, loop))
+        async with context.sessions() as session:
+            items = await due(session, aside)
+        done = sum(await run_isolated(context, loop=loop, items=items, work=work))
+        total += done
+        if len(items) < batch or done == 0:
+            return total
+
+
 def set_aside_now(context: AppContext, loop: str) -> set[str]:
     """The items (as strings) this loop must leave out now; those whose time is up are
     forgotten, so they are tried again."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import notify
 from app.events import emit
-from app.isolation import run_isolated, set_aside_now
+from app.isolation import drain_isolated
 from app.models import (
     Alert,
     IntegratorClient,
@@ -159,12 +159,6 @@ async def tell_supervisors(
     )
 
 
-async def escalate_unacknowledged(session: AsyncSession, context: AppContext, now: datetime) -> int:
-    """Tell supervisors, once per alert, of one batch of transfers no 112 client acknowledged in
-    time, in the caller's transaction."""
-    return await escalate(session, context, await overdue_handoffs(session, context, now), now)
-
-
 async def check_handoffs(context: AppContext) -> None:
     """The hand-off check's body (every few seconds: the deadline is minutes)."""
     await escalate_overdue(context)
@@ -175,15 +169,11 @@ async def escalate_overdue(context: AppContext) -> int:
     that fails is set aside, and the rest of its batch is escalated (app/isolation.py)."""
     now = context.clock.now()
 
+    async def due(session: AsyncSession, aside: frozenset[str]) -> list[uuid.UUID]:
+        skip = frozenset(uuid.UUID(key) for key in aside)
+        return await overdue_handoffs(session, context, now, skip=skip)
+
     async def work(session: AsyncSession, ids: Sequence[uuid.UUID]) -> int:
         return await escalate(session, context, ids, now)
 
-    total = 0
-    while True:
-        aside = frozenset(uuid.UUID(key) for key in set_aside_now(context, LOOP_NAME))
-        async with context.sessions() as session:
-            ids = await overdue_handoffs(session, context, now, skip=aside)
-        done = sum(await run_isolated(context, loop=LOOP_NAME, items=ids, work=work))
-        total += done
-        if len(ids) < BATCH or done == 0:  # done == 0: what is left is busy or set aside
-            return total
+    return await drain_isolated(context, loop=LOOP_NAME, batch=BATCH, due=due, work=work)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import record
 from app.context import AppContext
-from app.isolation import run_isolated, set_aside_now
+from app.isolation import drain_isolated
 from app.models import Alert, AlertLocation, AlertNote, Case, RoutingDecision
 
 PURGEABLE_DISPOSITIONS = ("accidental", "cancelled_by_victim")
@@ -136,27 +136,17 @@ async def purge_alert(
     )
 
 
-async def purge_expired_personal_data(
-    session: AsyncSession, *, now: datetime, retention: timedelta, limit: int = BATCH
-) -> int:
-    """Purge one batch (flushes; the caller commits). Returns how many alerts were purged."""
-    ids = await due_for_purge(session, now=now, retention=retention, limit=limit)
-    return await purge_alerts(session, ids, now=now, retention=retention)
-
-
 async def run_retention(context: AppContext) -> None:
     """The retention loop's body: purge in batches until nothing is due. One alert that fails
     is set aside, and the rest of its batch is purged (app/isolation.py)."""
     retention = timedelta(days=context.settings.security.retention_days)
     now = context.clock.now()
 
+    async def due(session: AsyncSession, aside: frozenset[str]) -> list[uuid.UUID]:
+        skip = frozenset(uuid.UUID(key) for key in aside)
+        return await due_for_purge(session, now=now, retention=retention, skip=skip)
+
     async def work(session: AsyncSession, ids: Sequence[uuid.UUID]) -> int:
         return await purge_alerts(session, ids, now=now, retention=retention)
 
-    while True:
-        aside = frozenset(uuid.UUID(key) for key in set_aside_now(context, LOOP_NAME))
-        async with context.sessions() as session:
-            ids = await due_for_purge(session, now=now, retention=retention, skip=aside)
-        purged = sum(await run_isolated(context, loop=LOOP_NAME, items=ids, work=work))
-        if len(ids) < BATCH or purged == 0:  # purged == 0: what is left is busy or set aside
-            return
+    await drain_isolated(context, loop=LOOP_NAME, batch=BATCH, due=due, work=work)

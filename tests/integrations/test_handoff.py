@@ -8,15 +8,14 @@ from sqlalchemy import select
 
 from app import notify
 from app.context import AppContext
-from app.integrations.handoff import UNACKNOWLEDGED, escalate_overdue, escalate_unacknowledged
+from app.integrations.handoff import UNACKNOWLEDGED, escalate_overdue
 from app.models import Alert, Notification, OutboxEvent, StaffUser
 from tests.helpers import auth, make_staff
 from tests.integrations.test_webhooks import client_token, transferred_alert
 
 
 async def escalate(context: AppContext) -> int:
-    async with context.sessions() as session, session.begin():
-        return await escalate_unacknowledged(session, context, context.clock.now())
+    return await escalate_overdue(context)
 
 
 async def test_an_unacknowledged_hand_off_reaches_the_supervisor_once(
