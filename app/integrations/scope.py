@@ -89,14 +89,13 @@ def scope_until(scope: ClientScope, facts: ScopeFacts) -> datetime | None:
     return None
 
 
-def may_see(scope: ClientScope, facts: ScopeFacts, now: datetime | None = None) -> bool:
-    """May a client with ``scope`` see the alert (at ``now``: REST, webhooks, exports)? A transit
-    operator's system, until the close of its last leg plus the grace its staff get
-    (``LATE_ACCEPT_GRACE`` after an expired offer or a lapsed claim). Without ``now``: did the
-    alert ever enter the scope."""
+def may_see(scope: ClientScope, facts: ScopeFacts, now: datetime) -> bool:
+    """May a client with ``scope`` see the alert at ``now`` (REST, exports, partner status)? A
+    transit operator's system, until the close of its last leg plus the grace its staff get
+    (``LATE_ACCEPT_GRACE`` after an expired offer or a lapsed claim)."""
     if entered_scope_at(scope, facts) is None:
         return False
-    return now is None or scope.data_scope != "transit" or operator_sight(scope, facts).sees_at(now)
+    return scope.data_scope != "transit" or operator_sight(scope, facts).sees_at(now)
 
 
 def covers(scope: ClientScope, facts: ScopeFacts, at: datetime) -> bool:
