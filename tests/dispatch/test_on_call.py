@@ -66,11 +66,11 @@ async def availability(context: AppContext) -> dict[str, dict[str, int]]:
 
 @pytest.mark.usefixtures("live_presence")
 async def test_an_on_call_counselor_without_a_console_is_offered_by_message_with_a_link(
-    client: httpx.AsyncClient, context: AppContext
+    client: httpx.AsyncClient, context: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await on_duty(context, "konselor.post", KB)  # at the post, console closed: not available
     await on_duty(context, "konselor.malam", KB, kind="on_call")
-    context.settings.console.public_url = "https://sigap.example.id/"
+    monkeypatch.setattr(context.settings.console, "public_url", "https://sigap.example.id/")
     alert_id = await press_at_blok_m(client, context)
     await drain(context)
 

@@ -20,6 +20,7 @@ from app.context import AppContext
 from app.main import create_app
 from app.models import OutboxEvent
 from app.realtime.hub import Hub
+from app.realtime.relay import sequence_pending
 
 
 def free_port() -> int:
@@ -62,6 +63,23 @@ async def live_server(context: AppContext, *, log_level: str = "warning") -> Asy
     finally:
         server.should_exit = True
         await task
+
+
+async def settle(context: AppContext, timeout_s: float = 30.0) -> int:
+    """Number every committed event and return the head. A server's relay may be numbering a
+    batch at the same time (on PostgreSQL it then holds the lock and this call numbers nothing),
+    so the wait is for no unnumbered event to be left, not for one call to find none."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            await sequence_pending(context)
+            async with context.sessions() as session:
+                unnumbered = await session.scalar(
+                    select(func.count()).where(OutboxEvent.seq.is_(None))
+                )
+                head = await session.scalar(select(func.max(OutboxEvent.seq)))
+            if not unnumbered:
+                return int(head or 0)
+            await asyncio.sleep(0.01)
 
 
 async def settled(context: AppContext, live: Live, timeout_s: float = 30.0) -> None:

@@ -19,8 +19,7 @@ from app.main import build_context, start
 from app.realtime.epoch import stream_epoch
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database, make_settings
 from tests.helpers import staff_token
-from tests.realtime.live import live_server, stream
-from tests.realtime.test_stream_delivery import settle
+from tests.realtime.live import live_server, settle, stream
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql", reason="pg_dump/pg_restore: the PostgreSQL restore path"

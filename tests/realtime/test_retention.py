@@ -20,7 +20,7 @@ from app.realtime import window
 from app.realtime.scopes import Audience
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register
-from tests.realtime.test_stream_delivery import settle
+from tests.realtime.live import settle
 
 KB = "3171060"
 

@@ -14,18 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import FrozenClock
 from app.context import AppContext
 from app.events import emit
 from app.models import OutboxEvent
-from app.realtime.relay import sequence_pending
 from tests.conftest import BACKEND
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register, staff_token
-from tests.realtime.live import live_server, stream
+from tests.realtime.live import live_server, settle, stream
 
 KB = "3171060"
 
@@ -44,14 +43,6 @@ async def outbox(context: AppContext) -> list[OutboxEvent]:
             select(OutboxEvent).where(OutboxEvent.seq.is_not(None)).order_by(OutboxEvent.seq)
         )
         return list(rows.all())
-
-
-async def settle(context: AppContext) -> int:
-    """Number everything committed (the relay runs in the server too; this just makes sure)."""
-    while await sequence_pending(context) is not None:
-        pass
-    async with context.sessions() as session:
-        return int(await session.scalar(select(func.max(OutboxEvent.seq))) or 0)
 
 
 async def test_a_supervisor_gets_every_event_live_in_commit_order(
@@ -180,8 +171,10 @@ async def test_a_socket_that_never_reads_is_closed_and_does_not_hold_up_the_othe
     client: httpx.AsyncClient, context: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(context.settings.realtime, "backlog_events", 64)
-    monkeypatch.setattr(context.settings.realtime, "burst_grace_s", 0.2)
-    monkeypatch.setattr(context.settings.realtime, "send_timeout_s", 0.5)
+    # Real-time limits with room for a busy machine: the healthy reader shares this event loop
+    # and must never be the one that misses them; the stuck one misses them by any margin.
+    monkeypatch.setattr(context.settings.realtime, "burst_grace_s", 2.0)
+    monkeypatch.setattr(context.settings.realtime, "send_timeout_s", 3.0)
     token = await staff_token(client, context, "supervisor", "supervisor", "central")
     count = 1500  # about 6 MB: more than the kernel buffers for a reader that never reads
     async with live_server(context) as live:

@@ -35,13 +35,14 @@ from tests.helpers import (
     staff_token,
     transfer_to_112,
 )
-from tests.realtime.live import StreamClient, live_server, settled, stream
+from tests.realtime.live import Live, StreamClient, live_server, settled, stream
 
 KB, KL = "3171060", "3171050"
 
 
-async def collect(ws: StreamClient, seconds: float = 0.5) -> list[dict[str, Any]]:
-    return [m for m in await ws.quiet(seconds) if m["type"] == "event"]
+async def collect(ws: StreamClient) -> list[dict[str, Any]]:
+    """The events sent to ``ws`` so far: after ``settled``, every event it was to get."""
+    return [m for m in await ws.sent() if m["type"] == "event"]
 
 
 async def test_every_audience_sees_exactly_what_it_may(
@@ -85,6 +86,7 @@ async def test_every_audience_sees_exactly_what_it_may(
             json={"disposition": "assisted"},
         )
         await drain(context)
+        await settled(context, live)
         seen = dict(
             zip(
                 sockets,
@@ -115,7 +117,7 @@ async def test_every_audience_sees_exactly_what_it_may(
 
 
 async def device_stream_after_cancel(
-    client: httpx.AsyncClient, context: AppContext, live_base: str, pin: str
+    client: httpx.AsyncClient, context: AppContext, live: Live, pin: str
 ) -> list[dict[str, Any]]:
     _, credential = await register(client)
     pins = await client.put(
@@ -124,7 +126,7 @@ async def device_stream_after_cancel(
         json={"cancel_pin": "2468", "duress_pin": "1357"},
     )
     assert pins.status_code in (200, 204), pins.text
-    async with stream(live_base, credential) as ws:
+    async with stream(live.base, credential) as ws:
         alert_id = (await press(client, credential, press_body(context))).json()["id"]
         await drain(context)
         cancel = await client.post(
@@ -139,6 +141,7 @@ async def device_stream_after_cancel(
                     client, context, f"k{len(pin)}{pin}", "counselor", leg.unit_code
                 )
                 await client.post(f"/v1/assignments/{leg.id}/accept", headers=auth(token))
+        await settled(context, live)
         messages = await collect(ws)
     return [
         {k: v for k, v in m.items() if k not in ("seq", "at")}
@@ -152,8 +155,8 @@ async def test_a_phone_cannot_tell_a_duress_cancel_from_a_genuine_one(
 ) -> None:
     await on_duty(context, "konselor.kb", KB)
     async with live_server(context) as live:
-        genuine = await device_stream_after_cancel(client, context, live.base, "2468")
-        duress = await device_stream_after_cancel(client, context, live.base, "1357")
+        genuine = await device_stream_after_cancel(client, context, live, "2468")
+        duress = await device_stream_after_cancel(client, context, live, "1357")
     assert genuine == duress
     assert [m["event"] for m in genuine] == ["alert.received", "alert.cancelled"]
 
@@ -277,7 +280,9 @@ async def test_integrators_get_an_alerts_events_from_when_it_entered_their_data_
         for name, token in tokens.items():
             async with stream(live.base, token, after=start, epoch=live.hub.epoch) as ws:
                 count = len(live_seen[name])
-                replayed[name] = (await ws.events(count) if count else []) + await collect(ws, 0.2)
+                replayed[name] = (await ws.events(count) if count else []) + [
+                    m for m in await ws.quiet(0.2) if m["type"] == "event"
+                ]
 
     for name in tokens:
         assert replayed[name] == live_seen[name], name

@@ -83,7 +83,10 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
                 assert pressed.status_code == 201  # recorded with no worker anywhere
                 alert_id = pressed.json()["id"]
 
-                worker = start_server(
+                # In a thread: the socket above must keep answering the server's pings while
+                # the worker starts, however long that takes on a busy machine.
+                worker = await asyncio.to_thread(
+                    start_server,
                     fresh_database,
                     port=worker_port,
                     log=tmp_path / "worker.log",

@@ -156,12 +156,18 @@ async def test_alerts_on_one_process_reach_a_socket_on_another_despite_listener_
                             "SELECT count(*) FROM dispatch_task WHERE kind = 'route'"
                         )
                         settled = pending == 0 and routing == 0
-                        if settled and received and received[-1]["seq"] == head:
+                        if settled and received and received[-1]["seq"] >= head:
                             break
                         await asyncio.sleep(0.1)
+                    else:
+                        pytest.fail(f"not settled: head {head}, last received {received[-1:]}")
+                    # Up to that head only: the servers run on the real clock, so an SLA timer
+                    # may add events after it on a slow machine.
                     stored = await connection.fetch(
-                        "SELECT seq, event_type FROM outbox_event WHERE seq > $1 ORDER BY seq",
+                        "SELECT seq, event_type FROM outbox_event"
+                        " WHERE seq > $1 AND seq <= $2 ORDER BY seq",
                         ready["head_seq"],
+                        head,
                     )
                 finally:
                     await connection.close()
@@ -170,7 +176,7 @@ async def test_alerts_on_one_process_reach_a_socket_on_another_despite_listener_
         stop_servers(*servers)
 
     # The supervisor sees everything, so the socket's sequence has no gap, no repeat.
-    assert [(m["seq"], m["event"]) for m in received] == [
+    assert [(m["seq"], m["event"]) for m in received if m["seq"] <= head] == [
         (r["seq"], r["event_type"]) for r in stored
     ]
     assert sum(m["event"] == "alert.received" for m in received) == ALERTS
