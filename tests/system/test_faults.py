@@ -21,7 +21,7 @@ ONE_OF_EACH = FaultPlan(crashes=1, kills=1, resets=1, latency_episodes=0, blackh
 async def test_a_crash_a_worker_kill_and_a_reset_lose_double_and_miss_nothing() -> None:
     config = Config(
         rate_per_min=600, duration_s=30, workers=2, counselors=2, plan=ONE_OF_EACH,
-        ack_target_s=2.0, sla_grace_s=5.0,
+        ack_target_s=2.0, sla_grace_s=10.0,
     )
     report = await run(config)
     print("\n".join(report.lines()))
