@@ -92,7 +92,8 @@ class RegionSnapshot:
 
 class SnapshotCache:
     """Region reference data by region, rebuilt when a load or a unit edit changes its stamp
-    (reference version, newest unit edit, unit count): one small query instead of four."""
+    (reference version, which both bump, newest unit edit, unit count): one small query instead
+    of four."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[object, ...], RegionStatic]] = {}

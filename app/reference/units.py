@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound, ValidationFailed
 from app.models import Unit
 from app.pagination import Cursor
+from app.reference.loader import bump_version
 from app.schemas.units import UnitRead, UnitUpdate
 
 
@@ -64,5 +65,8 @@ async def update_unit(session: AsyncSession, *, code: str, data: UnitUpdate, now
     for name, value in changes.items():
         setattr(unit, name, value)
     unit.updated_at = now
-    await session.flush()
+    # The edit moves the reference version, in its own transaction: every process's routing
+    # cache sees it at its next decision. The newest ``updated_at`` alone would not do when the
+    # editing hosts' clocks differ: an edit stamped behind an earlier one changes nothing there.
+    await bump_version(session, now=now)
     return unit
