@@ -1,6 +1,6 @@
 // One alert: who and where, the map, why it was routed here, the actions the state allows (each
 // disabled with its reason otherwise), the legal clocks, the timeline and the notes.
-import { h, clear, append } from "./dom.js";
+import { h, clear, append, repaintKeeping } from "./dom.js";
 const appendTo = (el, ...children) => append(el, children);
 import { t, tOr, formatTime } from "./i18n.js";
 import { api, ApiError } from "./session.js";
@@ -227,7 +227,7 @@ function paintActions(alert) {
   }
   if (state.me.province) buttons.push(supervisorActions(alert));
   if (!transit) buttons.push(confidentiality(alert));
-  appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons));
+  repaintKeeping(sections.actions, () => appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons)));
 }
 
 function supervisorActions(alert) {
@@ -284,6 +284,8 @@ async function act(path, body, doneKey) {
   sections.error.textContent = "";
   try {
     await api("POST", path, body);
+    // Done: the reasons typed for it are spent (the repaint keeps what is still being typed).
+    for (const field of sections?.actions.querySelectorAll("input, textarea") || []) field.value = "";
     announce(t(doneKey));
     await loadQueue().catch(() => {});
     await refreshAlert();

@@ -41,3 +41,26 @@ export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;
 }
+
+// Rebuild a block without taking from the person what they were doing in it: a live event
+// repaints the alert's actions while a reason is being typed, and neither the text nor the
+// keyboard focus may be lost to it.
+export function repaintKeeping(container, paint) {
+  const values = new Map();
+  for (const el of container.querySelectorAll("input[id], select[id], textarea[id]")) values.set(el.id, el.value);
+  const active = document.activeElement;
+  const focused = active && active !== container && container.contains(active) ? active : null;
+  const caret = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
+  paint();
+  for (const [id, value] of values) {
+    const el = document.getElementById(id);
+    if (!el || !container.contains(el) || el.disabled) continue;
+    if (el.tagName === "SELECT" && ![...el.options].some((option) => option.value === value)) continue;
+    el.value = value;
+  }
+  if (!focused?.id) return;
+  const again = document.getElementById(focused.id);
+  if (!again || !container.contains(again)) return;
+  again.focus();
+  if (caret && typeof again.selectionStart === "number") again.setSelectionRange(caret[0], caret[1]);
+}
