@@ -15,7 +15,10 @@ let dutyAt = 0;
 let listedAt = 0;
 
 // A break of the glass must reach every supervisor's board now, not with the next report.
+// A read already under way when the glass broke may not have it: it must not count as fresh.
+let glassGeneration = 0;
 export function glassBroken() {
+  glassGeneration += 1;
   report.at = 0;
 }
 
@@ -43,6 +46,7 @@ export async function refreshBoard(touched = null) {
     }
   }
   if (touched !== null && report.at && Date.now() - report.at < 60000) return;
+  const generation = glassGeneration;
   const now = new Date();
   const dayStart = startOfLocalDay(now);
   const [today, week, glass] = await Promise.all([
@@ -50,7 +54,7 @@ export async function refreshBoard(touched = null) {
     api("GET", `/v1/reports/sla?from=${enc(new Date(dayStart - 6 * 86400000))}&to=${enc(now)}&group_by=day`).catch(() => null),
     api("GET", "/v1/break-glass?limit=5").catch(() => null),
   ]);
-  report = { today, week, glass, at: Date.now() };
+  report = { today, week, glass, at: generation === glassGeneration ? Date.now() : 0 };
   // Who is on duty where: one read per unit, so at most once a minute.
   if (Date.now() - dutyAt > 60000) {
     dutyAt = Date.now();
