@@ -153,10 +153,18 @@ class Watched:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
-    def check_clean(self) -> None:
-        assert self.errors == []
+    def unanswered_shed(self) -> list[tuple[str, str]]:
         answered = {(r.request.method, r.url) for r in self.responses if r.status < 400}
-        assert [request for request in self.shed if request not in answered] == []
+        return [request for request in self.shed if request not in answered]
+
+    def check_clean(self) -> None:
+        # A request shed just now is asked again after its Retry-After (up to 5 s a time, five
+        # times): give the console that long to get its answer before judging.
+        deadline = time.monotonic() + 30
+        while self.unanswered_shed() and time.monotonic() < deadline:
+            self.page.wait_for_timeout(200)
+        assert self.errors == []
+        assert self.unanswered_shed() == []
         assert self.hosts <= {urlsplit(self.base).netloc}
 
     def close(self) -> None:
@@ -302,6 +310,15 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     sup.page.wait_for_selector("#act-reassign")
     sup.page.fill("#sup-reason", "konselor Gambir lebih dekat")
     sup.page.select_option("#reassign-unit", GAMBIR)
+    sup.page.focus("#sup-reason")
+    # A live event (another press in the province) repaints the actions while the supervisor is
+    # still writing: neither the reason, the chosen unit nor the focus may be lost to it.
+    sup.page.evaluate("document.querySelector('#act-reassign').dataset.before = 'yes'")
+    seeded.press()
+    sup.page.wait_for_selector("#act-reassign:not([data-before])", timeout=OFFER_WAIT_MS)
+    assert sup.page.input_value("#sup-reason") == "konselor Gambir lebih dekat"
+    assert sup.page.input_value("#reassign-unit") == GAMBIR
+    assert sup.page.evaluate("document.activeElement.id") == "sup-reason"
     sup.page.click("#act-reassign")
     reassigned = catalogue("id")["trigger.reassigned"]
     sup.page.wait_for_selector(f'#alert-routing li:has-text("{reassigned}")')
@@ -309,8 +326,10 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     assert GAMBIR in [leg["unit_code"] for d in routing["decisions"] for leg in d["legs"]]
     sup.shot("supervisor-alert-id")
     sup.page.click("#lang-toggle")
+    sup.page.wait_for_selector(f"#back:has-text('{catalogue('en')['alert.back']}')")
     sup.page.click("#back")
     sup.page.wait_for_selector("#board-table")
+    sup.page.wait_for_selector(f"#board-title:has-text('{catalogue('en')['board.title']}')")
     assert untranslated(visible_texts(sup.page), "en") == []
     sup.shot("board-en")
     sup.check_clean()
@@ -497,9 +516,19 @@ def test_docs_and_console_pages_forbid_inline_script_and_load_nothing_from_elsew
 ) -> None:
     _, seeded = server
     watched = Watched(browser, seeded.base)
-    response = watched.page.goto("/docs")
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    watched.page.wait_for_selector(".swagger-ui .info", timeout=20_000)
+    # The docs are shed first under load (503 + Retry-After) and Swagger UI does not ask again:
+    # a reader reloads, and so does the test.
+    for attempt in range(3):
+        response = watched.page.goto("/docs")
+        if response.status == 200:
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+            try:
+                watched.page.wait_for_selector(".swagger-ui .info", timeout=20_000)
+                break
+            except playwright_sync.TimeoutError:
+                pass
+        assert attempt < 2, "the docs never loaded"
+        watched.page.wait_for_timeout(2_000)
     watched.shot("docs")
     response = watched.page.goto("/")
     csp = response.headers["content-security-policy"]
@@ -571,6 +600,8 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     admin.page.wait_for_selector("text=" + catalogue("en")["users.title"])
     # The unit panel and the accounts re-render on their own (each after its own request).
     admin.page.wait_for_selector("#unit-save:has-text('" + catalogue("en")["units.save"] + "')")
+    admin.page.wait_for_selector(
+        f"#integrators-title:has-text('{catalogue('en')['integrators.title']}')")
     assert untranslated(visible_texts(admin.page), "en") == []
     admin.shot("units-admin-en")
     admin.check_clean()
@@ -751,6 +782,7 @@ def test_an_alert_routed_before_the_live_feed_started_still_shows(
         f'#board-table tr[data-alert="{alert["id"]}"]', timeout=OFFER_WAIT_MS
     )
     sup.check_clean()
+    sup.close()
 
 
 def test_a_supervisor_is_told_to_phone_112_when_112_does_not_acknowledge_a_hand_off(
@@ -838,6 +870,7 @@ def test_an_admin_creates_rotates_and_revokes_an_integrator_client(
     assert token_status(client_id, second) == 401
     admin.page.click("#lang-toggle")
     admin.page.wait_for_selector("text=" + catalogue("en")["integrators.title"])
+    admin.page.wait_for_selector(f"#users-title:has-text('{catalogue('en')['users.title']}')")
     assert untranslated(visible_texts(admin.page), "en") == []
     admin.check_clean()
     admin.close()
