@@ -7,9 +7,14 @@
    never arrived (must be 0).
 2. Memory: one server process; RSS before and after ``--sockets`` idle authenticated device
    sockets; the difference per socket.
+3. Fan-out (``--fanout``): one server process, ``--fanout`` supervisor sockets (each may see
+   every event), a burst of ``--burst`` presses at ``--rate``. How long after the burst's last
+   answer every socket holds the stream's head, and the server's CPU for the whole run: what
+   a supervisors' room costs the hub when a burst comes in.
 
     .venv/bin/python loadtests/bench_stream.py                   # 50/s for 20 s, 5,000 sockets
     .venv/bin/python loadtests/bench_stream.py --rate 50 --seconds 10 --sockets 1000
+    .venv/bin/python loadtests/bench_stream.py --skip-e2e --skip-memory --fanout 100
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import benchdb
 import openloop
+import procstat
 import servers
 from bench_intake import build_presses, connection_limit
 
@@ -90,6 +96,118 @@ async def staff_posts(url: str) -> list[str]:
     finally:
         await connection.close()
     return [s[1] for s in staff]
+
+
+async def supervisors(url: str, count: int) -> list[str]:
+    """``count`` supervisors at the central desk (rows written directly)."""
+    hashed = SecretHasher(SecuritySettings()).hash_blocking(PASSWORD)
+    connection = await asyncpg.connect(url)
+    try:
+        desk = await connection.fetchval("SELECT id FROM unit WHERE kind = 'central_desk'")
+        now = datetime.now(UTC)
+        staff = [
+            (uuid.uuid4(), f"bench.supervisor.{i}", hashed, "supervisor", desk, now)
+            for i in range(count)
+        ]
+        await connection.copy_records_to_table(
+            "staff_user",
+            records=staff,
+            columns=["id", "username", "password_hash", "role", "unit_id", "created_at"],
+        )
+    finally:
+        await connection.close()
+    return [s[1] for s in staff]
+
+
+async def bench_fanout(options: argparse.Namespace) -> int:
+    name = await benchdb.create_database(options.pg_admin_url)
+    db_url = benchdb.database_url(options.pg_admin_url, name)
+    workdir = Path(tempfile.mkdtemp(prefix="sigap-stream-fanout-"))
+    spec = servers.sigap_spec(db_url=db_url, workers=1, pool_size=6, max_overflow=4)
+    spec.env.update(ENV)
+    server = servers.launch(spec, workdir)
+    sockets: list[ClientConnection] = []
+    listeners: list[asyncio.Task[None]] = []
+    try:
+        await servers.wait_ready(server, 90)
+        await staff_posts(db_url)  # every post staffed: each press is routed and offered
+        usernames = await supervisors(db_url, options.fanout)
+        base = f"http://127.0.0.1:{spec.port}"
+        async with httpx.AsyncClient(timeout=30) as http:
+            tokens = []
+            for username in usernames:
+                response = await http.post(
+                    f"{base}/v1/auth/token",
+                    data={"grant_type": "password", "username": username, "password": PASSWORD},
+                )
+                tokens.append(response.json()["access_token"])
+        url = f"ws://127.0.0.1:{spec.port}/v1/stream"
+        sockets = [await authenticated(url, token) for token in tokens]
+        last_seq = [0] * len(sockets)
+        received = [0]
+
+        async def listen(index: int, ws: ClientConnection) -> None:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "event":
+                    last_seq[index] = message["seq"]
+                    received[0] += 1
+
+        listeners = [asyncio.create_task(listen(i, ws)) for i, ws in enumerate(sockets)]
+        credentials = benchdb.new_credentials(options.burst)
+        seeder = benchdb.DeviceSeeder(db_url)
+        await seeder.discover()
+        await seeder.insert(credentials)
+        client = openloop.make_client(
+            "raw", "127.0.0.1", spec.port, limit=connection_limit(options.rate, 256), timeout_s=30
+        )
+        rng = random.Random(options.seed)
+        prepared = [
+            client.prepare(r) for r in build_presses("/v1/alerts", credentials, options.rate, rng)
+        ]
+        start = procstat.Snapshot.take(server_pid=server.pid, database=name, wall=time.time())
+        result = await openloop.run_open_loop(client, prepared, options.rate)
+        await client.close()
+        answered = time.perf_counter()
+        failed = sum(1 for o in result.outcomes if o.status not in (200, 201))
+        database = await asyncpg.connect(db_url)
+        try:
+            # The burst's work is done when every alert is routed and every event numbered.
+            while await database.fetchval(
+                "SELECT count(*) FROM alert WHERE state = 'received'"
+            ) or await database.fetchval("SELECT count(*) FROM outbox_event WHERE seq IS NULL"):
+                await asyncio.sleep(0.1)
+            routed = time.perf_counter() - answered
+            head = await database.fetchval("SELECT last_seq FROM stream_state WHERE id = 1")
+        finally:
+            await database.close()
+        deadline = time.perf_counter() + 300
+        while min(last_seq) < head and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        caught_up = time.perf_counter() - answered
+        end = procstat.Snapshot.take(server_pid=server.pid, database=name, wall=time.time())
+        usage = procstat.CpuUsage.between(start, end)
+        server_cpu = usage.groups["server"] * usage.seconds / 100
+        behind = sum(1 for seq in last_seq if seq < head)
+        print("\n== fan-out: a burst to a room of supervisors, one server process ==")
+        print(
+            f"{options.burst} presses at {options.rate:g}/s ({options.burst - failed} 2xx), "
+            f"{len(sockets)} supervisor sockets, head {head}, {received[0]} events delivered"
+        )
+        print(
+            f"after the last answer: all routed and numbered in {routed:.1f} s, every socket at "
+            f"the head in {caught_up:.1f} s ({behind} behind); server CPU {server_cpu:.1f} s, "
+            f"{server_cpu / max(received[0], 1) * 1e6:.0f} us per delivered event; "
+            f"{usage.describe()}"
+        )
+        return 0 if failed == 0 and behind == 0 else 1
+    finally:
+        for task in listeners:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+        server.stop()
+        await benchdb.drop_database(options.pg_admin_url, name)
 
 
 async def authenticated(url: str, token: str) -> ClientConnection:
@@ -253,6 +371,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--fanout", type=int, default=0, help="supervisor sockets (0: skip)")
+    parser.add_argument("--burst", type=int, default=1000, help="presses in the fan-out burst")
     parser.add_argument("--pg-admin-url", default="postgresql://root@127.0.0.1:5432/postgres")
     options = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -264,6 +384,8 @@ def main() -> int:
         status |= servers.run(bench_e2e(options))
     if not options.skip_memory:
         status |= servers.run(bench_memory(options))
+    if options.fanout:
+        status |= servers.run(bench_fanout(options))
     return status
 
 
