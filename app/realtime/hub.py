@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func, select
@@ -188,6 +189,16 @@ class Delivered:
     event: StreamEvent
     facts: AlertFacts | None
 
+    @cached_property
+    def as_is(self) -> str:
+        """The event unchanged, encoded once for every socket that may see all of it: a room of
+        supervisors, a post's counselors (one string per backlog event, so memory stays bounded)."""
+        return _encode_event(self.event, self.event.event, self.event.data)
+
+
+def _encode_event(event: StreamEvent, name: str, data: dict[str, Any]) -> str:
+    return event_message(event.seq, name, event.at.isoformat().replace("+00:00", "Z"), data)
+
 
 def render(audience: Audience, delivered: Delivered) -> str | None:
     visible = message_for(audience, delivered.event, delivered.facts)
@@ -195,7 +206,9 @@ def render(audience: Audience, delivered: Delivered) -> str | None:
         return None
     name, data = visible
     event = delivered.event
-    return event_message(event.seq, name, event.at.isoformat().replace("+00:00", "Z"), data)
+    if name == event.event and data is event.data:
+        return delivered.as_is
+    return _encode_event(event, name, data)
 
 
 class Hub:

@@ -17,6 +17,7 @@ import pytest
 from app.clock import FrozenClock
 from app.context import AppContext
 from app.policy.integrators import ClientScope
+from app.realtime.hub import Delivered, event_message, render
 from app.realtime.scopes import (
     AlertFacts,
     Audience,
@@ -196,6 +197,27 @@ def test_an_actors_unit_code_is_no_leg_of_that_unit(event_type: str) -> None:
     # An offer to the desk's own leg still reaches it, with or without sight.
     offered = replace(event, event="assignment.offered")
     assert message_for(desk, offered, facts) == ("assignment.offered", data)
+
+
+def test_an_event_seen_whole_is_encoded_once_and_a_pseudonymous_view_on_its_own() -> None:
+    """A room of supervisors shares one encoding of each event (the hub's fan-out cost); what
+    a pseudonymous audience is sent is still its own, and every text says the same as a fresh
+    encoding would."""
+    at = datetime(2026, 11, 23, 3, 5, tzinfo=UTC)
+    unit = uuid.uuid4()
+    data = {"unit_code": "T", "reason": "withheld", "case_code": "JKT-1"}
+    event = StreamEvent(seq=9, event="assignment.offered", at=at, alert_id=uuid.uuid4(), data=data)
+    leg = LegSight(unit, at - timedelta(minutes=1), None, "offered")
+    delivered = Delivered(
+        event, AlertFacts(device_id=uuid.uuid4(), device_closed_seq=None, legs=(leg,))
+    )
+    first = render(Audience(kind="staff", role="supervisor", unit_id=uuid.uuid4()), delivered)
+    second = render(Audience(kind="staff", role="admin", unit_id=uuid.uuid4()), delivered)
+    assert first is second
+    assert first == event_message(9, "assignment.offered", "2026-11-23T03:05:00Z", data)
+    transit = Audience(kind="staff", role="transit_staff", unit_id=unit, unit_code="T")
+    name, shown = message_for(transit, event, delivered.facts) or ("", {})
+    assert render(transit, delivered) == event_message(9, name, "2026-11-23T03:05:00Z", shown)
 
 
 INTEGRATORS = {
