@@ -173,16 +173,24 @@ async def bench_fanout(options: argparse.Namespace) -> int:
         database = await asyncpg.connect(db_url)
         try:
             # The burst's work is done when every alert is routed and every event numbered.
-            while await database.fetchval(
-                "SELECT count(*) FROM alert WHERE state = 'received'"
-            ) or await database.fetchval("SELECT count(*) FROM outbox_event WHERE seq IS NULL"):
+            while True:
+                unrouted = await database.fetchval(
+                    "SELECT count(*) FROM alert WHERE state = 'received'"
+                )
+                unnumbered = await database.fetchval(
+                    "SELECT count(*) FROM outbox_event WHERE seq IS NULL"
+                )
+                if not unrouted and not unnumbered:
+                    break
                 await asyncio.sleep(0.1)
             routed = time.perf_counter() - answered
             head = await database.fetchval("SELECT last_seq FROM stream_state WHERE id = 1")
         finally:
             await database.close()
         deadline = time.perf_counter() + 300
-        while min(last_seq) < head and time.perf_counter() < deadline:
+        while time.perf_counter() < deadline:
+            if min(last_seq) >= head:
+                break
             await asyncio.sleep(0.05)
         caught_up = time.perf_counter() - answered
         end = procstat.Snapshot.take(server_pid=server.pid, database=name, wall=time.time())
