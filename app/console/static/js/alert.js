@@ -212,7 +212,7 @@ function paintActions(alert) {
     const reason = h("input", { id: "decline-reason", "aria-label": t("action.decline_reason"), placeholder: t("action.decline_reason"), minlength: 2, maxlength: 200, disabled: Boolean(why.decline) });
     buttons.push(h("div", { class: "action" }, reason, button("act-decline", t("action.decline"), why.decline, () => {
       if (reason.value.trim().length < 2) return showError(new Error(t("action.decline_need_reason")));
-      return act(`/v1/assignments/${leg.id}/decline`, { reason: reason.value.trim() }, "done.declined");
+      return act(`/v1/assignments/${leg.id}/decline`, { reason: reason.value.trim() }, "done.declined", ["decline-reason"]);
     })));
     buttons.push(button("act-contacted", t("action.contacted"), why.contacted, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "contacted" }, "done.contacted")));
   }
@@ -247,8 +247,8 @@ function supervisorActions(alert) {
     { class: "supervisor" },
     h("legend", {}, t("sup.title")),
     reason,
-    h("div", { class: "action" }, unit, h("button", { type: "button", id: "act-reassign", disabled: closed, onclick: () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned") }, t("sup.reassign")), closed ? h("span", { class: "why" }, t("why.closed")) : null),
-    h("div", { class: "action" }, h("button", { type: "button", id: "act-break", disabled: !held, onclick: () => need() && act(`/v1/assignments/${held.id}/break`, { reason: reason.value.trim() }, "done.broken") }, t("sup.break")), held ? null : h("span", { class: "why" }, t("why.not_accepted"))),
+    h("div", { class: "action" }, unit, h("button", { type: "button", id: "act-reassign", disabled: closed, onclick: () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned", ["sup-reason"]) }, t("sup.reassign")), closed ? h("span", { class: "why" }, t("why.closed")) : null),
+    h("div", { class: "action" }, h("button", { type: "button", id: "act-break", disabled: !held, onclick: () => need() && act(`/v1/assignments/${held.id}/break`, { reason: reason.value.trim() }, "done.broken", ["sup-reason"]) }, t("sup.break")), held ? null : h("span", { class: "why" }, t("why.not_accepted"))),
   );
 }
 
@@ -265,7 +265,7 @@ function confidentiality(alert) {
     const submit = () => {
       const text = reason.value.trim();
       if (text.length < min || new Set(text.toLowerCase().split(/\s+/)).size < 3) return showError(new Error(t("glass.need_reason")));
-      return act(alert.break_glass.href, { reason: text }, "done.glass");
+      return act(alert.break_glass.href, { reason: text }, "done.glass", ["glass-reason"]);
     };
     parts.push(h("div", { class: "action" }, reason, h("button", { type: "button", id: "act-break-glass", class: "primary", onclick: submit }, t("glass.submit"))));
   }
@@ -280,12 +280,19 @@ function confidentiality(alert) {
   return h("fieldset", { class: "supervisor", id: "confidentiality" }, h("legend", {}, t(alert.break_glass ? "glass.title" : "restrict.title")), parts);
 }
 
-async function act(path, body, doneKey) {
+// ``spent``: the ids of the fields whose text the action sent. Once it is done that text is
+// spent, unless it was changed meanwhile (the repaint keeps what is still being typed).
+async function act(path, body, doneKey, spent = []) {
+  const view = sections;
   sections.error.textContent = "";
   try {
     await api("POST", path, body);
-    // Done: the reasons typed for it are spent (the repaint keeps what is still being typed).
-    for (const field of sections?.actions.querySelectorAll("input, textarea") || []) field.value = "";
+    if (sections === view) {
+      for (const id of spent) {
+        const field = view.actions.querySelector(`#${CSS.escape(id)}`);
+        if (field && field.value.trim() === body?.reason) field.value = "";
+      }
+    }
     announce(t(doneKey));
     await loadQueue().catch(() => {});
     await refreshAlert();

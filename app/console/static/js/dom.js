@@ -53,14 +53,14 @@ export function repaintKeeping(container, paint) {
   const caret = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
   paint();
   for (const [id, value] of values) {
-    const el = document.getElementById(id);
-    if (!el || !container.contains(el) || el.disabled) continue;
+    const el = container.querySelector(`#${CSS.escape(id)}`);
+    if (!el || el.disabled) continue;
     if (el.tagName === "SELECT" && ![...el.options].some((option) => option.value === value)) continue;
     el.value = value;
   }
   if (!focused?.id) return;
-  const again = document.getElementById(focused.id);
-  if (!again || !container.contains(again)) return;
-  again.focus();
+  const again = container.querySelector(`#${CSS.escape(focused.id)}`);
+  if (!again) return;
+  again.focus({ preventScroll: true }); // the person may have scrolled away from it
   if (caret && typeof again.selectionStart === "number") again.setSelectionRange(caret[0], caret[1]);
 }
