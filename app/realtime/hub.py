@@ -206,6 +206,8 @@ def render(audience: Audience, delivered: Delivered) -> str | None:
         return None
     name, data = visible
     event = delivered.event
+    # The policy copies what it changes and never mutates ``event.data``: the very same dict
+    # under the same name is the event unchanged.
     if name == event.event and data is event.data:
         return delivered.as_is
     return _encode_event(event, name, data)
