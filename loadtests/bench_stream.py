@@ -173,7 +173,8 @@ async def bench_fanout(options: argparse.Namespace) -> int:
         database = await asyncpg.connect(db_url)
         try:
             # The burst's work is done when every alert is routed and every event numbered.
-            while True:
+            settle_by = time.perf_counter() + 300
+            while time.perf_counter() < settle_by:
                 unrouted = await database.fetchval(
                     "SELECT count(*) FROM alert WHERE state = 'received'"
                 )
