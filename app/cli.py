@@ -10,6 +10,8 @@ sigap user create | list | disable | enable | reset-password | set-role …   se
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
 sigap integrator rotate CLIENT_ID | revoke CLIENT_ID | list
 sigap stream new-epoch                             after restoring a SQLite file: clients resync
+sigap backup PATH | restore BACKUP [--replace]     SQLite: a consistent copy while serving, and
+                                                   back (see app/cli_backup.py)
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
@@ -435,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_parser(
         "new-epoch", help="after restoring a SQLite file: make every client resync"
     ).set_defaults(func=cmd_stream_new_epoch)
+
+    from app.cli_backup import add_parsers as add_backup_parsers
+
+    add_backup_parsers(sub)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser
