@@ -423,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check the sealed chain; report changed, inserted or deleted rows"
     ).set_defaults(func=cmd_audit_verify)
     audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
+    from app.cli_audit import add_query_parser
+
+    add_query_parser(audit)
 
     keys = sub.add_parser("keys", help="the encryption key ring").add_subparsers(
         dest="action", required=True
