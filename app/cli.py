@@ -209,33 +209,45 @@ def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.identity.integrators import create_integrator
-    from app.security.fields import KeyRing
+def _integrator_audit(session, action: str, client_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The same audit entry as the admin API writes, with the operating-system user as actor."""
+    from app.audit import ShellOperator, record
 
-    try:
-        credential = asyncio.run(
-            _with_session(
-                settings,
-                lambda s: create_integrator(
-                    s,
-                    name=args.name,
-                    scopes=args.scope,
-                    now=_now(),
-                    keyring=KeyRing(settings.effective_encryption_keys),
-                    data_scope=args.data_scope or "none",
-                    unit_code=args.unit,
-                    allowed_network=args.allowed_network,
-                ),
-            )
-        )
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
+    record(session, principal=ShellOperator.current(), action=action, object_type="integrator",
+           object_id=None, at=_now(), detail={"client_id": client_id})
+
+
+def _print_credential(credential) -> None:  # type: ignore[no-untyped-def]
     print(
         f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
         f"webhook_secret={credential.webhook_secret}"
     )
+
+
+def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app.identity.integrators import create_integrator
+    from app.security.fields import KeyRing
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        credential = await create_integrator(
+            session,
+            name=args.name,
+            scopes=args.scope,
+            now=_now(),
+            keyring=KeyRing(settings.effective_encryption_keys),
+            data_scope=args.data_scope or "none",
+            unit_code=args.unit,
+            allowed_network=args.allowed_network,
+        )
+        _integrator_audit(session, "integrator.create", credential.client_id)
+        return credential
+
+    try:
+        credential = asyncio.run(_with_session(settings, work))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    _print_credential(credential)
     return 0
 
 
@@ -244,34 +256,32 @@ def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from app.security.fields import KeyRing
 
     keyring = KeyRing(settings.effective_encryption_keys)
-    try:
-        credential = asyncio.run(
-            _with_session(
-                settings,
-                lambda s: rotate_integrator(
-                    s, client_id=args.client_id, keyring=keyring, now=_now()
-                ),
-            )
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        credential = await rotate_integrator(
+            session, client_id=args.client_id, keyring=keyring, now=_now()
         )
+        _integrator_audit(session, "integrator.rotate", args.client_id)
+        return credential
+
+    try:
+        credential = asyncio.run(_with_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    print(
-        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
-        f"webhook_secret={credential.webhook_secret}"
-    )
+    _print_credential(credential)
     return 0
 
 
 def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import revoke_integrator
 
+    async def work(session):  # type: ignore[no-untyped-def]
+        await revoke_integrator(session, client_id=args.client_id, now=_now())
+        _integrator_audit(session, "integrator.revoke", args.client_id)
+
     try:
-        asyncio.run(
-            _with_session(
-                settings, lambda s: revoke_integrator(s, client_id=args.client_id, now=_now())
-            )
-        )
+        asyncio.run(_with_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2

@@ -102,3 +102,26 @@ async def test_reset_password_replaces_it_and_ends_sign_ins(
     after = (await _user(context, "admin2")).password_hash
     assert after != before
     assert await context.hasher.verify(after, "a different long passphrase")
+
+
+async def test_integrator_commands_are_audited_as_the_os_user(
+    context: AppContext,
+    cli_env: None,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["integrator", "create", "Polda Metro Jaya PPA", "--scope", "exports:read",
+            "--data-scope", "police"]
+    assert await run(argv) == 0
+    client_id = capsys.readouterr().out.splitlines()[0].removeprefix("client_id=")
+    assert await run(["integrator", "rotate", client_id]) == 0
+    assert await run(["integrator", "revoke", client_id]) == 0
+    async with context.sessions() as session:
+        entries = (await session.scalars(
+            select(AuditEntry).where(AuditEntry.object_type == "integrator")
+            .order_by(AuditEntry.id)
+        )).all()
+    assert [e.action for e in entries] == [
+        "integrator.create", "integrator.rotate", "integrator.revoke"
+    ]
+    assert {e.actor_id for e in entries} == {f"cli:{getpass.getuser()}"}
+    assert {e.detail["client_id"] for e in entries} == {client_id}
