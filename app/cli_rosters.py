@@ -205,7 +205,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         return await start_drill(
             session,
             unit=unit,
-            by=None,
+            by=ShellOperator.current(),
             settings=settings,
             geo=geo,
             keyring=KeyRing(settings.effective_encryption_keys),
