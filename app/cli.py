@@ -44,7 +44,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-
 async def prepare(settings: Settings) -> None:
     """Migrate, then load reference data when the database has none."""
     from app.migrate import upgrade
