@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,20 +14,37 @@ from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPri
 from app.models import AuditEntry
 
 
-def actor_of(principal: Principal | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class ShellOperator:
+    """An operator running ``sigap`` at a shell, audited with the operating-system account: a
+    shared server's trail must say which administrator changed an account, not just "the CLI"."""
+
+    os_user: str
+
+    @classmethod
+    def current(cls) -> ShellOperator:
+        try:
+            return cls(getpass.getuser())
+        except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+            return cls("unknown")
+
+
+def actor_of(principal: Principal | ShellOperator | None) -> tuple[str, str]:
     if isinstance(principal, StaffPrincipal):
         return "staff", str(principal.user_id)
     if isinstance(principal, IntegratorPrincipal):
         return "integrator", str(principal.client_id)
     if isinstance(principal, DevicePrincipal):
         return "device", str(principal.device.id)
-    return "operator", "cli"
+    if isinstance(principal, ShellOperator):
+        return "operator", f"cli:{principal.os_user}"
+    return "system", "sigap"  # background work the server does on its own (the retention purge)
 
 
 def record(
     session: AsyncSession,
     *,
-    principal: Principal | None,
+    principal: Principal | ShellOperator | None,
     action: str,
     object_type: str,
     object_id: uuid.UUID | None,

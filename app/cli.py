@@ -6,10 +6,12 @@ sigap migrate                                      apply pending migrations (und
 sigap reference load [--replace-units]             load or refresh every region bundle
 sigap units import FILE --region CODE              upsert posts/desks from an operator's file
 sigap units list | hours …, sigap shift add | list | end …   see app/cli_rosters.py
-sigap user create USERNAME --role ROLE [--unit CODE]   password read from standard input
+sigap user create | list | disable | enable | reset-password | set-role …   see app/cli_users.py
 sigap integrator create NAME --scope SCOPE ...     prints the client id and secret once
 sigap integrator rotate CLIENT_ID | revoke CLIENT_ID | list
 sigap stream new-epoch                             after restoring a SQLite file: clients resync
+sigap backup PATH | restore BACKUP [--replace]     SQLite: a consistent copy while serving, and
+                                                   back (see app/cli_backup.py)
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import os
 import secrets
@@ -30,11 +31,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from app.cli_support import print_rows
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
-from app.schemas.identity import ROLES, UserCreate
 from app.security.fields import new_key_spec
 
 
@@ -75,13 +77,27 @@ async def prepare(settings: Settings) -> None:
             select(StaffUser.id).where(StaffUser.role == "admin").limit(1)
         )
         if has_admin is None:
-            print(
-                "No admin account yet. Create one with:\n"
-                "  .venv/bin/sigap user create admin --role admin --unit central\n"
-                "(it reads the password from standard input)"
-            )
+            print(admin_hint(settings))
 
     await _with_session(settings, load_if_missing)
+
+
+def admin_hint(settings: Settings) -> str:
+    """What to run next on a database with no admin. On PostgreSQL the command must name the same
+    database: without SIGAP_DATABASE_URL it would write to the default SQLite file instead."""
+    command = ".venv/bin/sigap user create admin --role admin --unit central"
+    if settings.is_sqlite:
+        where = ""
+    elif "SIGAP_DATABASE_URL" in os.environ:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        command = f"SIGAP_DATABASE_URL='{shown}' {command}"
+        where = " (give the password where *** stands, or export SIGAP_DATABASE_URL)"
+    else:
+        where = " (it reads SIGAP_DATABASE_URL from .env, as the server did)"
+    return (
+        f"No admin account yet. Create one with:\n  {command}\n"
+        f"It reads the password from standard input{where}."
+    )
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -193,83 +209,45 @@ def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Again: "):
-            raise SystemExit("error: the passwords differ")
-        return first
-    return sys.stdin.readline().rstrip("\n")
+def _integrator_audit(session, action: str, client_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The same audit entry as the admin API writes, with the operating-system user as actor."""
+    from app.audit import ShellOperator, record
+
+    record(session, principal=ShellOperator.current(), action=action, object_type="integrator",
+           object_id=None, at=_now(), detail={"client_id": client_id})
 
 
-def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit
-    from app.identity.staff import create_user
-    from app.security.hashing import SecretHasher
-
-    try:
-        data = UserCreate(
-            username=args.username,
-            password=_read_password(),
-            role=args.role,
-            unit_code=args.unit,
-            display_name=args.display_name,
-            sex=args.sex,
-        )
-    except ValidationError as exc:
-        print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
-        return 2
-    hasher = SecretHasher(settings.security)
-
-    async def work(session):  # type: ignore[no-untyped-def]
-        user = await create_user(session, data=data, hasher=hasher, now=_now())
-        audit.record(
-            session,
-            principal=None,
-            action="user.create",
-            object_type="staff_user",
-            object_id=user.id,
-            at=_now(),
-            detail={"role": data.role},
-        )
-        return user
-
-    try:
-        user = asyncio.run(_with_session(settings, work))
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    print(f"created {user.username} ({user.role}) id {user.id}")
-    return 0
+def _print_credential(credential) -> None:  # type: ignore[no-untyped-def]
+    print(
+        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
+        f"webhook_secret={credential.webhook_secret}"
+    )
 
 
 def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import create_integrator
     from app.security.fields import KeyRing
 
-    try:
-        credential = asyncio.run(
-            _with_session(
-                settings,
-                lambda s: create_integrator(
-                    s,
-                    name=args.name,
-                    scopes=args.scope,
-                    now=_now(),
-                    keyring=KeyRing(settings.effective_encryption_keys),
-                    data_scope=args.data_scope or "none",
-                    unit_code=args.unit,
-                    allowed_network=args.allowed_network,
-                ),
-            )
+    async def work(session):  # type: ignore[no-untyped-def]
+        credential = await create_integrator(
+            session,
+            name=args.name,
+            scopes=args.scope,
+            now=_now(),
+            keyring=KeyRing(settings.effective_encryption_keys),
+            data_scope=args.data_scope or "none",
+            unit_code=args.unit,
+            allowed_network=args.allowed_network,
         )
+        _integrator_audit(session, "integrator.create", credential.client_id)
+        return credential
+
+    try:
+        credential = asyncio.run(_with_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    print(
-        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
-        f"webhook_secret={credential.webhook_secret}"
-    )
+    _print_credential(credential)
     return 0
 
 
@@ -278,34 +256,32 @@ def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from app.security.fields import KeyRing
 
     keyring = KeyRing(settings.effective_encryption_keys)
-    try:
-        credential = asyncio.run(
-            _with_session(
-                settings,
-                lambda s: rotate_integrator(
-                    s, client_id=args.client_id, keyring=keyring, now=_now()
-                ),
-            )
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        credential = await rotate_integrator(
+            session, client_id=args.client_id, keyring=keyring, now=_now()
         )
+        _integrator_audit(session, "integrator.rotate", args.client_id)
+        return credential
+
+    try:
+        credential = asyncio.run(_with_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    print(
-        f"client_id={credential.client_id}\nclient_secret={credential.client_secret}\n"
-        f"webhook_secret={credential.webhook_secret}"
-    )
+    _print_credential(credential)
     return 0
 
 
 def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import revoke_integrator
 
+    async def work(session):  # type: ignore[no-untyped-def]
+        await revoke_integrator(session, client_id=args.client_id, now=_now())
+        _integrator_audit(session, "integrator.revoke", args.client_id)
+
     try:
-        asyncio.run(
-            _with_session(
-                settings, lambda s: revoke_integrator(s, client_id=args.client_id, now=_now())
-            )
-        )
+        asyncio.run(_with_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -319,12 +295,14 @@ def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
     items, _ = asyncio.run(
         _with_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
     )
-    for item in items:
-        state = "revoked" if item.revoked_at else "active"
-        print(
-            f"{item.client_id}\t{state}\t{item.data_scope}\t{item.unit_code or '-'}\t"
-            f"{' '.join(item.scopes)}\t{item.name}"
-        )
+    print_rows(
+        (
+            f"{item.client_id}\t{'revoked' if item.revoked_at else 'active'}\t{item.data_scope}\t"
+            f"{item.unit_code or '-'}\t{' '.join(item.scopes)}\t{item.name}"
+            for item in items
+        ),
+        empty="none",
+    )
     return 0
 
 
@@ -426,16 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub, units)
 
-    user = sub.add_parser("user", help="staff accounts").add_subparsers(
-        dest="action", required=True
-    )
-    create = user.add_parser("create", help="create a staff account; password from standard input")
-    create.add_argument("username")
-    create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--unit", help="post BPS code, transjakarta, mrt, lrt, or central")
-    create.add_argument("--display-name")
-    create.add_argument("--sex", choices=("female", "male"))
-    create.set_defaults(func=cmd_user_create)
+    from app.cli_users import add_parsers as add_user_parsers
+
+    add_user_parsers(sub)
 
     integ = sub.add_parser("integrator", help="integrator clients").add_subparsers(
         dest="action", required=True
@@ -462,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check the sealed chain; report changed, inserted or deleted rows"
     ).set_defaults(func=cmd_audit_verify)
     audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
+    from app.cli_audit import add_query_parser
+
+    add_query_parser(audit)
 
     keys = sub.add_parser("keys", help="the encryption key ring").add_subparsers(
         dest="action", required=True
@@ -476,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_parser(
         "new-epoch", help="after restoring a SQLite file: make every client resync"
     ).set_defaults(func=cmd_stream_new_epoch)
+
+    from app.cli_backup import add_parsers as add_backup_parsers
+
+    add_backup_parsers(sub)
 
     sub.add_parser("secrets", help="print fresh secrets for .env").set_defaults(func=cmd_secrets)
     return parser

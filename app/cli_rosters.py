@@ -15,10 +15,7 @@ the unit, at most 7 days, ends after it starts); each change is audited as the o
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +23,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import ShellOperator
+from app.cli_support import fail, local, print_rows, run, with_zone
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 
 _OFFICE = {
@@ -35,25 +33,6 @@ _OFFICE = {
     "closed_on_holidays": True,
     "weekly": {d: [["08:00", "16:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
 }
-
-
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    async def body() -> Any:
-        engine = create_engine(settings, pool_size=1)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(body())
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
 
 
 def _hours_text(hours: dict[str, Any] | None) -> str:
@@ -75,11 +54,15 @@ def cmd_units_list(args: argparse.Namespace, settings: Settings) -> int:
         return list((await session.scalars(query)).all())
 
     needle = (args.find or "").lower()
-    for unit in _run(settings, work):
-        if needle and needle not in unit.name.lower() and needle not in unit.code:
-            continue
-        state = "" if unit.active else "  (inactive)"
-        print(f"{unit.code:<14} {unit.kind:<13} {unit.name}  [{_hours_text(unit.hours)}]{state}")
+    print_rows(
+        (
+            f"{unit.code:<14} {unit.kind:<13} {unit.name}  [{_hours_text(unit.hours)}]"
+            f"{'' if unit.active else '  (inactive)'}"
+            for unit in run(settings, work)
+            if not needle or needle in unit.name.lower() or needle in unit.code
+        ),
+        empty="none" + (f" matching {args.find!r}" if args.find else ""),
+    )
     return 0
 
 
@@ -97,13 +80,13 @@ def cmd_units_hours(args: argparse.Namespace, settings: Settings) -> int:
         unit = await update_unit(
             session, code=args.code, data=UnitUpdate.model_validate({"hours": hours}), now=now
         )
-        record(session, principal=None, action="unit.update", object_type="unit",
+        record(session, principal=ShellOperator.current(), action="unit.update", object_type="unit",
                object_id=unit.id, at=now, detail={"fields": ["hours"], "via": "cli"})
 
     try:
-        _run(settings, work)
+        run(settings, work)
     except DomainError as exc:
-        return _fail(f"{args.code}: {exc.detail}")
+        return fail(f"{args.code}: {exc.detail}")
     print(f"{args.code}: {_hours_text(hours)}")
     return 0
 
@@ -131,23 +114,24 @@ def cmd_shift_add(args: argparse.Namespace, settings: Settings) -> int:
             username=args.username, starts_at=starts, ends_at=ends, kind=args.shift_kind
         )
     except (ValueError, ValidationError) as exc:
-        return _fail(str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc))
+        return fail(str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc))
 
     async def work(session: AsyncSession) -> ShiftRead:
         unit = await session.scalar(select(Unit).where(Unit.code == args.unit))
         if unit is None:
             raise DomainError(f"no unit {args.unit!r} (see `sigap units list`)")
         shift = await add_shift(session, unit=unit, data=data, by=None, now=now)
-        record(session, principal=None, action="shift.create", object_type="shift",
+        record(session, principal=ShellOperator.current(), action="shift.create",
+               object_type="shift",
                object_id=shift.id, at=now, detail={"unit": unit.code, "via": "cli"})
         return shift
 
     try:
-        shift = _run(settings, work)
+        shift, zone = run(settings, with_zone(work))
     except DomainError as exc:
-        return _fail(exc.detail)
+        return fail(exc.detail)
     print(f"shift {shift.id}: {shift.username} at {shift.unit_code} ({shift.kind}) "
-          f"{shift.starts_at.isoformat()} -> {shift.ends_at.isoformat()}")
+          f"{local(shift.starts_at, zone)} -> {local(shift.ends_at, zone)}")
     return 0
 
 
@@ -167,9 +151,15 @@ def cmd_shift_list(args: argparse.Namespace, settings: Settings) -> int:
         )
         return list(rows.all())
 
-    for shift, username in _run(settings, work):
-        print(f"{shift.id}  {username:<24} {shift.kind:<8} {shift.starts_at.isoformat()} -> "
-              f"{shift.ends_at.isoformat()}")
+    rows, zone = run(settings, with_zone(work))
+    print_rows(
+        (
+            f"{shift.id}  {username:<24} {shift.kind:<8} {local(shift.starts_at, zone)} -> "
+            f"{local(shift.ends_at, zone)}"
+            for shift, username in rows
+        ),
+        empty=f"none at {args.unit} in the coming week",
+    )
     return 0
 
 
@@ -180,7 +170,7 @@ def cmd_shift_end(args: argparse.Namespace, settings: Settings) -> int:
     try:
         shift_id = uuid.UUID(args.shift_id)
     except ValueError:
-        return _fail(f"{args.shift_id!r} is not a shift id")
+        return fail(f"{args.shift_id!r} is not a shift id")
     now = datetime.now(UTC)
 
     async def work(session: AsyncSession) -> bool:
@@ -188,12 +178,13 @@ def cmd_shift_end(args: argparse.Namespace, settings: Settings) -> int:
         if shift is None:
             return False
         await session.delete(shift)
-        record(session, principal=None, action="shift.delete", object_type="shift",
+        record(session, principal=ShellOperator.current(), action="shift.delete",
+               object_type="shift",
                object_id=shift_id, at=now, detail={"via": "cli"})
         return True
 
-    if not _run(settings, work):
-        return _fail(f"no shift {shift_id}")
+    if not run(settings, work):
+        return fail(f"no shift {shift_id}")
     print(f"shift {shift_id} removed")
     return 0
 
@@ -214,7 +205,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         return await start_drill(
             session,
             unit=unit,
-            by=None,
+            by=ShellOperator.current(),
             settings=settings,
             geo=geo,
             keyring=KeyRing(settings.effective_encryption_keys),
@@ -222,9 +213,9 @@ def cmd_drill(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     try:
-        result = _run(settings, work)
+        result = run(settings, work)
     except DomainError as exc:
-        return _fail(f"{args.unit}: {exc.detail}")
+        return fail(f"{args.unit}: {exc.detail}")
     print(f"drill {json.loads(result.body)['case_code']} (alert {result.alert_id}) at {args.unit}")
     return 0
 

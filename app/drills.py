@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
-from app.audit import record
+from app.audit import ShellOperator, record
 from app.config import Settings
 from app.errors import ValidationFailed
 from app.geo.runtime import GeoService
@@ -33,7 +33,7 @@ async def start_drill(
     session: AsyncSession,
     *,
     unit: Unit,
-    by: StaffPrincipal | None,
+    by: StaffPrincipal | ShellOperator,
     settings: Settings,
     geo: GeoService,
     keyring: KeyRing,

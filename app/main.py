@@ -17,6 +17,7 @@ from app.api import (
     alert_work,
     alerts,
     assignments,
+    audit,
     auth,
     confidentiality,
     console_session,
@@ -294,6 +295,7 @@ def create_app(
             integrations,
             webhooks,
             confidentiality,
+            audit,
         ):
             app.include_router(module.router)
     else:

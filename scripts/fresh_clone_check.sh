@@ -25,10 +25,36 @@ for _ in $(seq 1 240); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
 
-credential="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/devices" -H 'Content-Type: application/json' \
-  -d '{"platform": "android"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])')"
-status="$(curl -sS -o "$work/press.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/alerts" \
-  -H "Authorization: Bearer $credential" -H 'Idempotency-Key: fresh-clone-1' -H 'Content-Type: application/json' \
-  -d '{"pressed_at": "2026-01-01T00:00:00Z", "location": {"lat": -6.1754, "lon": 106.8272, "accuracy_m": 20}}')"
-if [ "$status" != "201" ]; then cat "$work/press.json"; cat "$work/server.log"; echo "press answered $status" >&2; exit 1; fi
-echo "fresh clone: server up, device registered, press recorded ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["case_code"])' "$work/press.json"))"
+# The README's walkthrough, its commands exactly as written (scripts/readme_walkthrough.py).
+export SIGAP_WALKTHROUGH_PASSWORD="fresh clone walkthrough password"
+python3 scripts/readme_walkthrough.py README.md "$port" > "$work/walkthrough.sh"
+if ! bash "$work/walkthrough.sh" > "$work/walkthrough.out" 2> "$work/walkthrough.err"; then
+  cat "$work/walkthrough.err" "$work/walkthrough.out"; tail -n 40 "$work/server.log"
+  echo "the README walkthrough failed" >&2; exit 1
+fi
+# Nobody has the console open, so the Menteng counselor is not present and the press must reach
+# the central desk, where the supervisor the walkthrough put on call holds the offer: a newcomer
+# who follows the README exactly never sees an alert end in nobody's hands.
+python3 - "$port" "$work/walkthrough.out" <<'PY' || { tail -n 40 "$work/server.log"; exit 1; }
+import json, os, sys, time, urllib.parse, urllib.request
+
+port, out = sys.argv[1], open(sys.argv[2]).read()
+alert = json.loads(out[out.rindex('{"id"'):])
+base = f"http://127.0.0.1:{port}"
+form = urllib.parse.urlencode({"grant_type": "password", "username": "supervisor",
+                               "password": os.environ["SIGAP_WALKTHROUGH_PASSWORD"]}).encode()
+token = json.load(urllib.request.urlopen(f"{base}/v1/auth/token", form))["access_token"]
+auth = {"Authorization": f"Bearer {token}"}
+deadline = time.monotonic() + 60
+while True:
+    request = urllib.request.Request(f"{base}/v1/assignments?status=open", headers=auth)
+    offers = [a for a in json.load(urllib.request.urlopen(request))["items"]
+              if a["alert_id"] == alert["id"]]
+    if offers:
+        break
+    if time.monotonic() > deadline:
+        sys.exit(f"alert {alert['case_code']} never reached the central desk's supervisor")
+    time.sleep(0.5)
+print(f"fresh clone: README walkthrough done; {alert['case_code']} offered to "
+      f"{', '.join(o['unit_code'] for o in offers)} (flags: {alert.get('flags') or 'none'})")
+PY

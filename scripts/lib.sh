@@ -1,5 +1,7 @@
 # Shared by ./run and ./test: find Python 3.11+, create .venv, install the project when it changed.
 step() { printf '\n== %s\n' "$*"; }
+# One line of progress for a person watching a command that takes a while.
+say() { printf 'sigap: %s\n' "$*"; }
 
 find_python() {
   for candidate in python3.13 python3.12 python3.11 python3; do
@@ -16,13 +18,25 @@ ensure_venv() {
   # Two statements: `local a=1 b=$a` expands $a before either is assigned (fatal under set -u).
   local extras="${1:-}"
   local stamp=".venv/.installed${extras}"
+  local started log
   if [ ! -x .venv/bin/python ]; then
+    say "creating .venv (a Python virtual environment for Sigap alone)"
     "$(find_python)" -m venv .venv
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+    # pip's own output (and setuptools' editable-install notice) goes to a log, shown only when
+    # the install fails: a newcomer sees one line per step, not a wall of build messages.
+    log=".venv/install.log"
+    started=$SECONDS
+    say "installing Sigap and its dependencies${extras:+ and the developer tools}: about a minute the first time (output in $log)"
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+           .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras}"; } >"$log" 2>&1; then
+      tail -n 40 "$log" >&2
+      echo "the install failed: the whole output is in $log" >&2
+      return 1
+    fi
     touch "$stamp"
+    say "installed in $((SECONDS - started)) s"
   fi
 }
 

@@ -67,6 +67,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/alerts/{alert_id}/restriction"): D,
     ("POST", "/v1/alerts/{alert_id}/break-glass"): S,
     ("GET", "/v1/break-glass"): D,
+    ("GET", "/v1/audit"): D,
     ("POST", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts"): S,

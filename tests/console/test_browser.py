@@ -33,6 +33,7 @@ from tests.console.browser import (
     catalogue,
     create_admin,
     hand_to_112,
+    sign_in,
 )
 from tests.system.server import free_port, start_server, stop_servers
 
@@ -874,3 +875,40 @@ def test_an_admin_creates_rotates_and_revokes_an_integrator_client(
     assert untranslated(visible_texts(admin.page), "en") == []
     admin.check_clean()
     admin.close()
+
+
+def test_a_supervisor_asks_the_audit_trail_who_read_an_alert(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    alert = seeded.press()
+    with seeded.client() as http:
+        token = sign_in(http, "pengawas.pusat")
+        read = http.get(f"/v1/alerts/{alert['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert read.status_code == 200
+
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    sup.page.click("nav button:nth-child(3)")
+    sup.page.wait_for_selector("#audit-form")
+    sup.page.fill("#audit-alert", alert["case_code"])
+    sup.page.check('#audit-kinds input[value="read"]')
+    sup.page.click("#audit-search")
+    entry = sup.page.locator("#audit-table tbody tr").filter(has_text="alert.read").first
+    entry.wait_for()
+    assert "pengawas.pusat" in entry.inner_text()
+    sup.shot("audit-id")
+
+    # The data-subject view: the role and unit stay, the staff member's name goes.
+    sup.page.check("#audit-subject")
+    sup.page.click("#audit-search")
+    sup.page.wait_for_function(
+        "() => [...document.querySelectorAll('#audit-table tbody tr')].length > 0"
+        " && !document.querySelector('#audit-table').textContent.includes('pengawas.pusat')"
+    )
+    assert catalogue("id")["role.supervisor"] in sup.page.inner_text("#audit-table")
+    sup.page.click("#lang-toggle")
+    sup.page.wait_for_selector("text=" + catalogue("en")["audit.title"])
+    assert untranslated(visible_texts(sup.page), "en") == []
+    sup.check_clean()
+    sup.close()

@@ -21,6 +21,8 @@ NO_ALERT_IN_PATH: dict[tuple[str, str], str] = {
     ("GET", "/v1/alerts"): LISTS_THROUGH_POLICY,
     ("GET", "/v1/assignments"): LISTS_THROUGH_POLICY,
     ("GET", "/v1/break-glass"): "supervisors' and admins' report of grants: reasons are theirs",
+    ("GET", "/v1/audit"): "ids and staff facts only; app.audit_query hides restricted records' "
+    "entries without a grant, and every alert's from admins",
     ("GET", "/v1/reports/sla"): "aggregates per unit and day: no alert, no personal data",
     ("GET", "/v1/sign-in-failures"): "staff accounts' failures for supervisors: no victim data",
     ("POST", "/v1/assignments/{assignment_id}/accept"): OWN_LEG,

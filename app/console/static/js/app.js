@@ -10,6 +10,7 @@ import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
 import { renderBoard, refreshBoard, glassBroken } from "./board.js";
 import { tickCountdowns } from "./countdown.js";
 import { renderRosters } from "./rosters.js";
+import { renderAudit } from "./audit.js";
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -63,6 +64,7 @@ function render() {
   if (view.name === "alert") main.append(renderAlert(view.alertId));
   else if (view.name === "board") main.append(renderBoard());
   else if (view.name === "units") main.append(renderRosters());
+  else if (view.name === "audit") main.append(renderAudit());
   else main.append(renderQueue());
   if (focused) main.querySelector(focused)?.focus();
 }
@@ -95,6 +97,7 @@ function renderTop() {
   if (["supervisor", "admin"].includes(state.me.role)) {
     nav.push(navButton("board", t("nav.board")));
     nav.push(navButton("units", t("nav.units")));
+    nav.push(navButton("audit", t("nav.audit")));
   }
   nav.push(navButton("queue", t(state.me.role === "transit_staff" ? "nav.transit" : "nav.queue")));
   const mute = h(
@@ -202,7 +205,7 @@ function reloadAll(full = true) {
       if (state.me.province) await refreshBoard(these);
       prune();
       if (state.view.name === "alert") await refreshAlert();
-      else if (state.view.name !== "units") render();
+      else if (!["units", "audit"].includes(state.view.name)) render();
     } while (reloadAgain);
   })().finally(() => {
     reloading = null;
