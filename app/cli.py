@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from app.cli_support import print_rows
+from app.cli_support import in_session, print_rows
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
@@ -42,17 +42,6 @@ from app.security.fields import new_key_spec
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
 
 
 async def prepare(settings: Settings) -> None:
@@ -79,7 +68,7 @@ async def prepare(settings: Settings) -> None:
         if has_admin is None:
             print(admin_hint(settings))
 
-    await _with_session(settings, load_if_missing)
+    await in_session(settings, load_if_missing)
 
 
 def admin_hint(settings: Settings) -> str:
@@ -155,7 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stream_new_epoch(_args: argparse.Namespace, settings: Settings) -> int:
     from app.realtime.epoch import new_epoch
 
-    epoch = asyncio.run(_with_session(settings, new_epoch))
+    epoch = asyncio.run(in_session(settings, new_epoch))
     print(f"stream epoch replaced ({epoch}): every client resumes with resync_required")
     return 0
 
@@ -174,7 +163,7 @@ def cmd_reference_load(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(upgrade(settings))
     reports = asyncio.run(
-        _with_session(
+        in_session(
             settings,
             lambda s: load_all(
                 s,
@@ -197,7 +186,7 @@ def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         added, updated = asyncio.run(
-            _with_session(
+            in_session(
                 settings,
                 lambda s: import_units(s, Path(args.file), region_code=args.region, now=_now()),
             )
@@ -243,7 +232,7 @@ def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
         return credential
 
     try:
-        credential = asyncio.run(_with_session(settings, work))
+        credential = asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -265,7 +254,7 @@ def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
         return credential
 
     try:
-        credential = asyncio.run(_with_session(settings, work))
+        credential = asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -281,7 +270,7 @@ def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
         _integrator_audit(session, "integrator.revoke", args.client_id)
 
     try:
-        asyncio.run(_with_session(settings, work))
+        asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -293,7 +282,7 @@ def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import list_integrators
 
     items, _ = asyncio.run(
-        _with_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
+        in_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
     )
     print_rows(
         (
@@ -311,7 +300,7 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
     from app.security.audit_chain import chain_key, verify
 
     key = chain_key(settings.effective_secret_key)
-    verdict = asyncio.run(_with_session(settings, lambda s: verify(s, key=key)))
+    verdict = asyncio.run(in_session(settings, lambda s: verify(s, key=key)))
     print(json.dumps(verdict.as_dict(), indent=2))
     return 0 if verdict.intact else 1
 
@@ -323,7 +312,7 @@ def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
     key = chain_key(settings.effective_secret_key)
     total = 0
     while sealed := asyncio.run(
-        _with_session(settings, lambda s: seal_pending(s, key=key, now=_now()))
+        in_session(settings, lambda s: seal_pending(s, key=key, now=_now()))
     ):
         total += sealed
     print(f"sealed={total}")

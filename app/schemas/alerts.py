@@ -110,12 +110,40 @@ class StationCandidateRead(BaseModel):
     at_station: bool
 
 
+class LandmarkRead(BaseModel):
+    """The nearest transit station, and the way from it to the point."""
+
+    name: str = Field(examples=["Bundaran HI"])
+    kind: str = Field(examples=["brt_halte"])
+    partner_code: str = Field(examples=["transjakarta"])
+    distance_m: int = Field(examples=[180])
+    direction: Literal["N", "NE", "E", "SE", "S", "SW", "W", "NW"] = Field(
+        description="From the landmark to the point (compass, eight points)", examples=["NE"]
+    )
+
+
+class PlaceRead(BaseModel):
+    """The location in words, for staff to say or walk to; descriptive, never used to route."""
+
+    kelurahan_code: str | None = Field(examples=["3171060004"])
+    kelurahan: str | None = Field(examples=["Menteng"])
+    landmark: LandmarkRead | None = Field(
+        description="The nearest station within 2 km, if any"
+    )
+    geo_uri: str = Field(
+        description="RFC 5870 `geo:` URI (with the accuracy as `u=`): opens the phone's own "
+        "map app",
+        examples=["geo:-6.19940,106.84150;u=15"],
+    )
+
+
 class LocationRead(BaseModel):
     lat: float | None
     lon: float | None
     accuracy_m: float | None
     fix_at: datetime
     source: str | None
+    place: PlaceRead | None = None
 
 
 class BreakGlassHint(BaseModel):

@@ -2,7 +2,7 @@
 // disabled with its reason otherwise), the legal clocks, the timeline and the notes.
 import { h, clear, append, repaintKeeping } from "./dom.js";
 const appendTo = (el, ...children) => append(el, children);
-import { t, tOr, formatTime } from "./i18n.js";
+import { t, tOr, formatTime, formatDistance } from "./i18n.js";
 import { api, ApiError } from "./session.js";
 import { state, loadAlert, legsOfAlert, myLeg, holder, unitName, loadQueue } from "./state.js";
 import { countdown } from "./countdown.js";
@@ -144,6 +144,7 @@ function paintSummary(alert) {
     [t("alert.state"), tOr(`state.${alert.state}`, alert.state)],
     [t("alert.area"), alert.area_name || t("queue.area_unknown")],
     ctx || station ? [t("alert.transit"), [ctx?.operator, ctx?.station || station?.name, ctx?.vehicle, ctx?.route].filter(Boolean).join(" · ")] : null,
+    fix?.place ? [t("alert.place"), placeWords(fix.place, alert.area_name)] : null,
     fix ? [t("alert.location"), t("alert.location_value", { lat: fix.lat.toFixed(5), lon: fix.lon.toFixed(5), acc: Math.round(fix.accuracy_m ?? 0), time: formatTime(fix.fix_at) })] : [t("alert.location"), t("alert.no_location")],
     [t("alert.received"), formatTime(alert.received_at, true)],
     transit ? null : [t("alert.reporter"), tOr(`reporter.${alert.reporter}`, alert.reporter)],
@@ -165,6 +166,20 @@ function paintSummary(alert) {
     h("dl", { class: "facts" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     progressBar(alert.state),
   );
+}
+
+// The location in words, as the server described it, and a geo: link that opens the phone's own
+// map app (on a desktop, whatever handles geo: links, if anything).
+function placeWords(place, kecamatan) {
+  const where = [place.kelurahan ? t("alert.kelurahan", { name: place.kelurahan }) : null, kecamatan].filter(Boolean).join(", ");
+  const near = place.landmark
+    ? t("alert.landmark", { distance: formatDistance(place.landmark.distance_m), direction: t(`dir.${place.landmark.direction}`), name: place.landmark.name })
+    : null;
+  return [
+    h("span", { id: "place-words" }, [where, near].filter(Boolean).join(" · ")),
+    " ",
+    h("a", { href: place.geo_uri, id: "place-open-map", class: "map-link" }, t("alert.open_in_maps")),
+  ];
 }
 
 // Steps are ticked from what happened (the timeline), not from the order alone: "on scene"
