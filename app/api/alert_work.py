@@ -128,6 +128,31 @@ async def post_progress(
 
 
 @router.post(
+    "/{alert_id}/hand-to-counselor",
+    summary="Transit staff: hand the victim to the counselor (ends your leg)",
+    description=(
+        "For whoever holds the alert's transit leg. The leg ends (it leaves the active queue; "
+        "`GET /v1/assignments?status=closed` keeps it) and on scene is recorded if it was not; "
+        "whoever holds the complaint post's or central desk's leg takes it up "
+        "(`assignment.taken_up`, now or when they accept). Doing it again changes nothing. "
+        "`POST /progress` with `handed_over` to `counselor` from transit staff does the same."
+    ),
+    response_model=AlertStaffView,
+    responses=_WRITE_ERRORS,
+)
+async def post_hand_to_counselor(
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> AlertStaffView:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await progress.hand_to_counselor(
+        session, alert_id=alert_id, staff=staff, now=context.clock.now()
+    )
+    view = await _view_after(session, context, staff, alert)
+    await session.commit()
+    return view
+
+
+@router.post(
     "/{alert_id}/resolve",
     summary="Close the alert with a disposition",
     description=(

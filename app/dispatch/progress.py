@@ -88,7 +88,11 @@ async def record_progress(
     dispatch: Dispatch,
     now: datetime,
 ) -> Alert:
-    if milestone == "handed_over" and staff.role in PSEUDONYMOUS_ROLES:
+    if (
+        milestone == "handed_over"
+        and handed_over_to == "counselor"
+        and staff.role in PSEUDONYMOUS_ROLES
+    ):
         # Transit staff hand the victim to the counselor: their leg's hand-over, not the case's.
         return await hand_to_counselor(session, alert_id=alert_id, staff=staff, now=now)
     alert, _, verdict = await _locked_for(
