@@ -2,8 +2,10 @@
 supervisor's tools to break a claim or reassign an alert.
 
 Every function locks the alert row first, so two people accepting at once are serialised: the
-first wins, the second gets ``ClaimHeld`` naming the holder. A partial unique index on
-``assignment`` refuses a second claimed ladder leg even if this logic were bypassed.
+first wins, the second gets ``ClaimHeld`` naming the holder. Whether an answer is allowed is
+``app.dispatch.permissions``' judgement, the one the read model shows (a transit claim never blocks
+a post's leg). A partial unique index on ``assignment`` refuses a second claimed ladder leg even if
+this logic were bypassed.
 """
 
 from __future__ import annotations

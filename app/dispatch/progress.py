@@ -1,8 +1,11 @@
-"""Responder progress on a claimed alert: contacted, on scene, handed over, resolved; and notes.
+"""Responder progress on a claimed alert: contacted, on scene, handed over, resolved; a transit
+guard's hand-over to the counselor; notes; a supervisor's reopen.
 
-Only someone holding a claim on the alert (or a supervisor) may record progress; each action
-renews the holder's lease. Transit staff record what they see on the spot; closing the case with
-a disposition is for the complaint post or central desk that holds it, or a supervisor.
+Who may do what is ``app.dispatch.permissions``' judgement, the same the alert's read shows: only
+someone holding a leg (or a supervisor) works on the alert, and each action renews the holder's
+lease. Transit staff record what they see on the spot and hand the victim to the counselor; first
+contact, the case's hand-over and closing with a disposition are for whoever holds the UPTD PPA leg
+(a post, or the central desk), or a supervisor.
 """
 
 from __future__ import annotations
