@@ -137,8 +137,10 @@ class Verdict:
 YES = Verdict(True)
 
 
-def no(reason: str, **kw: object) -> Verdict:
-    return Verdict(False, reason, **kw)  # type: ignore[arg-type]
+def no(
+    reason: str, *, until: datetime | None = None, assignment_id: uuid.UUID | None = None
+) -> Verdict:
+    return Verdict(False, reason, until=until, assignment_id=assignment_id)
 
 
 def _held(legs: Iterable[LegFacts]) -> list[LegFacts]:
@@ -148,11 +150,6 @@ def _held(legs: Iterable[LegFacts]) -> list[LegFacts]:
 def held_by(facts: AlertFacts, actor: Actor) -> list[LegFacts]:
     """The legs this person holds now."""
     return [leg for leg in _held(facts.legs) if leg.accepted_by == actor.user_id]
-
-
-def anyone_holds(legs: Iterable[LegFacts]) -> bool:
-    """Someone holds a leg (any kind): the alert is being worked, so no 112 hand-off."""
-    return bool(_held(legs))
 
 
 def unit_leg(facts: AlertFacts, actor: Actor) -> LegFacts | None:
@@ -169,20 +166,22 @@ def may_accept(facts: AlertFacts, actor: Actor, leg: LegFacts | None, now: datet
         return no("role")
     if leg is None:
         return no("not_offered")
-    on = {"assignment_id": leg.id}
+    on = leg.id
     if facts.state in CLOSED:
-        return no("closed", **on)
+        return no("closed", assignment_id=on)
     if leg.status == "accepted":
-        return no("accepted_by_you" if leg.accepted_by == actor.user_id else "held_by_other", **on)
+        mine = leg.accepted_by == actor.user_id
+        return no("accepted_by_you" if mine else "held_by_other", assignment_id=on)
+    # One UPTD PPA leg holds the case; a transit claim never blocks it.
     if leg.ppa and any(g.ppa and g.id != leg.id for g in _held(facts.legs)):
-        return no("held_by_other", **on)  # one UPTD PPA leg holds the case; transit never blocks
+        return no("held_by_other", assignment_id=on)
     if leg.status == "offered":
         return Verdict(True, until=leg.deadline_at, assignment_id=leg.id)
     if leg.status == "expired" and leg.closed_at is not None:
         until = leg.closed_at + LATE_ACCEPT_GRACE
         if now <= until:  # a late acceptance of an offer that just timed out is still welcome
             return Verdict(True, until=until, assignment_id=leg.id)
-    return no("offer_closed", **on)
+    return no("offer_closed", assignment_id=on)
 
 
 def may_decline(facts: AlertFacts, actor: Actor, leg: LegFacts | None) -> Verdict:
