@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.schemas.common import StrictInput
+from app.schemas.dispatch import ActionRead
 
 PRESS_EXAMPLE: dict[str, Any] = {
     "pressed_at": "2026-11-23T14:03:07+07:00",
@@ -216,6 +217,14 @@ class AlertStaffView(BaseModel):
     )
     break_glass: BreakGlassHint | None = Field(
         None, description="Present when the record is restricted and you may break the glass"
+    )
+    actions: dict[str, ActionRead] | None = Field(
+        None,
+        description=(
+            "What you may do now (accept, decline, contacted, on_scene, handed_over, "
+            "hand_to_counselor, resolve, note, reassign, break_claim, reopen), each allowed or "
+            "not with a reason: computed by the code that judges the action when it arrives"
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.sla.charging import post_charged
 
 GroupBy = Literal["post", "partner", "kecamatan", "kota", "hour", "day"]
 PERCENTILES = (0.5, 0.9, 0.99)
@@ -29,6 +32,12 @@ SELECT a.id AS alert_id, a.received_at, a.area_code, ar.city_code, a.is_drill, a
        (SELECT s.unit_code FROM assignment s
          WHERE s.alert_id = a.id AND s.leg_kind <> 'transit'
          ORDER BY s.accepted_at IS NULL, s.accepted_at, s.offered_at LIMIT 1) AS post,
+       (SELECT s.unit_code FROM assignment s
+         WHERE s.alert_id = a.id AND s.leg_kind <> 'transit' AND s.accepted_at IS NOT NULL
+         ORDER BY s.accepted_at LIMIT 1) AS holder,
+       (SELECT s.leg_kind FROM assignment s
+         WHERE s.alert_id = a.id AND s.accepted_at IS NOT NULL
+         ORDER BY s.accepted_at LIMIT 1) AS first_accept_kind,
        (SELECT u.partner_code FROM assignment s JOIN unit u ON u.id = s.unit_id
          WHERE s.alert_id = a.id AND s.leg_kind = 'transit'
          ORDER BY s.offered_at LIMIT 1) AS partner
@@ -65,7 +74,7 @@ GROUP BY 1, 2, 3
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 _CLOCK_ROWS = f"""
 WITH k AS ({_KEYED})
-SELECT k.alert_id, c.clock, c.status, c.started_at, c.stopped_at, c.breach_cause
+SELECT k.alert_id, c.clock, c.target_key, c.status, c.started_at, c.stopped_at, c.breach_cause
 FROM k JOIN sla_clock c ON c.alert_id = k.alert_id AND NOT c.excluded
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 
@@ -121,6 +130,28 @@ class GroupFigures:
         }
 
 
+ClockKey = Callable[[str, str], str]
+"""The group a clock of one alert counts in, by (clock, target key)."""
+
+
+def _same(key: str) -> ClockKey:
+    return lambda _clock, _target: key
+
+
+def _clock_key(row: Any) -> ClockKey:
+    def key(clock: str, target_key: str) -> str:
+        charged = post_charged(
+            clock,
+            target_key,
+            post=row.post,
+            holder=row.holder,
+            first_accept_kind=row.first_accept_kind,
+        )
+        return charged or "none"
+
+    return key
+
+
 def _key_in_python(row: Any, group_by: GroupBy, zone: ZoneInfo) -> str:
     if group_by == "hour":
         return f"{_aware(row.received_at).astimezone(zone).hour:02d}"
@@ -149,10 +180,10 @@ async def sla_report(
     postgres = session.get_bind().dialect.name == "postgresql"
     keyed = (await session.execute(text(_KEYED), params)).all()
     groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
-    alert_key: dict[Any, str] = {}
+    alert_key: dict[Any, ClockKey] = {}
     for row in keyed:
         key = _key_in_python(row, group_by, zone)
-        alert_key[row.alert_id] = key
+        alert_key[row.alert_id] = _clock_key(row) if group_by == "post" else _same(key)
         figures = groups[key]
         figures.alerts += 1
         figures.drills += bool(row.is_drill)
@@ -161,7 +192,9 @@ async def sla_report(
             or (row.state == "cancelled" and row.acknowledged_at is None)
         )
         figures.cancelled_under_duress += bool(row.duress)
-    if postgres:
+    # By post, each clock is charged to its own leg's post (``app.sla.charging``): keyed per
+    # clock, which the SQL aggregation (one key per alert) does not do.
+    if postgres and group_by != "post":
         await _aggregate_in_postgres(session, groups, group_by, params)
     else:
         await _aggregate_in_python(session, groups, alert_key, params)
@@ -195,12 +228,12 @@ async def _aggregate_in_postgres(
 async def _aggregate_in_python(
     session: AsyncSession,
     groups: dict[str, GroupFigures],
-    alert_key: dict[Any, str],
+    alert_key: dict[Any, ClockKey],
     params: dict[str, Any],
 ) -> None:
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in (await session.execute(text(_CLOCK_ROWS), params)).all():
-        key = alert_key[row.alert_id]
+        key = alert_key[row.alert_id](row.clock, row.target_key)
         figures = groups[key].clocks[row.clock]
         if row.status in ("met", "breached"):
             figures.finished += 1

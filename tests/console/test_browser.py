@@ -221,6 +221,7 @@ def test_counselor_accepts_contacts_and_resolves_while_another_post_sees_nothing
     page.wait_for_selector("#alert-notes-list li")
     page.select_option("#disposition", "assisted")
     page.click("#act-resolve")
+    page.click("#confirm-yes")  # the confirmation names the outcome before anything closes
     page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
     page.wait_for_selector("#act-resolve[disabled]")
     events = page.locator("#timeline li").evaluate_all("els => els.map(e => e.dataset.event)")
@@ -503,8 +504,11 @@ def test_keyboard_only_sign_in_accept_and_resolve(
     page.keyboard.press("Enter")
     page.wait_for_selector("#act-resolve:not([disabled])")
     tab_to(page, "#disposition")
+    page.keyboard.press("ArrowDown")  # from "choose": assisted
     page.keyboard.press("ArrowDown")  # referred to police
     tab_to(page, "#act-resolve")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm-yes:focus")  # the confirmation takes the focus
     page.keyboard.press("Enter")
     page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
     got = seeded.admin("GET", f"/v1/alerts/{alert['id']}").json()
@@ -594,6 +598,7 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     created = admin.page.locator('#user-table tr[data-user="paralegal.cilandak"]')
     created.wait_for()
     created.locator("button.toggle-user").click()
+    created.locator("button.confirm-disable").click()  # disabling an account is confirmed
     admin.page.wait_for_selector(
         '#user-table tr[data-user="paralegal.cilandak"] td:has-text("'
         + catalogue("id")["users.disabled"] + '")'
