@@ -109,3 +109,33 @@ def _stamp(alert: Alert, state: AlertState, at: datetime) -> None:
     if name is not None and getattr(alert, name) is None:
         setattr(alert, name, at)
         alert.sla_dirty = True  # the SLA monitor derives its clocks from these stamps
+
+
+_CLEARED_ON_DEVICE_REOPEN = (
+    "routed_at",
+    "acknowledged_at",
+    "contacted_at",
+    "on_scene_at",
+    "handed_over_at",
+    "handed_over_to",
+    "transferred_at",
+    "resolved_at",
+    "disposition",
+    "cancelled_at",
+)
+
+
+def reopen_for_device(alert: Alert, *, at: datetime) -> None:
+    """The device's join (``app.ingestion.press``): a press that reopens the device's latest
+    alert, whatever its state, makes it ``received`` again at ``at`` with its progress stamps
+    cleared, so it is routed afresh (a new ladder, a new acknowledgement clock, a new 112
+    hand-off if nobody takes it). What came before stays in its events (``alert.reopened``).
+
+    Only a press calls this. A supervisor's reopen of a resolved alert is another transition:
+    it never changes what the device sees and never makes the alert joinable by its device.
+    """
+    alert.state = AlertState.RECEIVED.value
+    for name in _CLEARED_ON_DEVICE_REOPEN:
+        setattr(alert, name, None)
+    alert.updated_at = at
+    alert.sla_dirty = True

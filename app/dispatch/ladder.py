@@ -57,7 +57,8 @@ async def offer(
     ``legs`` are (unit code, leg kind, reason, preferred sex).
     """
     first = AlertState(alert.state) is AlertState.RECEIVED
-    step = 0 if first else alert.dispatch_step + 1
+    # A reopened alert (received again) starts a new ladder after its earlier decisions.
+    step = 0 if first and not alert.reopen_count else alert.dispatch_step + 1
     record = RoutingDecision(
         id=uuid.uuid4(),
         alert_id=alert.id,
