@@ -147,6 +147,7 @@ async def offer(
             ref=str(leg.id),
             now=now,
             dispatch=dispatch,
+            first=first,  # a new alert's or a reopen's first offers
         )
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
     central = snapshot.central_code

@@ -153,22 +153,32 @@ async def _ingest_once(
                 is_drill=bool(json.loads(record.response_body).get("is_drill")),
             )
 
-    joinable = await session.scalar(
-        select(Alert)
-        .where(
-            Alert.device_id == device_id,
-            Alert.is_drill.is_(payload.is_drill),
-            Alert.joinable.is_(True),
-        )
-        .with_for_update()
-    )
     reopenable = None
-    if joinable is None and not payload.is_drill:  # a real press never joins a drill
-        reopenable = await _reopenable(
-            session, device_id=device_id, received_at=received_at, settings=settings
+    if payload.is_drill:
+        joinable = await session.scalar(
+            select(Alert)
+            .where(
+                Alert.device_id == device_id,
+                Alert.is_drill.is_(True),
+                Alert.joinable.is_(True),
+            )
+            .with_for_update()
         )
-        if reopenable is not None and reopenable.joinable:
-            joinable, reopenable = reopenable, None  # a concurrent press reopened it first
+    else:  # a real press never joins a drill
+        # One query for both: the joinable real alert if there is one, else the latest.
+        latest = await session.scalar(
+            select(Alert)
+            .where(Alert.device_id == device_id, Alert.is_drill.is_(False))
+            .order_by(Alert.joinable.desc(), Alert.received_at.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # a concurrent reopen, after the lock
+        )
+        joinable = latest if latest is not None and latest.joinable else None
+        if latest is not None and joinable is None:
+            reopenable = await _reopenable(
+                session, latest=latest, received_at=received_at, settings=settings
+            )
     outcome: Literal["created", "joined"]
     if joinable is not None:
         alert, status, outcome = joinable, 200, "joined"
@@ -380,23 +390,14 @@ ALERT_CLOCKS = ("routing", "acknowledgement", "first_contact", "on_scene")
 
 
 async def _reopenable(
-    session: AsyncSession, *, device_id: uuid.UUID, received_at: datetime, settings: Settings
+    session: AsyncSession, *, latest: Alert, received_at: datetime, settings: Settings
 ) -> Alert | None:
-    """The device's latest real alert when this press must reopen it rather than open a new
-    one: the phone saw it cancelled within ``rejoin_window_s``, or the device already opened
-    ``rejoin_alerts_per_hour`` alerts in the last hour. Decided from what the phone itself saw
-    (its alert's ``device_status`` and when it ended, its own presses), never from what staff
-    did, so a press after a duress cancel is answered exactly as after a genuine one."""
-    latest = await session.scalar(
-        select(Alert)
-        .where(Alert.device_id == device_id, Alert.is_drill.is_(False))
-        .order_by(Alert.received_at.desc())
-        .limit(1)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # a concurrent reopen is seen after the lock
-    )
-    if latest is None:
-        return None
+    """The device's ``latest`` real alert (not joinable) when this press must reopen it rather
+    than open a new one: the phone saw it cancelled within ``rejoin_window_s``, or the device
+    already opened ``rejoin_alerts_per_hour`` alerts in the last hour. Decided from what the
+    phone itself saw (its alert's ``device_status`` and when it ended, its own presses), never
+    from what staff did, so a press after a duress cancel is answered exactly as after a
+    genuine one."""
     intake = settings.intake
     closed = latest.device_closed_at
     if (
@@ -409,7 +410,7 @@ async def _reopenable(
         select(func.count())
         .select_from(Alert)
         .where(
-            Alert.device_id == device_id,
+            Alert.device_id == latest.device_id,
             Alert.is_drill.is_(False),
             Alert.received_at >= received_at - timedelta(hours=1),
         )
