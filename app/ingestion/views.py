@@ -127,6 +127,8 @@ def staff_view(
         transit_context=alert.transit_context,
         last_location=last,
         press_count=alert.press_count,
+        reopen_count=alert.reopen_count,
+        flood_suspected_at=alert.flood_suspected_at,
         duress=alert.duress if fields.shows_profile else None,
         do_not_call_back=alert.do_not_call_back,
         linked_alert_id=linked_alert_id(fields, alert.linked_alert_id),
