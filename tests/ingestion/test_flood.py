@@ -465,3 +465,15 @@ def test_the_phone_sees_its_alert_from_the_start_to_each_close_and_from_each_reo
     ]
     assert device_windows(turns) == ((0, 5), (12, 20), (31, None))
     assert device_windows([]) == ((0, None),)
+
+
+async def test_a_real_press_never_joins_a_drill_even_right_after_its_cancel(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    _, credential = await register(client)
+    drill = await press(client, credential, press_body(context, is_drill=True))
+    assert drill.status_code == 201 and drill.json()["is_drill"] is True
+    await cancel(client, credential, drill.json()["id"])
+    real = await press(client, credential, press_body(context))
+    assert real.status_code == 201 and real.json()["id"] != drill.json()["id"]
+    assert real.json()["is_drill"] is False
