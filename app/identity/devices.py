@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import notify
 from app.config import Settings
+from app.db import note_written
 from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
 from app.events import emit
 from app.models import Device
@@ -72,6 +73,7 @@ async def _tell_of_surge(session: AsyncSession, *, settings: Settings, now: date
             "limit_per_network": settings.intake.registrations_per_network_per_hour,
         },
     )
+    note_written(session.sync_session, "notification")  # wakes the notifier at commit
     await notify.queue(
         session,
         recipients=await notify.supervisors_on_duty(

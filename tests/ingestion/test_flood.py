@@ -20,7 +20,16 @@ from sqlalchemy import func, select
 from app.clock import FrozenClock
 from app.context import AppContext
 from app.main import create_app
-from app.models import Alert, Assignment, Device, Notification, OutboxEvent, StaffUser, Unit
+from app.models import (
+    Alert,
+    Assignment,
+    Device,
+    Notification,
+    NotificationBudget,
+    OutboxEvent,
+    StaffUser,
+    Unit,
+)
 from app.notify import deliver_due
 from app.realtime.hub import load_facts
 from app.realtime.relay import sequence_pending
@@ -356,6 +365,11 @@ async def test_a_victim_behind_an_exhausted_network_registers_presses_and_reache
     await deliver_all(context)
     [offer] = await offer_messages(context, alert_id)
     assert offer.status == "sent"  # from the unvetted lane
+    async with context.sessions() as session:
+        lanes = dict(
+            (await session.execute(select(NotificationBudget.pool, NotificationBudget.spent))).all()
+        )
+    assert lanes["unvetted"] == 1 and lanes["ordinary"] == 1
     [leg] = await open_offers(context, alert_id)
     await accept(client, token, leg)
     async with context.sessions() as session:
