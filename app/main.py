@@ -17,6 +17,7 @@ from app.api import (
     alert_work,
     alerts,
     assignments,
+    attention,
     auth,
     confidentiality,
     console_session,
@@ -282,6 +283,7 @@ def create_app(
         for module in (
             alerts,
             alert_work,
+            attention,
             alert_trail,
             assignments,
             rosters,

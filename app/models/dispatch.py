@@ -130,4 +130,3 @@ class AlertNote(Base):
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
     """AEAD-encrypted: notes are narratives about a victim."""
     created_at: Mapped[datetime]
-

@@ -7,7 +7,7 @@ import { unlockSound, setMuted, isMuted, ring, flash, notify } from "./alarm.js"
 import { state, loadQueue, legsOfAlert, prune } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
-import { renderBoard, refreshBoard, glassBroken } from "./board.js";
+import { renderBoard, refreshBoard, glassBroken, attentionEvent, resetBoard } from "./board.js";
 import { tickCountdowns } from "./countdown.js";
 import { renderRosters } from "./rosters.js";
 
@@ -49,6 +49,11 @@ function focusKey() {
   const row = el.closest("[data-alert]");
   if (row && el.classList.length) return `[data-alert="${row.dataset.alert}"] .${CSS.escape(el.classList[0])}`;
   return null;
+}
+
+// A screen whose own action changed what it shows (the board after an acknowledgement).
+export function rerender() {
+  if (state.me && state.view.name !== "units") render();
 }
 
 function render() {
@@ -234,6 +239,7 @@ async function onEvent(message) {
     }
   }
   if (message.event === "alert.glass_broken" && state.me.province) glassBroken();
+  if (message.event?.startsWith("attention.") && state.me.province) attentionEvent(message);
   if (message.event === "alert.handoff_unacknowledged" && state.me.province) {
     ring();
     announce(t("handoff.announce", { code: data.case_code || "", phone: data.phone_fallback || "112" }));
@@ -276,6 +282,7 @@ async function doSignOut() {
   stream = null;
   await signOut().catch(() => {});
   state.reset();
+  resetBoard();
   state.drafts.clear();
   go({ name: "queue" });
 }
@@ -288,6 +295,7 @@ function expired() {
   const owner = state.me.id;
   if (view.name === "alert") stopAlert();
   state.reset(); // drafts are not part of the reset: they stay in page memory
+  resetBoard();
   state.resumeView = view;
   state.draftOwner = owner;
   showBanner("banner.expired");
