@@ -49,7 +49,12 @@ from app.integrations.handoff import announce_112, check_handoffs
 from app.integrations.outbound import run_webhooks
 from app.loops import GEO_REFRESH_S, HOUSEKEEPING_S, RETENTION_S, run_periodic
 from app.notify import build_providers
-from app.observability import Metrics, count_database_work, forget_this_process
+from app.observability import (
+    Metrics,
+    configure_logging,
+    count_database_work,
+    forget_this_process,
+)
 from app.policy.retention import run_retention
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
 from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
@@ -176,6 +181,7 @@ def create_app(
     check_role(settings)
     ctx = context or build_context(settings)
     logredact.install()
+    configure_logging(settings.log_level)
     hub = Hub(ctx)
     role = settings.role
     with_realtime = run_loops if realtime is None else realtime
