@@ -134,3 +134,25 @@ def test_after_a_reload_the_board_shows_an_exhausted_ladder_with_an_unconfirmed_
     sup.check_clean()
     counselor.close()
     sup.close()
+
+
+def test_opening_an_alert_while_the_server_cannot_be_reached_says_so_in_the_consoles_language(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    alert = seeded.press()
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    board_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    sup.page.wait_for_selector(board_row, timeout=OFFER_WAIT_MS)
+    # The server is gone for this page: every API request fails before any answer.
+    sup.page.route("**/v1/**", lambda route: route.abort("connectionrefused"))
+    sup.page.click(f"{board_row} button")
+    texts = catalogue("id")
+    sup.page.wait_for_function(
+        "(text) => document.body.innerText.includes(text)",
+        arg=texts["error.network"],
+        timeout=OFFER_WAIT_MS,
+    )
+    assert "Failed to fetch" not in sup.page.inner_text("body")
+    sup.close()
