@@ -156,3 +156,42 @@ def test_opening_an_alert_while_the_server_cannot_be_reached_says_so_in_the_cons
     )
     assert "Failed to fetch" not in sup.page.inner_text("body")
     sup.close()
+
+
+def test_a_second_offer_while_an_alert_is_open_stays_visible_until_seen(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    counselor = Watched(browser, seeded.base)
+    counselor.sign_in("konselor.menteng")
+    wait_present(seeded, MENTENG, "konselor.menteng")
+    first = seeded.press()
+    page = counselor.page
+    offer = page.locator(f'li.row[data-case="{first["case_code"]}"]')
+    offer.wait_for(timeout=OFFER_WAIT_MS)
+    offer.locator("button.row-open").click()
+    page.wait_for_selector("#alert-timeline", timeout=OFFER_WAIT_MS)
+
+    second = seeded.press()  # while the first is open
+    texts = catalogue("id")
+    banner = page.locator("#new-offers")
+    banner.locator(f'button.open-offer:has-text("{second["case_code"]}")').wait_for(
+        timeout=OFFER_WAIT_MS
+    )
+    assert texts["offers.banner"].split("(")[0] in banner.inner_text()
+    assert page.title().startswith("(1) ")
+    assert "(1)" in page.locator("nav button.nav").last.inner_text()
+    counselor.shot("second-offer-banner-id")
+    # Not a tint that fades: still there a while later (the page's own clock, not a latency).
+    page.wait_for_timeout(6000)
+    assert banner.is_visible()
+    # Muted for this offer: the banner stays, labelled, until the offer is seen.
+    banner.locator("button.mute-offer").click()
+    banner.locator(".muted").wait_for(timeout=OFFER_WAIT_MS)
+    assert banner.is_visible()
+
+    banner.locator("button.open-offer").click()  # seen
+    page.wait_for_selector("#new-offers", state="hidden", timeout=OFFER_WAIT_MS)
+    assert not page.title().startswith("(")
+    counselor.check_clean()
+    counselor.close()
