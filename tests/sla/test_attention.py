@@ -135,3 +135,33 @@ async def test_only_supervisors_and_admins_list_attention_items(
     counselor = await staff_token(client, context, "konselor.kb", "counselor", "3171060")
     response = await client.get("/v1/attention", headers=auth(counselor))
     assert response.status_code == 403
+
+
+def test_attention_events_reach_supervisors_and_admins_only() -> None:
+    from datetime import UTC, datetime
+
+    from app.realtime.scopes import AlertFacts, Audience, LegSight, StreamEvent, message_for
+
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    unit = uuid.uuid4()
+    facts = AlertFacts(
+        device_id=uuid.uuid4(),
+        device_closed_seq=None,
+        legs=(LegSight(unit_id=unit, offered_at=at, closed_at=None, status="offered"),),
+    )
+    event = StreamEvent(
+        seq=1,
+        event="attention.raised",
+        at=at,
+        alert_id=uuid.uuid4(),
+        data={"item_id": "x", "kind": "duress", "rank": 60, "detail": {}, "case_code": "SGP-1"},
+    )
+    for role in ("supervisor", "admin"):
+        assert message_for(Audience(kind="staff", role=role), event, facts) is not None
+    for role in ("counselor", "paralegal", "transit_staff"):
+        audience = Audience(kind="staff", role=role, unit_id=unit, unit_code="3171060")
+        assert message_for(audience, event, facts) is None
+    # The same audience sees the alert's own events: only attention items are withheld.
+    seen = StreamEvent(seq=2, event="alert.escalated", at=at, alert_id=event.alert_id, data={})
+    counselor = Audience(kind="staff", role="counselor", unit_id=unit, unit_code="3171060")
+    assert message_for(counselor, seen, facts) is not None
