@@ -1,17 +1,26 @@
-"""Attention items: the supervisors' list of what needs them, and acknowledging one."""
+"""Attention items: the supervisors' list of what needs them, and acknowledging one; and every
+staff member's inbox of the messages sent to them."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from app.access import require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
 from app.audit import record
-from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from app.models import AttentionItem
-from app.schemas.attention import AttentionItemRead
+from app.notify.inbox import inbox, mark_read
+from app.schemas.attention import AttentionItemRead, InboxMessage, InboxPage, InboxRead
 from app.schemas.common import Page
 from app.sla.attention import acknowledge, open_items
 
@@ -82,3 +91,63 @@ async def post_acknowledge(
     )
     await session.commit()
     return _read(item, case_code)
+
+
+@router.get(
+    "/me/inbox",
+    summary="The messages sent to me, newest first, with how many are unread",
+    description=(
+        "Every message the server queued for you (an offer, an escalation, a breach, a 112 "
+        "hand-off, a stalled loop) is also here, whatever became of its delivery: with the "
+        "default `log` provider nothing reaches a phone, and a phone may be off."
+    ),
+    response_model=InboxPage,
+    responses=error_responses(Unauthenticated, Forbidden, ValidationFailed),
+)
+async def get_inbox(
+    session: Session,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    unread: bool = Query(False, description="Only unread messages"),
+) -> InboxPage:
+    staff = require_staff(principal)
+    rows, following, count = await inbox(
+        session,
+        recipient_id=staff.user_id,
+        limit=paging.limit,
+        cursor=paging.cursor,
+        unread_only=unread,
+    )
+    return InboxPage(
+        items=[
+            InboxMessage(
+                id=row.id,
+                kind=row.kind,
+                text=row.text,
+                alert_id=row.alert_id,
+                created_at=row.created_at,
+                delivery=row.status,
+                channel=row.channel,
+                read_at=row.read_at,
+            )
+            for row in rows
+        ],
+        next_cursor=following.encode() if following else None,
+        unread=count,
+    )
+
+
+@router.post(
+    "/me/inbox/read",
+    status_code=204,
+    summary="Mark messages of my inbox read (all of them when no ids are given)",
+    response_class=Response,
+    responses=error_responses(Unauthenticated, Forbidden, UnsupportedMediaType, ValidationFailed),
+)
+async def post_inbox_read(
+    body: InboxRead, session: Session, context: Context, principal: CurrentPrincipal
+) -> Response:
+    staff = require_staff(principal)
+    await mark_read(session, recipient_id=staff.user_id, ids=body.ids, now=context.clock.now())
+    await session.commit()
+    return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Attention items as the board reads them."""
+"""Attention items as the board reads them, and the console's inbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from app.schemas.common import StrictInput
 
 
 class AttentionItemRead(BaseModel):
@@ -29,4 +31,31 @@ class AttentionItemRead(BaseModel):
     cleared_at: datetime | None = None
     clear_reason: str | None = Field(
         None, description="acknowledged | alert_closed | condition_ended | superseded"
+    )
+
+
+class InboxMessage(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(..., examples=["escalation"])
+    text: str = Field(..., description="As it was sent: the case code and what to do, no names")
+    alert_id: uuid.UUID | None
+    created_at: datetime
+    delivery: str = Field(
+        ..., description="queued | sending | sent | suppressed | failed (of the message sent)"
+    )
+    channel: str | None = Field(None, description="The provider that took it (`log`: only the log)")
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxMessage]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    unread: int = Field(..., description="Unread messages in all, not only on this page")
+
+
+class InboxRead(StrictInput):
+    ids: list[uuid.UUID] | None = Field(
+        None, max_length=100, description="The messages to mark read; omitted or null: all"
     )

@@ -1,4 +1,7 @@
-"""attention items: what on an alert needs a supervisor, open until dealt with
+"""attention items: what on an alert needs a supervisor, open until dealt with; the inbox
+
+Every notification is also in its recipient's inbox in the console: ``read_at`` and an index
+on (recipient, created_at).
 
 Revision ID: 0022
 Revises: 0014
@@ -50,7 +53,18 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        # Nullable, no default: nothing is rewritten; every earlier message reads as unread.
+        batch_op.add_column(sa.Column('read_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(
+            'ix_notification_recipient_id_created_at', ['recipient_id', 'created_at'], unique=False
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_recipient_id_created_at')
+        batch_op.drop_column('read_at')
     with op.batch_alter_table('attention_item', schema=None) as batch_op:
         batch_op.drop_index('ix_attention_item_open')
         batch_op.drop_index(batch_op.f('ix_attention_item_alert_id'))

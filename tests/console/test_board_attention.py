@@ -108,6 +108,15 @@ def test_after_a_reload_the_board_shows_an_exhausted_ladder_with_an_unconfirmed_
     caption = sup.page.locator("#board-table caption").inner_text()
     assert caption.startswith(texts["board.active"].split("{n}")[0])
     sup.shot("board-attention-id")
+    # The message the supervisor was sent about it is in their inbox too (here the server has
+    # no gateway: the log alone had it before).
+    message = sup.page.locator('#inbox li[data-kind="handoff_unacknowledged"]')
+    message.wait_for(timeout=OFFER_WAIT_MS)
+    assert worst["case_code"] in message.inner_text()
+    sup.page.click("#inbox-read")
+    sup.page.locator('#inbox li[data-kind="handoff_unacknowledged"].read').wait_for(
+        timeout=OFFER_WAIT_MS
+    )
 
     # Dealt with: acknowledged, it leaves the list (and stays gone after a reload).
     # A locator, not the element: live events re-render the board.

@@ -45,6 +45,43 @@ export function attentionEvent(message) {
 
 export function resetBoard() {
   attention = new Map();
+  inbox = { items: [], unread: 0 };
+  inboxAt = 0;
+}
+
+// The messages sent to me (GET /v1/me/inbox): whatever became of their delivery, they are here.
+let inbox = { items: [], unread: 0 };
+let inboxAt = 0;
+async function loadInbox() {
+  const page = await api("GET", "/v1/me/inbox?limit=20");
+  inbox = { items: page.items, unread: page.unread };
+  inboxAt = Date.now();
+}
+
+async function markAllRead(button) {
+  button.disabled = true;
+  try {
+    await api("POST", "/v1/me/inbox/read", {});
+    await loadInbox();
+    rerender();
+  } catch (error) {
+    button.disabled = false;
+    announce(error.message);
+  }
+}
+
+function inboxSection() {
+  return h(
+    "section",
+    { "aria-labelledby": "inbox-title", class: "report inbox" },
+    h("h2", { id: "inbox-title" }, t("inbox.title", { n: inbox.unread })),
+    inbox.items.length
+      ? [
+          h("ul", { id: "inbox" }, inbox.items.map((m) => h("li", { class: m.read_at ? "read" : "unread", dataset: { kind: m.kind } }, formatTime(m.created_at), " ", m.read_at ? null : h("strong", {}, t("inbox.new"), " "), m.text))),
+          inbox.unread ? h("button", { type: "button", class: "small", id: "inbox-read", onclick: (e) => markAllRead(e.currentTarget) }, t("inbox.mark_read")) : null,
+        ]
+      : h("p", { class: "empty" }, t("inbox.none")),
+  );
 }
 
 const itemsOf = (alertId) => [...attention.values()].filter((i) => i.alert_id === alertId).sort(byRank);
@@ -90,6 +127,7 @@ export async function refreshBoard(touched = null) {
     for (const alert of active) state.alerts.set(alert.id, alert);
     state.board = active.filter((a) => !closed(a));
     await loadAttention();
+    await loadInbox();
   } else {
     for (const id of touched) {
       const alert = await api("GET", `/v1/alerts/${id}`).catch(() => null);
@@ -98,6 +136,8 @@ export async function refreshBoard(touched = null) {
       state.board = [alert, ...state.board.filter((a) => a.id !== id)].filter((a) => !closed(a));
     }
   }
+  // New messages come with the events that cause them (escalations, breaches, transfers).
+  if (touched !== null && Date.now() - inboxAt > 5000) await loadInbox().catch(() => null);
   if (touched !== null && report.at && Date.now() - report.at < 60000) return;
   const generation = glassGeneration;
   const now = new Date();
@@ -189,7 +229,7 @@ export function renderBoard() {
     "section",
     { class: "board-view", "aria-labelledby": "board-title" },
     h("h1", { id: "board-title" }, t("board.title")),
-    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, dutySection(), reportSection(), glassSection())),
+    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, inboxSection(), dutySection(), reportSection(), glassSection())),
   );
 }
 
