@@ -97,15 +97,8 @@ def cmd_units_hours(args: argparse.Namespace, settings: Settings) -> int:
         unit = await update_unit(
             session, code=args.code, data=UnitUpdate.model_validate({"hours": hours}), now=now
         )
-        record(
-            session,
-            principal=None,
-            action="unit.update",
-            object_type="unit",
-            object_id=unit.id,
-            at=now,
-            detail={"fields": ["hours"], "via": "cli"},
-        )
+        record(session, principal=None, action="unit.update", object_type="unit",
+               object_id=unit.id, at=now, detail={"fields": ["hours"], "via": "cli"})
 
     try:
         _run(settings, work)
@@ -145,25 +138,16 @@ def cmd_shift_add(args: argparse.Namespace, settings: Settings) -> int:
         if unit is None:
             raise DomainError(f"no unit {args.unit!r} (see `sigap units list`)")
         shift = await add_shift(session, unit=unit, data=data, by=None, now=now)
-        record(
-            session,
-            principal=None,
-            action="shift.create",
-            object_type="shift",
-            object_id=shift.id,
-            at=now,
-            detail={"unit": unit.code, "via": "cli"},
-        )
+        record(session, principal=None, action="shift.create", object_type="shift",
+               object_id=shift.id, at=now, detail={"unit": unit.code, "via": "cli"})
         return shift
 
     try:
         shift = _run(settings, work)
     except DomainError as exc:
         return _fail(exc.detail)
-    print(
-        f"shift {shift.id}: {shift.username} at {shift.unit_code} ({shift.kind}) "
-        f"{shift.starts_at.isoformat()} -> {shift.ends_at.isoformat()}"
-    )
+    print(f"shift {shift.id}: {shift.username} at {shift.unit_code} ({shift.kind}) "
+          f"{shift.starts_at.isoformat()} -> {shift.ends_at.isoformat()}")
     return 0
 
 
@@ -177,20 +161,15 @@ def cmd_shift_list(args: argparse.Namespace, settings: Settings) -> int:
             select(Shift, StaffUser.username)
             .join(Unit, Unit.id == Shift.unit_id)
             .join(StaffUser, StaffUser.id == Shift.staff_id)
-            .where(
-                Unit.code == args.unit,
-                Shift.ends_at > now,
-                Shift.starts_at < now + timedelta(days=7),
-            )
+            .where(Unit.code == args.unit, Shift.ends_at > now,
+                   Shift.starts_at < now + timedelta(days=7))
             .order_by(Shift.starts_at)
         )
         return list(rows.all())
 
     for shift, username in _run(settings, work):
-        print(
-            f"{shift.id}  {username:<24} {shift.kind:<8} {shift.starts_at.isoformat()} -> "
-            f"{shift.ends_at.isoformat()}"
-        )
+        print(f"{shift.id}  {username:<24} {shift.kind:<8} {shift.starts_at.isoformat()} -> "
+              f"{shift.ends_at.isoformat()}")
     return 0
 
 
@@ -209,15 +188,8 @@ def cmd_shift_end(args: argparse.Namespace, settings: Settings) -> int:
         if shift is None:
             return False
         await session.delete(shift)
-        record(
-            session,
-            principal=None,
-            action="shift.delete",
-            object_type="shift",
-            object_id=shift_id,
-            at=now,
-            detail={"via": "cli"},
-        )
+        record(session, principal=None, action="shift.delete", object_type="shift",
+               object_id=shift_id, at=now, detail={"via": "cli"})
         return True
 
     if not _run(settings, work):
@@ -281,10 +253,7 @@ def add_parsers(sub: Any, units: Any) -> None:
     group.add_argument("--to", dest="ends", help="end, ISO 8601 with zone")
     group.add_argument("--hours", type=float, default=8.0, help="length (default 8)")
     add.add_argument(
-        "--kind",
-        dest="shift_kind",
-        choices=("at_post", "on_call"),
-        default="at_post",
+        "--kind", dest="shift_kind", choices=("at_post", "on_call"), default="at_post",
         help="at_post: offered while the console is open (default); on_call: offered while "
         "rostered, reached by SMS/WhatsApp/voice with a link",
     )

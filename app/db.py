@@ -167,7 +167,11 @@ def is_outage(exc: BaseException) -> bool:
         seen.add(id(error))
         if isinstance(
             error,
-            PoolTimeout | OperationalError | InterfaceError | OSError | asyncio.TimeoutError,
+            PoolTimeout
+            | OperationalError
+            | InterfaceError
+            | OSError
+            | asyncio.TimeoutError,
         ):
             return True
         if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):

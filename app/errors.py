@@ -91,7 +91,9 @@ class IllegalTransition(Conflict):
 
 class ClaimHeld(Conflict):
     slug, title = "claim-held", "Someone else already holds this alert"
-    description = "Another responder accepted first; `holder` names them. Nothing changed for you."
+    description = (
+        "Another responder accepted first; `holder` names them. Nothing changed for you."
+    )
 
 
 class OfferClosed(Conflict):

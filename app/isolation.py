@@ -101,7 +101,9 @@ def set_aside_now(context: AppContext, loop: str) -> set[str]:
     return set(aside)
 
 
-def set_aside(context: AppContext, loop: str, item: Hashable, *, retry: str | None = None) -> None:
+def set_aside(
+    context: AppContext, loop: str, item: Hashable, *, retry: str | None = None
+) -> None:
     """Report ``item`` as failing on its own (call from its ``except``: the log has the
     traceback): counted, logged with its id, listed in ``/readyz`` for ``ops.set_aside_s``.
     ``retry``: how the loop retries it, when it does not leave it out until then."""

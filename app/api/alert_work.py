@@ -220,7 +220,7 @@ async def get_routing(
     summary="Where the alert went after your unit's leg closed (unit codes only)",
     description=(
         "For a unit that was offered the alert: whether its own leg is still open, and which "
-        'units hold open legs now. The console shows "passed to <unit>" with it when an '
+        "units hold open legs now. The console shows \"passed to <unit>\" with it when an "
         "on-call link is opened after the unit's leg has closed. Nothing else about the alert "
         "is disclosed; a unit never offered the alert gets 404."
     ),

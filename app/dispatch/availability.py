@@ -244,7 +244,8 @@ async def region_snapshot(
         ],
         members={code: [m.id for m in members] for code, members in by_code.items()},
         reach={
-            code: [m.id for m in members if m.live is not True] for code, members in by_code.items()
+            code: [m.id for m in members if m.live is not True]
+            for code, members in by_code.items()
         },
         modes={
             code: {

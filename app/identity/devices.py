@@ -20,10 +20,10 @@ from app.security.hashing import SecretHasher
 ROTATION_GRACE = timedelta(minutes=10)
 
 
+
 def contact_aad(device_id: object) -> str:
     """Binds a device's contact ciphertext to its row."""
     return f"device.contact:{device_id}"
-
 
 async def register_device(
     session: AsyncSession, *, data: DeviceCreate, keyring: KeyRing, now: datetime

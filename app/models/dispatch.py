@@ -130,3 +130,4 @@ class AlertNote(Base):
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
     """AEAD-encrypted: notes are narratives about a victim."""
     created_at: Mapped[datetime]
+

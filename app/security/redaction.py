@@ -30,7 +30,9 @@ def hide_error_details(engine: AsyncEngine) -> None:
         for error in (context.original_exception, context.sqlalchemy_exception):
             if error is None:
                 continue
-            error.args = tuple(redact_detail(a) if isinstance(a, str) else a for a in error.args)
+            error.args = tuple(
+                redact_detail(a) if isinstance(a, str) else a for a in error.args
+            )
         cause = context.original_exception.__cause__
         if cause is not None and getattr(cause, "detail", None):
             # asyncpg's own exception is printed in a traceback's chain with its ``detail``;
