@@ -7,6 +7,7 @@ Its own server (module scope), on SQLite like the other browser tests; every wai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from tests.console.browser import (
     hand_to_112,
 )
 from tests.console.test_browser import OFFER_WAIT_MS, Server, Watched, wait_present
+from tests.helpers import BLOK_M
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the browser tests run once, on SQLite")
 
@@ -204,3 +206,39 @@ def test_a_second_offer_while_an_alert_is_open_stays_visible_until_seen(
     assert not page.title().startswith("(")
     counselor.check_clean()
     counselor.close()
+
+
+def test_words_and_numbers_have_no_placeholders_and_follow_the_consoles_language(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    # At a Transjakarta station: the operator's control desk is offered beside the post, and a
+    # control desk has no distance to show.
+    guard = Watched(browser, seeded.base, phone=True)
+    guard.sign_in("petugas.tj")
+    wait_present(seeded, "transjakarta", "petugas.tj")
+    alert = seeded.press(point=(BLOK_M["lat"], BLOK_M["lon"]))
+    sup = Watched(browser, seeded.base)
+    sup.sign_in("pengawas.pusat")
+    board_row = f'#board-table tr[data-alert="{alert["id"]}"]'
+    sup.page.wait_for_selector(board_row, timeout=OFFER_WAIT_MS)
+    # The week's chart names days as Indonesians write them ("8 Des"), never "12-08".
+    labels = sup.page.locator("svg.chart text").evaluate_all("els => els.map((e) => e.textContent)")
+    assert labels and not any(re.fullmatch(r"\d\d-\d\d", label) for label in labels)
+    sup.page.click(f"{board_row} button")
+    routing = sup.page.wait_for_selector("#alert-routing li", timeout=OFFER_WAIT_MS)
+    assert routing is not None
+    sup.page.wait_for_function(
+        "() => document.querySelector('#alert-routing').innerText.includes('km')"
+        " || document.querySelector('#alert-routing').innerText.includes('jarak')",
+        timeout=OFFER_WAIT_MS,
+    )
+    text = sup.page.inner_text("#alert-routing")
+    texts = catalogue("id")
+    assert "?" not in text
+    assert "Langkah 0" not in text and "Langkah 1" in text
+    assert re.search(r"\d,\d km", text), text  # a decimal comma
+    assert texts["routing.offered_unmeasured"].split("(")[1].split(":")[0] in text
+    sup.check_clean()
+    sup.close()
+    guard.close()

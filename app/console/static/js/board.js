@@ -3,7 +3,7 @@
 // themselves (listed whenever the board opens, not only what happened since), live SLA events,
 // and the SLA report for today and this week as SVG charts.
 import { h, svg, clear } from "./dom.js";
-import { t, tOr, formatTime, zoneName } from "./i18n.js";
+import { t, tOr, formatTime, formatDay, zoneName } from "./i18n.js";
 import { api } from "./session.js";
 import { state, unitName, holder, legsOfAlert } from "./state.js";
 import { countdown } from "./countdown.js";
@@ -255,7 +255,7 @@ function reportSection() {
     { "aria-labelledby": "report-title", class: "report" },
     h("h2", { id: "report-title" }, t("report.title")),
     h("h3", {}, t("report.week")),
-    barChart(week.map((g) => ({ label: g.key.slice(5), value: ack(g).share_met, count: g.alerts }))),
+    barChart(week.map((g) => ({ label: formatDay(g.key), value: ack(g).share_met, count: g.alerts }))),
     h("h3", {}, t("report.today")),
     today.length
       ? h("table", { class: "small" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("report.unit")), h("th", { scope: "col" }, t("report.alerts")), h("th", { scope: "col" }, t("report.share")), h("th", { scope: "col" }, t("report.p90")))), h("tbody", {}, today.map((g) => h("tr", {}, h("td", {}, unitName(g.key)), h("td", {}, g.alerts), h("td", {}, ack(g).share_met == null ? "—" : `${Math.round(ack(g).share_met * 100)} %`), h("td", {}, ack(g).p90_s == null ? "—" : `${Math.round(ack(g).p90_s)} s`)))))
