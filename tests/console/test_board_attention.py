@@ -239,6 +239,7 @@ def test_words_and_numbers_have_no_placeholders_and_follow_the_consoles_language
     assert "Langkah 0" not in text and "Langkah 1" in text
     assert re.search(r"\d,\d km", text), text  # a decimal comma
     assert texts["routing.offered_unmeasured"].split("(")[1].split(":")[0] in text
+    assert texts["unitname.transjakarta"] in text and "control desk" not in text
     sup.check_clean()
     sup.close()
     guard.close()
