@@ -85,8 +85,9 @@ class AlertAttention:
 
 
 def assess(alert: Alert, facts: AlertAttention) -> list[Flag]:
-    """The flags an open alert's state calls for now (pure)."""
-    if alert.state in CLOSED_STATES:
+    """The flags an open alert's state calls for now (pure). A drill raises none: a rehearsal
+    must never push a real alert down the supervisors' board."""
+    if alert.state in CLOSED_STATES or alert.is_drill:
         return []
     flags: list[Flag] = []
     if alert.routed_at is not None and facts.open_legs == 0:
@@ -145,7 +146,7 @@ async def reconcile(
             sorted(
                 name
                 for name, row in clocks.get(alert.id, {}).items()
-                if row.status == "breached" and not row.excluded and not alert.is_drill
+                if row.status == "breached" and not row.excluded
             )
         )
         facts = AlertAttention(

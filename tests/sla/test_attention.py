@@ -165,3 +165,25 @@ def test_attention_events_reach_supervisors_and_admins_only() -> None:
     seen = StreamEvent(seq=2, event="alert.escalated", at=at, alert_id=event.alert_id, data={})
     counselor = Audience(kind="staff", role="counselor", unit_id=unit, unit_code="3171060")
     assert message_for(counselor, seen, facts) is not None
+
+
+def test_a_drill_raises_no_attention_item() -> None:
+    from app.sla.attention import AlertAttention, assess
+
+    alert = Alert(
+        state="routed",
+        is_drill=True,
+        routed_at=None,
+        transferred_at=None,
+        duress=True,
+        press_count=3,
+        dispatch_step=0,
+    )
+    facts = AlertAttention(open_legs=0, breached=("acknowledgement",), confirmed_112=False)
+    assert assess(alert, facts) == []
+    alert.is_drill = False
+    assert {flag.kind for flag in assess(alert, facts)} == {
+        "sla_breached",
+        "duress",
+        "repeat_press",
+    }
