@@ -345,7 +345,7 @@ function paintClocks() {
   appendTo(clear(sections.clocks), 
     h("h2", { id: "clocks-title" }, t("clocks.title")),
     rows.length
-      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
+      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : c.status === "closed" ? h("span", {}, t("clocks.closed_note")) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
       : h("p", { class: "empty" }, t("clocks.none")),
   );
 }
