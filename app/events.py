@@ -7,8 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import util as orm_util
 
-from app.models import OutboxEvent
+from app.models import Alert, OutboxEvent
+
+ATTENTION_TRIGGERS = frozenset(
+    {
+        "alert.escalated",
+        "alert.transferred",
+        "alert.pressed_again",
+        "alert.duress_signalled",
+        "alert.partner_status",
+        "alert.handoff_unacknowledged",
+    }
+)
+"""Besides state stamps and leg changes, the events after which an alert's attention items
+(``app.sla.attention``) may change: the alert is marked for the SLA monitor, which brings its
+clocks and its items up to date."""
 
 
 def emit(
@@ -27,4 +42,12 @@ def emit(
         created_at=at,
     )
     session.add(event)
+    if alert_id is not None and (
+        event_type in ATTENTION_TRIGGERS or event_type.startswith("assignment.")
+    ):
+        # Only an alert this transaction has loaded (every site that emits these has: it
+        # changed the alert or its legs under the alert's lock).
+        alert = session.identity_map.get(orm_util.identity_key(Alert, alert_id))
+        if isinstance(alert, Alert):
+            alert.sla_dirty = True
     return event

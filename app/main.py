@@ -17,6 +17,7 @@ from app.api import (
     alert_work,
     alerts,
     assignments,
+    attention,
     audit,
     auth,
     confidentiality,
@@ -47,9 +48,14 @@ from app.geo.runtime import GeoService
 from app.ingestion.housekeeping import purge_expired, refresh_geo
 from app.integrations.handoff import announce_112, check_handoffs
 from app.integrations.outbound import run_webhooks
-from app.loops import run_periodic
+from app.loops import GEO_REFRESH_S, HOUSEKEEPING_S, RETENTION_S, run_periodic
 from app.notify import build_providers
-from app.observability import Metrics, count_database_work, forget_this_process
+from app.observability import (
+    Metrics,
+    configure_logging,
+    count_database_work,
+    forget_this_process,
+)
 from app.policy.retention import run_retention
 from app.realtime.broker import Broker, LocalBroker, PostgresBroker, Throttled
 from app.realtime.hub import REMOTE_WAKE_S, Hub, wake_work_loops
@@ -176,6 +182,7 @@ def create_app(
     check_role(settings)
     ctx = context or build_context(settings)
     logredact.install()
+    configure_logging(settings.log_level)
     hub = Hub(ctx)
     role = settings.role
     with_realtime = run_loops if realtime is None else realtime
@@ -212,13 +219,17 @@ def create_app(
             # places up in memory).
             tasks.append(
                 asyncio.create_task(
-                    run_periodic(ctx, name="geo-refresh", interval_s=30, body=refresh_geo)
+                    run_periodic(
+                        ctx, name="geo-refresh", interval_s=GEO_REFRESH_S, body=refresh_geo
+                    )
                 )
             )
         if with_work:
             tasks += [
                 asyncio.create_task(
-                    run_periodic(ctx, name="housekeeping", interval_s=3600, body=purge_expired)
+                    run_periodic(
+                        ctx, name="housekeeping", interval_s=HOUSEKEEPING_S, body=purge_expired
+                    )
                 ),
                 asyncio.create_task(
                     run_periodic(
@@ -229,7 +240,7 @@ def create_app(
                     )
                 ),
                 asyncio.create_task(
-                    run_periodic(ctx, name="retention", interval_s=3600, body=run_retention)
+                    run_periodic(ctx, name="retention", interval_s=RETENTION_S, body=run_retention)
                 ),
                 asyncio.create_task(run_dispatcher(ctx)),
                 asyncio.create_task(run_monitor(ctx)),
@@ -279,6 +290,7 @@ def create_app(
         for module in (
             alerts,
             alert_work,
+            attention,
             alert_trail,
             assignments,
             rosters,

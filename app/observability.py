@@ -11,6 +11,7 @@ Without the variable (one process, the tests) each registry is in memory.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,8 @@ class Metrics:
         )
         self.notifications = Counter(
             "sigap_notifications",
-            "Notification sends by outcome (sent; retried: every provider failed, tried again "
+            "Notification sends by outcome (sent: a gateway took it; logged: only the server's "
+            "log has it, the default provider; retried: every provider failed, tried again "
             "later; failed: given up). A digest of several messages is one send.",
             ["outcome"],
             registry=self.registry,
@@ -289,3 +291,32 @@ def count_database_work(engine: AsyncEngine, metrics: Metrics) -> None:
     statements, transactions = metrics.db_statements, metrics.db_transactions
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: statements.inc())
     event.listen(engine.sync_engine, "begin", lambda *_: transactions.inc())
+
+
+# --- Logging configuration at start-up -----------------------------------------------------
+# Kept apart from the metrics above: uvicorn configures only its own loggers, so without this
+# every ``sigap.*`` record below WARNING reached Python's last-resort handler and was dropped
+# (the default ``log`` notifier's messages among them).
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _SigapHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler this module installs (recognised so a second call adds no second one)."""
+
+
+def configure_logging(level: str) -> None:
+    """Send the application's loggers (``sigap.*``) to standard error at ``level`` (the
+    ``SIGAP_LOG_LEVEL`` setting, INFO by default). Idempotent: every worker process, and every
+    app a test builds, calls it. A deployment with its own logging configuration (handlers on
+    ``sigap``) keeps it."""
+    logger = logging.getLogger("sigap")
+    logger.setLevel(level.upper())
+    if any(isinstance(h, _SigapHandler) for h in logger.handlers):
+        return
+    if logger.handlers:
+        return  # configured by the operator
+    handler = _SigapHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger.addHandler(handler)
+    # Records still propagate: a root handler (pytest's capture, an operator's) sees them too.

@@ -1,7 +1,8 @@
 """Each process watches its own background loops, from a task that is not one of them.
 
 Every ``ops.watchdog_interval_s`` the watchdog publishes each loop's heartbeat age, the Unix time
-of its last success and whether it is stalled (older than ``ops.loop_stall_after_s``) to the
+of its last success and whether it is stalled (older than ``app.loops.stall_after``: the configured
+``ops.loop_stall_after_s``, never under two of the loop's periods) to the
 metrics, so with several workers every worker's loops reach ``/metrics`` whichever worker is
 scraped. A loop stalled for ``ops.loop_page_after_s`` more pages the supervisors on duty
 (notification kind ``loop_stalled``, critical), once per stall; it is paged again only after it
@@ -25,7 +26,7 @@ import time
 from typing import Any
 
 from app.context import AppContext
-from app.loops import heartbeat_ages
+from app.loops import heartbeat_ages, stall_after
 from app.notify import Message, queue_many, supervisors_on_duty
 
 log = logging.getLogger("sigap.watchdog")
@@ -34,12 +35,11 @@ SET_ASIDE_SHOWN = 20
 
 def loop_report(context: AppContext) -> dict[str, Any]:
     """What ``/readyz`` says about this process's loops."""
-    ops = context.settings.ops
     report: dict[str, Any] = {}
     for name, age in heartbeat_ages(context).items():
         entry: dict[str, Any] = {
             "heartbeat_age_s": round(age, 1),
-            "stalled": age > ops.stall_after(name),
+            "stalled": age > stall_after(context.settings, name),
         }
         failed_at, error = context.loop_errors.get(name, (0.0, ""))
         if error and failed_at >= context.loop_heartbeats.get(name, 0.0):
@@ -61,11 +61,11 @@ def loop_report(context: AppContext) -> dict[str, Any]:
 def publish_loops(context: AppContext) -> None:
     """This process's loops, into its metrics (shared with the other workers' in multiprocess
     mode)."""
-    ops, metrics, wall = context.settings.ops, context.metrics, time.time()
+    metrics, wall = context.metrics, time.time()
     for name, age in heartbeat_ages(context).items():
         metrics.loop_heartbeat_age.labels(name).set(age)
         metrics.loop_last_success.labels(name).set(wall - age)
-        metrics.loop_stalled.labels(name).set(1 if age > ops.stall_after(name) else 0)
+        metrics.loop_stalled.labels(name).set(1 if age > stall_after(context.settings, name) else 0)
 
 
 async def check(context: AppContext, paged: dict[str, float]) -> list[str]:
@@ -75,10 +75,10 @@ async def check(context: AppContext, paged: dict[str, float]) -> list[str]:
     ops = context.settings.ops
     due: list[tuple[str, float]] = []
     for name, age in heartbeat_ages(context).items():
-        stall_after = ops.stall_after(name)
-        if age <= stall_after:
+        threshold = stall_after(context.settings, name)
+        if age <= threshold:
             paged.pop(name, None)  # recovered: a new stall pages again
-        elif age > stall_after + ops.loop_page_after_s and name not in paged:
+        elif age > threshold + ops.loop_page_after_s and name not in paged:
             due.append((name, age))
     if not due:
         return []

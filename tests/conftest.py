@@ -40,6 +40,7 @@ PG_ADMIN_URL = os.environ.get("SIGAP_TEST_PG_URL", "postgresql://root@127.0.0.1:
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
 
 OPERATIONAL_TABLES = (
+    "attention_item",
     "webhook_delivery",
     "webhook_endpoint",
     "webhook_cursor",

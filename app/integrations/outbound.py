@@ -43,7 +43,7 @@ from app.integrations.ssrf import (
     system_resolver,
 )
 from app.integrations.webhooks import disable_endpoint, endpoint_secrets, webhook_id
-from app.loops import beat, note_error
+from app.loops import WEBHOOK_POLL_S, beat, note_error
 from app.models import (
     Alert,
     IntegratorClient,
@@ -366,7 +366,7 @@ async def deliver_webhooks(
 
 
 LOOP_NAME = "webhooks"
-FALLBACK_POLL_S = 30.0
+FALLBACK_POLL_S = WEBHOOK_POLL_S
 COALESCE_S = 0.5
 """After a wake-up, how long the loop lets more events arrive before one fan-out for them all:
 integrators fetch details anyway, and one cycle per relay batch would cost a few statements per

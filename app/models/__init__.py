@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
 from app.models.alert import Alert, AlertLocation
+from app.models.attention import AttentionItem
 from app.models.audit import AuditEntry, AuditSeal
 from app.models.base import Base
 from app.models.confidentiality import BreakGlassGrant
@@ -34,6 +35,7 @@ __all__ = [
     "AlertNote",
     "Area",
     "Assignment",
+    "AttentionItem",
     "AuditEntry",
     "AuditSeal",
     "Base",

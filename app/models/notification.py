@@ -22,6 +22,8 @@ class Notification(Base):
         # The notifier's claim (due rows by status) and its digest check (a person's last sends).
         Index("ix_notification_status_due_at", "status", "due_at"),
         Index("ix_notification_recipient_id_sent_at", "recipient_id", "sent_at"),
+        # A person's inbox in the console, newest first.
+        Index("ix_notification_recipient_id_created_at", "recipient_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -43,6 +45,9 @@ class Notification(Base):
     claimed_until: Mapped[datetime | None]
     """While ``sending``: a sender that has not recorded the outcome by then is presumed dead,
     and the message is sent again (with the same id, so the gateway can drop the repeat)."""
+    read_at: Mapped[datetime | None]
+    """When its recipient marked it read in the console's inbox (``app/notify/inbox.py``): every
+    message is also there, whatever became of its delivery."""
     digest_id: Mapped[uuid.UUID | None]
     """The message this one was sent inside (critical messages to one person are coalesced into
     one digest per window); the digest goes out under that message's id."""

@@ -47,7 +47,7 @@ from app.notify.budget import (
     spend_ordinary,
 )
 from app.notify.digest import Due, Send, plan
-from app.notify.providers import NotificationProvider, OutboundMessage
+from app.notify.providers import LOGGED, NotificationProvider, OutboundMessage
 from app.notify.queue import queue, supervisors_on_duty
 
 if TYPE_CHECKING:
@@ -109,13 +109,15 @@ async def _deliver_batch(
     outcomes = await _send_all(claims, providers, settings.notify_send_concurrency)
     await _record(context, claims, outcomes)
     sent = sum(1 for o in outcomes if o.channel)
+    logged = sum(1 for o in outcomes if o.channel == LOGGED)
     failed = sum(
         1
         for claim, outcome in zip(claims, outcomes, strict=True)
         if not outcome.channel and claim.attempts >= MAX_ATTEMPTS
     )
     metric = context.metrics.notifications
-    metric.labels("sent").inc(sent)
+    metric.labels("sent").inc(sent - logged)  # a gateway took it
+    metric.labels("logged").inc(logged)  # only the server's log has it: nobody was reached
     metric.labels("failed").inc(failed)
     metric.labels("retried").inc(len(claims) - sent - failed)
     return len(claims), sent

@@ -35,14 +35,21 @@ class NotificationProvider(Protocol):
     async def send(self, message: OutboundMessage) -> None: ...
 
 
-class LogProvider:
-    """The default: writes the message to the log (texts hold no personal data)."""
+LOGGED = "log"
+"""The provider name of a message that only reached the server's log: counted as ``logged``,
+never ``sent`` (``sigap_notifications_total``), for nobody was reached by it."""
 
-    name = "log"
+
+class LogProvider:
+    """The default: writes the message to the server's log (texts hold no personal data), at
+    WARNING: a message meant for a person that reaches only the log is something an operator
+    must see whatever the log level, until a gateway is configured."""
+
+    name = LOGGED
 
     async def send(self, message: OutboundMessage) -> None:
-        log.info(
-            "notify %s -> %s [%s]: %s",
+        log.warning(
+            "notify (log only) %s -> %s [%s]: %s",
             message.id,
             message.recipient_username,
             message.kind,

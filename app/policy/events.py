@@ -27,13 +27,24 @@ CONFIDENTIALITY_EVENTS = frozenset({"alert.restricted", "alert.unrestricted", "a
 fact that a record is restricted says something about who is in it."""
 
 
+SUPERVISION_PREFIX = "attention."
+"""Attention items (``app.sla.attention``): the supervisors' own work list, for supervisors and
+admins only (a counselor's console has no use for "the supervisor was told")."""
+
+
+def is_supervision_matter(event_type: str) -> bool:
+    return event_type.startswith(SUPERVISION_PREFIX)
+
+
 def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     """Events about the case file (classification, legal deadlines): for UPTD PPA staff only,
     never for transit operators, who see the alert and nothing of the case behind it. Staff
     account security (``staff.sign_in_failures``) and a record's restriction and break-glass
     are internal in the same way, and never reach integrators."""
-    return event_type.startswith(("case.", "staff.")) or event_type in CONFIDENTIALITY_EVENTS or (
-        event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS
+    return (
+        event_type.startswith(("case.", "staff.", SUPERVISION_PREFIX))
+        or event_type in CONFIDENTIALITY_EVENTS
+        or (event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS)
     )
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from app.policy.events import about_units_leg, is_case_matter
+from app.policy.events import about_units_leg, is_case_matter, is_supervision_matter
 from app.policy.integrators import NO_SCOPE, ClientScope, ScopeFacts, integrator_event
 from app.policy.profile import pseudonymous_event
 from app.policy.roles import PROVINCE_WIDE_ROLES, PSEUDONYMOUS_ROLES
@@ -139,7 +139,7 @@ def message_for(
         )
     if audience.role in PROVINCE_WIDE_ROLES:
         return event.event, event.data
-    if audience.unit_id is None:
+    if audience.unit_id is None or is_supervision_matter(event.event):
         return None
     pseudonymous = audience.role in PSEUDONYMOUS_ROLES
     if pseudonymous and is_case_matter(event.event, event.data):

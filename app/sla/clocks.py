@@ -21,6 +21,7 @@ from app.config import DispatchSettings, SlaSettings
 from app.db import note_written
 from app.events import emit
 from app.models import Alert, Assignment, Case, RoutingDecision, SlaClock
+from app.sla import attention
 from app.sla.policy import (
     ALERT_CLOCKS,
     AlertTimes,
@@ -144,6 +145,10 @@ async def sync_alerts(
     measured: list[tuple[str, float]] = []
     for alert in alerts:
         measured += _sync_one(session, alert=alert, facts=facts, targets=targets_of(sla), now=now)
+    # What needs a supervisor follows from the same state and facts (app/sla/attention.py).
+    await attention.reconcile(
+        session, alerts, leg_statuses=facts.leg_statuses, clocks=facts.clocks, now=now
+    )
     if facts.messages:
         note_written(session.sync_session, "notification")  # wakes the notifier at commit
         await notify.queue_many(session, facts.messages, now=now, settings=dispatch)
@@ -159,7 +164,7 @@ def _sync_one(
     now: datetime,
 ) -> list[tuple[str, float]]:
     times = times_of(alert, facts)
-    existing = facts.clocks.get(alert.id, {})
+    existing = facts.clocks.setdefault(alert.id, {})  # new rows join it: attention reads it
     ended = closed_at(times)
     is_excluded = excluded(times)
     measured: list[tuple[str, float]] = []
@@ -181,6 +186,7 @@ def _sync_one(
                 excluded=is_excluded,
             )
             session.add(row)
+            existing[plan.clock] = row
         row.excluded = is_excluded
         row.stopped_at = plan.stopped_at
         if row.status not in OPEN_STATUSES:

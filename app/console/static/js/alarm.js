@@ -50,3 +50,66 @@ export function notify(title, body) {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   new Notification(title, { body, tag: title, silent: false });
 }
+
+// Offers to my unit not seen yet while another alert is open: each rings again every
+// REPEAT_MS until it is seen (its alert or the queue opened) or muted for it. The banner, the
+// count on the queue button and the tab title read this list (app.js).
+const REPEAT_MS = 10000;
+const unseen = new Map(); // assignment id -> { alertId, caseCode, muted }
+let repeater = null;
+let changed = () => {};
+
+export function onUnseenChange(callback) {
+  changed = callback;
+}
+
+export function unseenOffers() {
+  return [...unseen.entries()].map(([id, offer]) => ({ id, ...offer }));
+}
+
+export function offerUnseen(id, alertId, caseCode) {
+  if (unseen.has(id)) return;
+  unseen.set(id, { alertId, caseCode, muted: false });
+  keepRinging();
+  changed();
+}
+
+// Seen: every offer of this alert (null: the queue was opened, every offer is in sight).
+export function offersSeen(alertId = null) {
+  let any = false;
+  for (const [id, offer] of unseen) {
+    if (alertId === null || offer.alertId === alertId) {
+      unseen.delete(id);
+      any = true;
+    }
+  }
+  if (any) {
+    keepRinging();
+    changed();
+  }
+}
+
+// An offer that closed (accepted elsewhere, withdrawn, expired) no longer calls anyone.
+export function offerGone(id) {
+  if (unseen.delete(id)) {
+    keepRinging();
+    changed();
+  }
+}
+
+export function muteOffer(id) {
+  const offer = unseen.get(id);
+  if (!offer) return;
+  offer.muted = true;
+  keepRinging();
+  changed();
+}
+
+function keepRinging() {
+  const calling = [...unseen.values()].some((o) => !o.muted);
+  if (calling && !repeater) repeater = setInterval(ring, REPEAT_MS);
+  if (!calling && repeater) {
+    clearInterval(repeater);
+    repeater = null;
+  }
+}

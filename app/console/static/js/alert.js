@@ -2,7 +2,7 @@
 // disabled with its reason otherwise), the legal clocks, the timeline and the notes.
 import { h, clear, append, repaintKeeping } from "./dom.js";
 const appendTo = (el, ...children) => append(el, children);
-import { t, tOr, formatTime, formatDistance } from "./i18n.js";
+import { t, tOr, formatTime, formatDistance, formatNumber } from "./i18n.js";
 import { api, ApiError } from "./session.js";
 import { state, loadAlert, myLeg, holder, unitName, loadQueue, verdict } from "./state.js";
 import { countdown } from "./countdown.js";
@@ -367,11 +367,13 @@ function paintRouting(alert) {
     const lines = [];
     for (const leg of d.legs || []) {
       const cand = (d.candidates || []).find((c) => c.code === leg.unit_code);
-      lines.push(t("routing.offered", {
+      // A control desk or the central desk has no one place to measure from: say so, never "?".
+      const measured = cand?.distance_m != null && leg.eta_s != null;
+      lines.push(t(measured ? "routing.offered" : "routing.offered_unmeasured", {
         unit: unitName(leg.unit_code),
         reason: tOr(`reason.${leg.reason}`, leg.reason),
-        km: cand?.distance_m != null ? (cand.distance_m / 1000).toFixed(1) : "?",
-        min: leg.eta_s != null ? Math.round(leg.eta_s / 60) : "?",
+        km: measured ? formatNumber(cand.distance_m / 1000, 1) : "",
+        min: measured ? formatNumber(Math.round(leg.eta_s / 60)) : "",
       }));
       // Which availability answered for the unit: consoles at the post, on-call people, or both.
       const modes = d.availability?.[leg.unit_code] || {};
@@ -383,9 +385,10 @@ function paintRouting(alert) {
     const skipped = (d.candidates || []).slice(0, firstChosen < 0 ? 3 : firstChosen).filter((c) => !c.available).slice(0, 3);
     for (const c of skipped) lines.push(t("routing.skipped", { unit: unitName(c.code), why: tOr(`skip.${c.skip_reason}`, c.skip_reason) }));
     if (d.transit) lines.push(t("routing.transit", { partner: unitName(d.transit.partner_code), unit: d.transit.unit_code ? unitName(d.transit.unit_code) : t("routing.nobody") }));
+    if (d.reoffer) lines.push(t("routing.reoffer", { unit: unitName(d.reoffer.unit_code), why: d.reoffer.note || t("routing.reoffer_no_note") }));
     if (d.fallback) lines.push(tOr(`fallback.${d.fallback}`, d.fallback));
     if (d.uncertain) lines.push(t("routing.uncertain"));
-    list.append(h("li", {}, h("strong", {}, t("routing.step", { step: decision.step, trigger: tOr(`trigger.${decision.trigger}`, decision.trigger), time: formatTime(decision.created_at) })), h("ul", {}, lines.map((l) => h("li", {}, l)))));
+    list.append(h("li", {}, h("strong", {}, t("routing.step", { step: decision.step + 1, trigger: tOr(`trigger.${decision.trigger}`, decision.trigger), time: formatTime(decision.created_at) })), h("ul", {}, lines.map((l) => h("li", {}, l)))));
   }
   appendTo(clear(sections.routing), h("h2", { id: "routing-title" }, t("routing.title")), list);
 }
@@ -395,7 +398,7 @@ function paintClocks() {
   appendTo(clear(sections.clocks), 
     h("h2", { id: "clocks-title" }, t("clocks.title")),
     rows.length
-      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
+      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : c.status === "closed" ? h("span", {}, t("clocks.closed_note")) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
       : h("p", { class: "empty" }, t("clocks.none")),
   );
 }

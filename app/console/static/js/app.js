@@ -3,11 +3,11 @@ import { h, clear } from "./dom.js";
 import { t, setLanguage, preferredLanguage, currentLanguage, setTimeZone } from "./i18n.js";
 import { api, signIn, signOut, refresh, on as onSession, ApiError } from "./session.js";
 import { Stream } from "./stream.js";
-import { unlockSound, setMuted, isMuted, ring, flash, notify } from "./alarm.js";
+import { unlockSound, setMuted, isMuted, ring, flash, notify, offerUnseen, offersSeen, offerGone, muteOffer, unseenOffers, onUnseenChange } from "./alarm.js";
 import { state, loadQueue, legsOfAlert, prune, noteEvent, rememberOffer } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
-import { renderBoard, refreshBoard, glassBroken } from "./board.js";
+import { renderBoard, refreshBoard, glassBroken, attentionEvent, resetBoard } from "./board.js";
 import { tickCountdowns } from "./countdown.js";
 import { renderRosters } from "./rosters.js";
 import { renderAudit } from "./audit.js";
@@ -19,6 +19,33 @@ const live = document.getElementById("live");
 let stream = null;
 let reloadTimer = null;
 let bannerKey = null;
+
+// New offers to my unit while another alert is open: a banner that stays, labelled, with a way
+// to each offer and to mute it; the count on the queue button; and the tab's title.
+const baseTitle = document.title;
+let offerBanner = null;
+function paintUnseen() {
+  const offers = unseenOffers();
+  document.title = offers.length ? `(${offers.length}) ${t("offers.title_new")} · ${baseTitle}` : baseTitle;
+  if (!offerBanner) {
+    offerBanner = h("div", { id: "new-offers", class: "banner offers", role: "alert" });
+    main.before(offerBanner);
+  }
+  clear(offerBanner);
+  offerBanner.hidden = offers.length === 0;
+  if (offers.length) {
+    offerBanner.append(
+      h("strong", {}, t("offers.banner", { n: offers.length })),
+      " ",
+      h("ul", {}, offers.map((o) => h("li", { dataset: { assignment: o.id } },
+        h("button", { type: "button", class: "link open-offer", onclick: () => go({ name: "alert", alertId: o.alertId }) }, o.caseCode || t("offers.open")),
+        " ",
+        o.muted ? h("span", { class: "muted" }, t("offers.muted")) : h("button", { type: "button", class: "small mute-offer", onclick: () => muteOffer(o.id) }, t("offers.mute"))))),
+    );
+  }
+  if (state.me) renderTop();
+}
+onUnseenChange(paintUnseen);
 
 function showBanner(key) {
   bannerKey = key;
@@ -33,6 +60,8 @@ export function announce(text) {
 export function go(view) {
   if (state.view.name === "alert" && view.name !== "alert") stopAlert();
   state.view = view;
+  if (view.name === "queue") offersSeen();
+  else if (view.name === "alert") offersSeen(view.alertId);
   // The fragment names the open alert (never sent to the server, never a credential), so a
   // link such as /console/#/alert/<id> opens it after sign-in.
   const hash = view.name === "alert" ? `#/alert/${view.alertId}` : "";
@@ -50,6 +79,11 @@ function focusKey() {
   const row = el.closest("[data-alert]");
   if (row && el.classList.length) return `[data-alert="${row.dataset.alert}"] .${CSS.escape(el.classList[0])}`;
   return null;
+}
+
+// A screen whose own action changed what it shows (the board after an acknowledgement).
+export function rerender() {
+  if (state.me && state.view.name !== "units") render();
 }
 
 export function render() {
@@ -99,7 +133,9 @@ function renderTop() {
     nav.push(navButton("units", t("nav.units")));
     nav.push(navButton("audit", t("nav.audit")));
   }
-  nav.push(navButton("queue", t(state.me.role === "transit_staff" ? "nav.transit" : "nav.queue")));
+  const waiting = unseenOffers().length;
+  const queueLabel = t(state.me.role === "transit_staff" ? "nav.transit" : "nav.queue");
+  nav.push(navButton("queue", waiting ? `${queueLabel} (${waiting})` : queueLabel));
   const mute = h(
     "button",
     {
@@ -234,12 +270,16 @@ async function onEvent(message) {
       if (state.view.name === "queue") render();
       ring();
       flash();
+      // Working on another alert: this one must not be missed (a tint fades; this stays).
+      if (state.view.name === "alert" && state.view.alertId !== data.alert_id) offerUnseen(data.assignment_id, data.alert_id, data.case_code);
       const area = await areaOf(data.alert_id);
       notify(t("notify.title", { code: data.case_code || "" }), area || "");
       announce(t("queue.new_offer_announce", { code: data.case_code || "", area: area || "" }));
     }
   }
+  if (["assignment.accepted", "assignment.declined", "assignment.expired", "assignment.withdrawn"].includes(message.event)) offerGone(data.assignment_id);
   if (message.event === "alert.glass_broken" && state.me.province) glassBroken();
+  if (message.event?.startsWith("attention.") && state.me.province) attentionEvent(message);
   if (message.event === "alert.handoff_unacknowledged" && state.me.province) {
     ring();
     announce(t("handoff.announce", { code: data.case_code || "", phone: data.phone_fallback || "112" }));
@@ -282,6 +322,8 @@ async function doSignOut() {
   stream = null;
   await signOut().catch(() => {});
   state.reset();
+  resetBoard();
+  offersSeen();
   state.drafts.clear();
   go({ name: "queue" });
 }
@@ -294,6 +336,7 @@ function expired() {
   const owner = state.me.id;
   if (view.name === "alert") stopAlert();
   state.reset(); // drafts are not part of the reset: they stay in page memory
+  resetBoard();
   state.resumeView = view;
   state.draftOwner = owner;
   showBanner("banner.expired");

@@ -1,18 +1,107 @@
-// The supervisor board: every active alert in the province (escalated and breaching first),
-// live SLA warnings and breaches, and the SLA report for today and this week as SVG charts.
+// The supervisor board: every active alert in the province, ordered by the server's attention
+// items (what needs a supervisor, ranked by the server: app/sla/attention.py), the open items
+// themselves (listed whenever the board opens, not only what happened since), live SLA events,
+// and the SLA report for today and this week as SVG charts.
 import { h, svg, clear } from "./dom.js";
-import { t, tOr, formatTime, zoneName } from "./i18n.js";
+import { t, tOr, formatTime, formatDay, zoneName } from "./i18n.js";
 import { api } from "./session.js";
 import { state, unitName, holder, legsOfAlert } from "./state.js";
 import { countdown } from "./countdown.js";
 import { drawDutyMap } from "./map.js";
-import { go } from "./app.js";
+import { go, rerender, announce } from "./app.js";
+
+// Items at or above this rank (breached clocks and worse) are shown in red.
+const URGENT_RANK = 70;
 
 let report = { today: null, week: null };
 let duty = [];
 let dutyAt = 0;
 
 let listedAt = 0;
+
+// Open attention items (GET /v1/attention), kept current by attention.raised / attention.cleared.
+let attention = new Map();
+
+async function loadAttention() {
+  const items = new Map();
+  let cursor = null;
+  do {
+    const page = await api("GET", `/v1/attention?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    for (const item of page.items) items.set(item.id, item);
+    cursor = page.next_cursor;
+  } while (cursor);
+  attention = items;
+}
+
+// A stream event about an item: the board follows it without a read.
+export function attentionEvent(message) {
+  const data = message.data || {};
+  if (message.event === "attention.raised") {
+    attention.set(data.item_id, { id: data.item_id, alert_id: data.alert_id, case_code: data.case_code, kind: data.kind, rank: data.rank, detail: data.detail || {}, raised_at: message.at });
+  } else if (message.event === "attention.cleared") {
+    attention.delete(data.item_id);
+  }
+}
+
+export function resetBoard() {
+  attention = new Map();
+  inbox = { items: [], unread: 0 };
+  inboxAt = 0;
+}
+
+// The messages sent to me (GET /v1/me/inbox): whatever became of their delivery, they are here.
+let inbox = { items: [], unread: 0 };
+let inboxAt = 0;
+async function loadInbox() {
+  const page = await api("GET", "/v1/me/inbox?limit=20");
+  inbox = { items: page.items, unread: page.unread };
+  inboxAt = Date.now();
+}
+
+async function markAllRead(button) {
+  button.disabled = true;
+  try {
+    await api("POST", "/v1/me/inbox/read", {});
+    await loadInbox();
+    rerender();
+  } catch (error) {
+    button.disabled = false;
+    announce(error.message);
+  }
+}
+
+function inboxSection() {
+  return h(
+    "section",
+    { "aria-labelledby": "inbox-title", class: "report inbox" },
+    h("h2", { id: "inbox-title" }, t("inbox.title", { n: inbox.unread })),
+    inbox.items.length
+      ? [
+          h("ul", { id: "inbox" }, inbox.items.map((m) => h("li", { class: m.read_at ? "read" : "unread", dataset: { kind: m.kind } }, formatTime(m.created_at), " ", m.read_at ? null : h("strong", {}, t("inbox.new"), " "), m.text))),
+          inbox.unread ? h("button", { type: "button", class: "small", id: "inbox-read", onclick: (e) => markAllRead(e.currentTarget) }, t("inbox.mark_read")) : null,
+        ]
+      : h("p", { class: "empty" }, t("inbox.none")),
+  );
+}
+
+const itemsOf = (alertId) => [...attention.values()].filter((i) => i.alert_id === alertId).sort(byRank);
+const byRank = (a, b) => b.rank - a.rank || b.raised_at.localeCompare(a.raised_at);
+// The server's rank of an alert: its highest open item's (0: nothing needs a supervisor).
+const rankOf = (alertId) => Math.max(0, ...itemsOf(alertId).map((i) => i.rank));
+const kindName = (item) => tOr(`attention.kind.${item.kind}`, item.kind);
+
+async function acknowledge(item, button) {
+  button.disabled = true;
+  try {
+    await api("POST", `/v1/attention/${item.id}/acknowledge`);
+    attention.delete(item.id);
+    announce(t("attention.acknowledged", { kind: kindName(item), code: item.case_code }));
+    rerender();
+  } catch (error) {
+    button.disabled = false;
+    announce(error.message);
+  }
+}
 
 // A break of the glass must reach every supervisor's board now, not with the next report.
 // A read already under way when the glass broke may not have it: it must not count as fresh.
@@ -37,6 +126,8 @@ export async function refreshBoard(touched = null) {
     } while (cursor);
     for (const alert of active) state.alerts.set(alert.id, alert);
     state.board = active.filter((a) => !closed(a));
+    await loadAttention();
+    await loadInbox();
   } else {
     for (const id of touched) {
       const alert = await api("GET", `/v1/alerts/${id}`).catch(() => null);
@@ -45,6 +136,8 @@ export async function refreshBoard(touched = null) {
       state.board = [alert, ...state.board.filter((a) => a.id !== id)].filter((a) => !closed(a));
     }
   }
+  // New messages come with the events that cause them (escalations, breaches, transfers).
+  if (touched !== null && Date.now() - inboxAt > 5000) await loadInbox().catch(() => null);
   if (touched !== null && report.at && Date.now() - report.at < 60000) return;
   const generation = glassGeneration;
   const now = new Date();
@@ -87,20 +180,13 @@ function startOfLocalDay(now) {
   return new Date(now.getTime() - since - now.getMilliseconds());
 }
 
-function urgency(alert) {
-  const legs = legsOfAlert(alert.id);
-  const breaching = state.warnings.some((w) => w.data.alert_id === alert.id && w.event === "sla.breached");
-  const escalated = legs.some((l) => l.step > 0);
-  const unacked = ["received", "routed"].includes(alert.state);
-  return (breaching ? 4 : 0) + (escalated ? 2 : 0) + (unacked ? 1 : 0);
-}
-
 export function renderBoard() {
-  const alerts = [...state.board].sort((a, b) => urgency(b) - urgency(a) || b.received_at.localeCompare(a.received_at));
+  const alerts = [...state.board].sort((a, b) => rankOf(b.id) - rankOf(a.id) || b.received_at.localeCompare(a.received_at));
+  const flagged = alerts.filter((a) => rankOf(a.id) > 0).length;
   const table = h(
     "table",
     { class: "board", id: "board-table" },
-    h("caption", {}, t("board.active", { n: alerts.length })),
+    h("caption", {}, t("board.active", { n: alerts.length, m: flagged })),
     h("thead", {}, h("tr", {}, ["board.case", "board.state", "board.area", "board.units", "board.holder", "board.flags"].map((k) => h("th", { scope: "col" }, t(k))))),
     h(
       "tbody",
@@ -109,24 +195,32 @@ export function renderBoard() {
         const legs = legsOfAlert(a.id).filter((l) => ["offered", "accepted"].includes(l.status));
         const held = holder(a.id);
         const offered = legs.find((l) => l.status === "offered");
-        const u = urgency(a);
+        const items = itemsOf(a.id);
+        const rank = rankOf(a.id);
         return h(
           "tr",
-          { class: u >= 4 ? "breach" : u >= 2 ? "escalated" : "", dataset: { alert: a.id } },
+          { class: rank >= URGENT_RANK ? "breach" : rank > 0 ? "escalated" : "", dataset: { alert: a.id, rank: String(rank) } },
           h("th", { scope: "row" }, h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: a.id }) }, a.case_code), a.is_drill ? h("span", { class: "drill" }, t("alert.drill")) : null, a.restricted ? h("span", { class: "restricted-tag" }, t("board.restricted")) : null),
           h("td", {}, tOr(`state.${a.state}`, a.state), offered && !held ? [" ", countdown(offered.deadline_at, "countdown.ack")] : null),
           h("td", {}, a.area_name || t("queue.area_unknown")),
           h("td", {}, legs.map((l) => unitName(l.unit_code)).join(", ") || "—"),
           h("td", {}, held ? unitName(held.unit_code) : t("queue.unclaimed")),
-          h("td", {}, [u >= 4 ? t("board.breaching") : null, u >= 2 && u < 4 ? t("board.escalated") : null, a.do_not_call_back ? t("board.dncb") : null].filter(Boolean).join(" · ")),
+          h("td", { class: "flags" }, items.length ? h("ul", { class: "flag-list" }, items.map((i) => h("li", { dataset: { kind: i.kind } }, "⚠ ", kindName(i)))) : null, a.do_not_call_back ? h("span", {}, t("board.dncb")) : null),
         );
       }),
     ),
   );
+  // Open items first (from the server: a reload or a new shift sees all of them), then what
+  // the stream brought since the page opened.
+  const open = [...attention.values()].sort(byRank);
   const warnings = h(
     "section",
     { "aria-labelledby": "warn-title", class: "warnings" },
     h("h2", { id: "warn-title" }, t("board.warnings")),
+    open.length
+      ? h("ul", { id: "attention" }, open.map((i) => h("li", { class: i.rank >= URGENT_RANK ? "breach" : "warn", dataset: { kind: i.kind, alert: i.alert_id } }, formatTime(i.raised_at), " ", h("button", { type: "button", class: "link", onclick: () => go({ name: "alert", alertId: i.alert_id }) }, i.case_code), " · ⚠ ", kindName(i), i.detail?.clocks ? ` (${i.detail.clocks.map((c) => tOr(`clock.${c}`, c)).join(", ")})` : "", state.me?.role === "supervisor" ? [" ", h("button", { type: "button", class: "small ack", onclick: (e) => acknowledge(i, e.currentTarget) }, t("attention.acknowledge"))] : null)))
+      : h("p", { class: "empty" }, t("attention.none")),
+    h("h3", {}, t("board.since_open")),
     state.warnings.length
       ? h("ul", { id: "warnings" }, state.warnings.map((w) => h("li", { class: w.event === "sla.breached" || w.event === "alert.handoff_unacknowledged" ? "breach" : "warn" }, formatTime(w.at), " ", [tOr(`event.${w.event}`, w.event), w.data.clock ? tOr(`clock.${w.data.clock}`, w.data.clock) : null, w.data.case_code || null].filter(Boolean).join(" · "), w.data.phone_fallback ? [" · ", h("a", { href: `tel:${w.data.phone_fallback}` }, t("handoff.call", { phone: w.data.phone_fallback }))] : null)))
       : h("p", { class: "empty" }, t("board.no_warnings")),
@@ -135,7 +229,7 @@ export function renderBoard() {
     "section",
     { class: "board-view", "aria-labelledby": "board-title" },
     h("h1", { id: "board-title" }, t("board.title")),
-    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, dutySection(), reportSection(), glassSection())),
+    h("div", { class: "columns" }, h("div", { class: "col wide" }, table), h("div", { class: "col" }, warnings, inboxSection(), dutySection(), reportSection(), glassSection())),
   );
 }
 
@@ -161,7 +255,7 @@ function reportSection() {
     { "aria-labelledby": "report-title", class: "report" },
     h("h2", { id: "report-title" }, t("report.title")),
     h("h3", {}, t("report.week")),
-    barChart(week.map((g) => ({ label: g.key.slice(5), value: ack(g).share_met, count: g.alerts }))),
+    barChart(week.map((g) => ({ label: formatDay(g.key), value: ack(g).share_met, count: g.alerts }))),
     h("h3", {}, t("report.today")),
     today.length
       ? h("table", { class: "small" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("report.unit")), h("th", { scope: "col" }, t("report.alerts")), h("th", { scope: "col" }, t("report.share")), h("th", { scope: "col" }, t("report.p90")))), h("tbody", {}, today.map((g) => h("tr", {}, h("td", {}, unitName(g.key)), h("td", {}, g.alerts), h("td", {}, ack(g).share_met == null ? "—" : `${Math.round(ack(g).share_met * 100)} %`), h("td", {}, ack(g).p90_s == null ? "—" : `${Math.round(ack(g).p90_s)} s`)))))

@@ -61,6 +61,16 @@ export function formatDistance(metres) {
   return `${number} ${km ? "km" : "m"}`;
 }
 
+// Numbers and days in the console's language (Indonesian: "6,7", "8 Des"), never by hand.
+export function formatNumber(value, digits = 0) {
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+}
+
+// A calendar day ("2026-12-08", already in the region's zone) as "8 Des" / "8 Dec".
+export function formatDay(isoDate) {
+  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "short", timeZone: "UTC" }).format(new Date(`${isoDate}T00:00:00Z`));
+}
+
 export function formatDuration(seconds) {
   const sign = seconds < 0 ? "-" : "";
   let s = Math.abs(Math.round(seconds));

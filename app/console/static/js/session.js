@@ -1,6 +1,8 @@
 // The browser session. The refresh token is an HttpOnly cookie scoped to /v1/auth that this
 // code never sees; the access token lives only in this module's memory and is refreshed
 // shortly before it expires. Nothing here touches localStorage, sessionStorage or IndexedDB.
+import { t } from "./i18n.js";
+
 const CSRF = { "X-Sigap-Console": "1" };
 let accessToken = null;
 let refreshTimer = null;
@@ -11,6 +13,26 @@ export class ApiError extends Error {
     super(problem?.detail || problem?.title || `HTTP ${status}`);
     this.status = status;
     this.problem = problem || {};
+  }
+}
+
+// The request never got an answer (server down, network gone): said in the console's language,
+// never the browser's own words ("Failed to fetch"). Status 0: no answer, so nothing changed
+// that the console knows of.
+export class NetworkError extends ApiError {
+  constructor() {
+    super(0, { detail: t("error.network") });
+    this.name = "NetworkError";
+  }
+}
+
+// fetch(), with a failure to reach the server turned into a NetworkError.
+async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    if (error?.name === "AbortError") throw error;
+    throw new NetworkError();
   }
 }
 
@@ -31,7 +53,7 @@ function accept(body) {
 }
 
 async function sessionCall(path, body) {
-  const response = await fetch(`/v1/auth/session${path}`, {
+  const response = await reach(`/v1/auth/session${path}`, {
     method: "POST",
     credentials: "same-origin",
     headers: { ...CSRF, ...(body ? { "Content-Type": "application/json" } : {}) },
@@ -95,7 +117,7 @@ export async function api(method, path, body) {
   let shed = 0;
   for (let attempt = 0; attempt < 2; attempt += 1) {
     if (!accessToken) await refresh();
-    const response = await fetch(path, {
+    const response = await reach(path, {
       method,
       credentials: "omit",
       headers: {

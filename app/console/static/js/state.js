@@ -1,5 +1,6 @@
 // What the page knows, in memory only: reloaded from REST, kept current by stream events.
 import { api } from "./session.js";
+import { tOr } from "./i18n.js";
 
 function fresh() {
   return {
@@ -125,8 +126,10 @@ export function verdict(alertId, name, leg = null) {
   return said || { allowed: false, reason: "unknown" };
 }
 
+// A unit whose reference name is English ("Transjakarta control desk") has its name in the
+// catalogue (unitname.<code>); the others (posts: proper names) are shown as the server has them.
 export function unitName(code) {
-  return state.units.get(code)?.name || code;
+  return tOr(`unitname.${code}`, state.units.get(code)?.name || code);
 }
 
 export function myLeg(alertId) {
