@@ -19,6 +19,9 @@ ATTENTION_TRIGGERS = frozenset(
         "alert.duress_signalled",
         "alert.partner_status",
         "alert.handoff_unacknowledged",
+        "alert.reopened",
+        "alert.flood_suspected",
+        "alert.resumed",
     }
 )
 """Besides state stamps and leg changes, the events after which an alert's attention items

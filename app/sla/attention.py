@@ -43,7 +43,8 @@ DURESS = "duress"
 """Cancelled under the duress PIN: the phone shows it cancelled, the danger goes on."""
 REPEAT_PRESS = "repeat_press"
 FLOOD_SUSPECTED = "flood_suspected"
-"""Raised by the intake's flood detection (``raise_item``), when it is deployed."""
+"""One device kept cancelling and pressing again past the ring bound (``docs/intake.md``,
+"Floods"): the alert is no longer re-offered, and stays open here for a supervisor to judge."""
 
 RANKS: dict[str, int] = {
     UNHELD: 100,
@@ -102,6 +103,8 @@ def assess(alert: Alert, facts: AlertAttention) -> list[Flag]:
         flags.append(Flag(DURESS))
     if alert.press_count > 1:
         flags.append(Flag(REPEAT_PRESS, str(alert.press_count), {"presses": alert.press_count}))
+    if alert.flood_suspected_at is not None:
+        flags.append(Flag(FLOOD_SUSPECTED, "", {"reopens": alert.reopen_count}))
     return flags
 
 

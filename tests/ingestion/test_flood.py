@@ -34,6 +34,8 @@ from app.notify import deliver_due
 from app.realtime.hub import load_facts
 from app.realtime.relay import sequence_pending
 from app.realtime.scopes import Audience, StreamEvent, device_windows, message_for
+from app.sla import monitor
+from app.sla.attention import open_items
 from tests.conftest import make_settings
 from tests.dispatch.staffing import drain, on_duty, token_on_duty
 from tests.helpers import auth, press, press_body, register
@@ -157,6 +159,12 @@ async def test_twenty_press_cancel_cycles_give_one_alert_bounded_offers_and_spar
     events = await event_types(context, alert_id)
     assert events.count("alert.reopened") == 19 and events.count("alert.flood_suspected") == 1
     assert events.count("alert.cancelled") == 20  # the phone saw every cancel
+    # One attention item on the supervisors' board, instead of twenty rings.
+    await monitor.run_cycle(context)
+    async with context.sessions() as session:
+        kinds = [item.kind for item, _ in (await open_items(session, limit=50, cursor=None))[0]
+                 if str(item.alert_id) == alert_id]
+    assert kinds.count("flood_suspected") == 1
 
     await deliver_all(context)
     flood_offers = await offer_messages(context, alert_id)
