@@ -219,7 +219,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    hasher = SecretHasher(settings.security)
+    hasher = SecretHasher(settings.security, peppers=settings.effective_pin_peppers)
 
     async def work(session):  # type: ignore[no-untyped-def]
         user = await create_user(session, data=data, hasher=hasher, now=_now())
@@ -375,6 +375,7 @@ def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
+    print(f"SIGAP_SECURITY__PIN_PEPPERS={new_key_spec('p1')}")
     return 0
 
 

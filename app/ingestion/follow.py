@@ -12,7 +12,13 @@ from app.config import IntakeSettings
 from app.errors import NotFound, PinIncorrect, ValidationFailed
 from app.events import emit
 from app.geo.runtime import GeoService
-from app.identity.devices import check_not_locked, lock_device, record_pin_failure
+from app.identity.devices import (
+    check_not_locked,
+    keep_pins,
+    lock_device,
+    record_pin_failure,
+    stored_pins,
+)
 from app.ingestion.payload import LocationFix
 from app.ingestion.trail import append_fixes, emit_location_updated
 from app.ingestion.views import device_view
@@ -101,16 +107,20 @@ async def cancel_alert(
                 "This device has a cancel PIN: send it as `pin`.",
                 extra={"errors": [{"loc": ["body", "pin"], "msg": "required"}]},
             )
-        seen = (device.cancel_pin_hash, device.duress_pin_hash)
+        seen = stored_pins(device)
         # Argon2 runs with no transaction open (no row lock, no pooled connection, no SQLite
         # write lock waits on it); alert and device are locked and checked again after.
         await session.commit()
-        # Both checks always run, in one job, so the time taken does not reveal which matched.
-        cancel_ok, duress = await hasher.verify_pins(*seen, pin)
+        # Every stored PIN is always checked, in one job, so the time taken does not reveal
+        # which matched (app.security.hashing.SecretHasher.verify_pins).
+        check = await hasher.verify_pins(seen, pin)
+        cancel_ok, duress = check.cancel, check.duress
         alert = await own_alert(session, device=device, alert_id=alert_id)
         if alert.device_status != "active":
             return device_view(alert)  # a concurrent cancel ended it meanwhile
         device = await lock_device(session, device.id, seen=seen, now=now)
+        if check.rehashed is not None:
+            keep_pins(device, check.rehashed)  # the matched PIN, now under the current pepper
         if not (cancel_ok or duress):
             locked = record_pin_failure(
                 device,

@@ -11,7 +11,7 @@ from app.geo.runtime import GeoService
 from app.ingestion.body import clean_text
 from app.models import Alert
 from app.policy.fields import FULL, FieldAccess
-from app.policy.profile import linked_alert_id
+from app.policy.profile import approach, do_not_call_back, linked_alert_id
 from app.policy.restriction import BREAK_GLASS_MIN_REASON
 from app.schemas.alerts import (
     AlertDeviceView,
@@ -114,7 +114,8 @@ def staff_view(
         last_location=last,
         press_count=alert.press_count,
         duress=alert.duress if fields.shows_profile else None,
-        do_not_call_back=alert.do_not_call_back,
+        do_not_call_back=do_not_call_back(fields, alert.do_not_call_back),
+        approach=approach(fields),
         linked_alert_id=linked_alert_id(fields, alert.linked_alert_id),
         cancelled_at=alert.cancelled_at,
         contact=_contact(private.get("contact")),

@@ -27,13 +27,25 @@ CONFIDENTIALITY_EVENTS = frozenset({"alert.restricted", "alert.unrestricted", "a
 fact that a record is restricted says something about who is in it."""
 
 
+PROFILE_EVENTS = frozenset(
+    {"alert.duress_signalled", "device.pins_changed", "device.pins_changed_under_duress"}
+)
+"""What the phone's holder did under duress, and the PIN changes that would show it by being
+told (or not): the secret itself, for UPTD PPA staff only. Pseudonymous audiences get no
+stand-in either, since a marker present only on duress alerts would be the secret again
+(``app.policy.profile``)."""
+
+
 def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     """Events about the case file (classification, legal deadlines): for UPTD PPA staff only,
     never for transit operators, who see the alert and nothing of the case behind it. Staff
     account security (``staff.sign_in_failures``) and a record's restriction and break-glass
     are internal in the same way, and never reach integrators."""
-    return event_type.startswith(("case.", "staff.")) or event_type in CONFIDENTIALITY_EVENTS or (
-        event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS
+    return (
+        event_type.startswith(("case.", "staff."))
+        or event_type in CONFIDENTIALITY_EVENTS
+        or event_type in PROFILE_EVENTS
+        or (event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS)
     )
 
 
