@@ -15,7 +15,6 @@ from app.schemas.identity import DeviceCreate, PinsUpdate
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
 from app.security.fields import KeyRing
 from app.security.hashing import SecretHasher
-from app.states import TERMINAL
 
 # A rotated credential keeps working this long, so a rotation whose answer was lost on a flaky
 # network does not lock the app out.
@@ -116,8 +115,9 @@ def keep_pins(device: Device, hashes: tuple[str | None, ...]) -> None:
 
 
 PINS_CHANGED_EVENTS = {False: "device.pins_changed", True: "device.pins_changed_under_duress"}
-"""Told on each open alert of the device, to UPTD PPA staff only (``app.policy.events``): the
-second says the change was made with a duress PIN (whoever holds the phone set PINs)."""
+"""Told on the device's latest alert, to UPTD PPA staff only (``app.policy.events``): the
+second says the change was made with a duress PIN (whoever holds the phone set PINs). A later
+press of a device whose alert was cancelled under duress is linked to it, so staff find it."""
 
 
 async def set_pins(
@@ -137,8 +137,8 @@ async def set_pins(
     makes every PIN it sets a duress PIN (the old duress PINs are replaced, so they answer as
     any replaced PIN does), and the real cancel PIN stays valid. Both paths answer alike and do
     the same work (one check of every stored PIN, one job hashing the new ones, the same
-    statements: the device locked and updated, its open alerts read and each told with an event
-    that only UPTD PPA staff see), so nothing the phone can observe tells them apart.
+    statements: the device locked and updated, its latest alert told with an event that only
+    UPTD PPA staff see), so nothing the phone can observe tells them apart.
 
     Argon2 runs with no transaction open: the request's transaction is committed first and the
     device locked again after, so neither a pooled connection nor SQLite's write lock waits on
@@ -172,13 +172,16 @@ async def set_pins(
     else:
         keep_pins(device, (hashes[0], second, None))
     device.pin_failures = 0
-    open_alerts = await session.scalars(
-        select(Alert.id).where(
-            Alert.device_id == device.id, Alert.state.not_in([s.value for s in TERMINAL])
-        )
+    # Told on the device's latest alert, open or not: which of its alerts are still open for
+    # staff is the secret itself, so the work done must not depend on it (one row either way).
+    latest = await session.scalar(
+        select(Alert.id)
+        .where(Alert.device_id == device.id)
+        .order_by(Alert.received_at.desc(), Alert.id.desc())
+        .limit(1)
     )
-    for alert_id in open_alerts:
-        emit(session, PINS_CHANGED_EVENTS[under_duress], at=now, alert_id=alert_id, data={})
+    if latest is not None:
+        emit(session, PINS_CHANGED_EVENTS[under_duress], at=now, alert_id=latest, data={})
     await session.flush()
 
 

@@ -52,7 +52,13 @@ async def add_locations(
     settings: IntakeSettings,
     now: datetime,
 ) -> LocationBatchResult:
-    """Store new points. Accepted on cancelled alerts too, alike for genuine and duress cancels."""
+    """Store new points. Accepted on cancelled alerts too, alike for genuine and duress cancels.
+
+    Once the phone has seen its alert end, the answer is built from the batch alone
+    (``as_sent``), never from the stored trail: a duress-cancelled alert keeps its trail, a
+    genuinely cancelled one loses it to the retention purge (``app.policy.retention``), and an
+    answer read from the trail would tell the two apart thirty days on (a re-posted fix a
+    duplicate for the one, new for the other). The work done is the same either way."""
     alert = await own_alert(session, device=device, alert_id=alert_id)
     fixes = [
         LocationFix(
@@ -74,11 +80,26 @@ async def add_locations(
         # The dispatcher decides whether the move changes who should get the offer.
         await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
+    if alert.device_status != "active":
+        return as_sent(fixes)
     return LocationBatchResult(
         accepted=trail.accepted,
         duplicates=trail.duplicates,
         stale=trail.stale,
         latest_fix_at=alert.last_fix_at,
+    )
+
+
+def as_sent(fixes: list[LocationFix]) -> LocationBatchResult:
+    """What the phone is told of points posted after it saw its alert end: what it sent (every
+    point received, the stale ones counted, the newest usable fix time), the same whatever staff
+    or retention have done with the alert since."""
+    usable = [f.fix_at for f in fixes if f.usable]
+    return LocationBatchResult(
+        accepted=len(fixes),
+        duplicates=0,
+        stale=len(fixes) - len(usable),
+        latest_fix_at=max(usable, default=None),
     )
 
 
@@ -155,6 +176,9 @@ async def cancel_alert(
     else:
         transition(alert, AlertState.CANCELLED, at=now)
         emit(session, "alert.cancelled", at=now, alert_id=alert.id, data={"by": "device"})
-        await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
+    # Both paths ask the dispatcher to reconsider the alert (the same statements: the time taken
+    # must not tell them apart): a cancelled alert's offers are withdrawn; a duress-cancelled one
+    # is routed as it was, since nothing it routes on changed.
+    await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
     return device_view(alert)
