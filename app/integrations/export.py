@@ -62,7 +62,8 @@ async def eido_incident(
             select(Assignment, Unit)
             .join(Unit, Unit.id == Assignment.unit_id)
             .where(Assignment.alert_id == alert.id)
-            .order_by(Assignment.offered_at, Assignment.id)
+            # Legs offered at once in the order of their units, not of their random ids.
+            .order_by(Assignment.offered_at, Unit.code, Assignment.id)
         )
     ).all()
     statuses = list(

@@ -12,6 +12,7 @@ reach").
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +27,18 @@ from app.context import AppContext
 from app.models import Alert, Device, OutboxEvent
 from app.policy.retention import run_retention
 from app.security.fields import new_key_spec
-from app.security.hashing import DUMMY_PIN_SLOTS, SecretHasher, pepper_of
-from tests.helpers import auth, press, press_body, register, staff_token, transfer_to_112
+from app.security.hashing import DUMMY_PIN_SLOTS, PepperRing, SecretHasher, pepper_of
+from app.security.pin_peppers import UNPEPPERED, missing_from, pepper_census
+from tests.dispatch.staffing import drain, on_duty, token_on_duty
+from tests.helpers import (
+    auth,
+    integrator_token,
+    press,
+    press_body,
+    register,
+    staff_token,
+    transfer_to_112,
+)
 from tests.identity.signin import CountingHasher, client_from
 from tests.integrations.test_webhooks import client_token
 
@@ -363,9 +374,81 @@ async def test_a_pepper_rotation_never_changes_what_a_cancel_answers(
     assert answers["genuine"] == answers["duress"]
     assert [a[1:3] for a in answers["genuine"]] == [(200, "cancelled"), (200, "cancelled")]
     assert kinds == {"genuine": ["p1", "p2"], "duress": ["p1", "p2"]}
+    # What `sigap keys pins` reports: the PINs not used since stay unpeppered until their use.
+    async with context.sessions() as session:
+        census = await pepper_census(session, PepperRing(rings["rotated"]))
+    assert census == {UNPEPPERED: 2, "p2": 2}
+    assert missing_from(PepperRing(new_key_spec("p3")), census) == ["p2"]
 
 
 async def _device_id(session: Any, alert_id: str) -> uuid.UUID:
     device_id = await session.scalar(select(Alert.device_id).where(Alert.id == uuid.UUID(alert_id)))
     assert device_id is not None
     return device_id  # type: ignore[no-any-return]
+
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+async def test_for_transit_staff_and_integrators_a_duress_cancel_changes_nothing(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """Two presses at a Transjakarta station: one never cancelled, one cancelled under duress.
+    What a pseudonymous reader gets of them, live or later (the alert, its routing, its
+    timeline, the offers list, the EIDO export), is the same but for their own ids: the leg
+    goes on as if there had been no cancel, and no marker stands in for the secret."""
+    await on_duty(context, "konselor.kb", "3171060")
+    tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
+    integrator = await integrator_token(
+        client,
+        context,
+        ["alerts:read", "exports:read"],
+        data_scope="transit",
+        unit_code="transjakarta",
+    )
+    pressed: dict[str, tuple[str, dict[str, Any]]] = {}
+    for who in ("untouched", "duress"):
+        _, credential = await register(client)
+        pins = {"cancel_pin": CANCEL, "duress_pin": DURESS}
+        put = await client.put("/v1/devices/me/pins", json=pins, headers=auth(credential))
+        assert put.status_code == 204
+        pressed[who] = (credential, (await press(client, credential, press_body(context))).json())
+    await drain(context)
+    credential, created = pressed["duress"]
+    cancel = await client.post(
+        f"/v1/alerts/{created['id']}/cancel", json={"pin": DURESS}, headers=auth(credential)
+    )
+    assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
+    await drain(context)
+
+    def normalised(text: str, created: dict[str, Any]) -> Any:
+        text = text.replace(created["id"], "ALERT").replace(created["case_code"], "CODE")
+        return json.loads(UUID_RE.sub("UUID", text))
+
+    seen: dict[str, dict[str, Any]] = {}
+    for who, (_, created) in pressed.items():
+        reads = {}
+        for label, token, path in (
+            ("transit alert", tj, f"/v1/alerts/{created['id']}"),
+            ("transit routing", tj, f"/v1/alerts/{created['id']}/routing"),
+            ("transit timeline", tj, f"/v1/alerts/{created['id']}/timeline"),
+            ("integrator alert", integrator, f"/v1/alerts/{created['id']}"),
+            ("integrator export", integrator, f"/v1/exports/alerts/{created['id']}/eido"),
+        ):
+            answer = await client.get(path, headers=auth(token))
+            assert answer.status_code == 200, (who, label, answer.text)
+            reads[label] = normalised(answer.text, created)
+        offers = (await client.get("/v1/assignments", headers=auth(tj))).json()["items"]
+        reads["transit offer"] = [
+            normalised(json.dumps(o), created) for o in offers if o["alert_id"] == created["id"]
+        ]
+        seen[who] = reads
+    for label in seen["untouched"]:
+        assert seen["untouched"][label] == seen["duress"][label], label
+    alert = seen["duress"]["transit alert"]
+    assert (alert["state"], alert["do_not_call_back"], alert["approach"]) == (
+        "routed",
+        True,
+        "discreet",
+    )
+    assert seen["duress"]["transit offer"], "the transit leg is offered (the scenario holds)"
