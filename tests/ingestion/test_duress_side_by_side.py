@@ -20,11 +20,11 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from app.clock import FrozenClock
 from app.context import AppContext
-from app.models import Alert, Device, OutboxEvent
+from app.models import Alert, AlertLocation, Device, OutboxEvent
 from app.policy.retention import run_retention
 from app.security.fields import new_key_spec
 from app.security.hashing import DUMMY_PIN_SLOTS, PepperRing, SecretHasher, pepper_of
@@ -288,6 +288,16 @@ async def test_a_re_posted_fix_answers_alike_before_and_after_the_retention_purg
             for who, (_, alert_id, _) in devices.items()
         }
     assert purged == {"genuine": True, "duress": False}  # the scenario holds
+    # What was posted after the purge is purged at the next run: no new trail on a purged alert.
+    await run_retention(context)
+    async with context.sessions() as session:
+        trails = {
+            who: await session.scalar(
+                select(func.count()).where(AlertLocation.alert_id == uuid.UUID(alert_id))
+            )
+            for who, (_, alert_id, _) in devices.items()
+        }
+    assert trails == {"genuine": 0, "duress": 2}  # the press's fix and the new one
 
 
 async def test_the_eido_export_says_cancelled_under_duress_to_uptd_ppa_staff_only(
