@@ -216,8 +216,14 @@ async def test_pin_changes_answer_and_work_alike_whichever_pin_the_holder_knows(
     # ...both its alerts carry on for them, and the victim's real cancel PIN still works.
     assert {(a.duress, a.state) for a in alerts["duress"]} == {(True, "received")}
     assert {(a.duress, a.state) for a in alerts["genuine"]} == {(False, "cancelled")}
-    duress_device = devices["duress"]
-    assert duress_device is not None
+    genuine_device, duress_device = devices["genuine"], devices["duress"]
+    assert genuine_device is not None and duress_device is not None
+    # The failure count and the lock-out behind the answers are the same too.
+    assert (genuine_device.pin_failures, genuine_device.pin_locked_until) == (
+        duress_device.pin_failures,
+        duress_device.pin_locked_until,
+    )
+    assert genuine_device.pin_locked_until is not None
     assert (await hasher.verify_pins(_slots(duress_device), CANCEL)).cancel
 
 
@@ -274,6 +280,23 @@ async def test_a_re_posted_fix_answers_alike_before_and_after_the_retention_purg
     await post_all("the old fix after the purge", [fix])
     fresh = {**fix, "fix_at": clock.now().isoformat()}
     await post_all("a new fix after the purge", [fresh, fix])
+    for who, (credential, alert_id, code) in devices.items():
+        for step, answer in (
+            (
+                "read after the purge",
+                await client.get(f"/v1/alerts/{alert_id}", headers=auth(credential)),
+            ),
+            (
+                "cancel again after the purge",
+                await client.post(
+                    f"/v1/alerts/{alert_id}/cancel",
+                    json={"pin": KNOWN[who]},
+                    headers=auth(credential),
+                ),
+            ),
+        ):
+            text = answer.text.replace(alert_id, "ALERT").replace(code, "CODE")
+            seen[who].append((step, answer.status_code, json.loads(text)))
 
     assert seen["genuine"] == seen["duress"]
     assert seen["genuine"][2][2] == {
