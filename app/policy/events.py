@@ -27,6 +27,13 @@ CONFIDENTIALITY_EVENTS = frozenset({"alert.restricted", "alert.unrestricted", "a
 fact that a record is restricted says something about who is in it."""
 
 
+PROFILE_CLOCKS = frozenset({"first_contact"})
+"""The counselor's first contact: whether it runs says whether the victim may be called back,
+which a duress cancel changes (it closes or never starts). UPTD PPA's follow-up, not the
+transit desk's: a clock present only on alerts not cancelled under duress would be a marker."""
+UPTD_CLOCKS = CASE_CLOCKS | PROFILE_CLOCKS
+"""Clocks (and their ``sla.*`` events) for UPTD PPA staff only."""
+
 PROFILE_EVENTS = frozenset(
     {"alert.duress_signalled", "device.pins_changed", "device.pins_changed_under_duress"}
 )
@@ -45,7 +52,7 @@ def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
         event_type.startswith(("case.", "staff."))
         or event_type in CONFIDENTIALITY_EVENTS
         or event_type in PROFILE_EVENTS
-        or (event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS)
+        or (event_type.startswith("sla.") and data.get("clock") in UPTD_CLOCKS)
     )
 
 

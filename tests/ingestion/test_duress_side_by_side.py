@@ -29,13 +29,15 @@ from app.policy.retention import run_retention
 from app.security.fields import new_key_spec
 from app.security.hashing import DUMMY_PIN_SLOTS, PepperRing, SecretHasher, pepper_of
 from app.security.pin_peppers import UNPEPPERED, missing_from, pepper_census
-from tests.dispatch.staffing import drain, on_duty, token_on_duty
+from app.sla.monitor import run_cycle
+from tests.dispatch.staffing import drain, legs, on_duty, token_on_duty
 from tests.helpers import (
     auth,
     integrator_token,
     press,
     press_body,
     register,
+    sign_in,
     staff_token,
     transfer_to_112,
 )
@@ -424,7 +426,7 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 
 async def test_for_transit_staff_and_integrators_a_duress_cancel_changes_nothing(
-    client: httpx.AsyncClient, context: AppContext
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
 ) -> None:
     """Two presses at a Transjakarta station: one never cancelled, one cancelled under duress.
     What a pseudonymous reader gets of them, live or later (the alert, its routing, its
@@ -447,12 +449,30 @@ async def test_for_transit_staff_and_integrators_a_duress_cancel_changes_nothing
         assert put.status_code == 204
         pressed[who] = (credential, (await press(client, credential, press_body(context))).json())
     await drain(context)
+    for _, created in pressed.values():  # the guard takes both: the counselor's clock starts
+        (transit_leg,) = [g for g in await legs(context, created["id"]) if g.leg_kind == "transit"]
+        accept = await client.post(f"/v1/assignments/{transit_leg.id}/accept", headers=auth(tj))
+        assert accept.status_code == 200, accept.text
     credential, created = pressed["duress"]
     cancel = await client.post(
         f"/v1/alerts/{created['id']}/cancel", json={"pin": DURESS}, headers=auth(credential)
     )
     assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
     await drain(context)
+    # Past the counselor's first-contact deadline (5 min), within the guard's claim (10 min): a
+    # duress cancel closes that clock, and for transit staff that must show nowhere.
+    for _ in range(8):  # minute by minute, as the running loops would see it
+        clock.advance(60)
+        await drain(context)
+        await run_cycle(context)
+    tj = (await sign_in(client, "petugas.tj"))["access_token"]  # the first token has expired
+    integrator = await integrator_token(
+        client,
+        context,
+        ["alerts:read", "exports:read"],
+        data_scope="transit",
+        unit_code="transjakarta",
+    )
 
     def normalised(text: str, created: dict[str, Any]) -> Any:
         text = text.replace(created["id"], "ALERT").replace(created["case_code"], "CODE")
@@ -465,6 +485,7 @@ async def test_for_transit_staff_and_integrators_a_duress_cancel_changes_nothing
             ("transit alert", tj, f"/v1/alerts/{created['id']}"),
             ("transit routing", tj, f"/v1/alerts/{created['id']}/routing"),
             ("transit timeline", tj, f"/v1/alerts/{created['id']}/timeline"),
+            ("transit clocks", tj, f"/v1/alerts/{created['id']}/sla"),
             ("integrator alert", integrator, f"/v1/alerts/{created['id']}"),
             ("integrator export", integrator, f"/v1/exports/alerts/{created['id']}/eido"),
         ):
@@ -480,8 +501,24 @@ async def test_for_transit_staff_and_integrators_a_duress_cancel_changes_nothing
         assert seen["untouched"][label] == seen["duress"][label], label
     alert = seen["duress"]["transit alert"]
     assert (alert["state"], alert["do_not_call_back"], alert["approach"]) == (
-        "routed",
+        "acknowledged",
         True,
         "discreet",
     )
-    assert seen["duress"]["transit offer"], "the transit leg is offered (the scenario holds)"
+    assert seen["duress"]["transit offer"], "the transit leg is held (the scenario holds)"
+    assert seen["duress"]["transit clocks"], "transit staff see clocks (the scenario holds)"
+    async with context.sessions() as session:  # and staff's own clocks did differ
+        breached = {
+            who: sorted(
+                (
+                    await session.scalars(
+                        select(OutboxEvent.payload["clock"].as_string()).where(
+                            OutboxEvent.alert_id == uuid.UUID(created["id"]),
+                            OutboxEvent.event_type == "sla.breached",
+                        )
+                    )
+                ).all()
+            )
+            for who, (_, created) in pressed.items()
+        }
+    assert "first_contact" in breached["untouched"] and "first_contact" not in breached["duress"]
