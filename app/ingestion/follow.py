@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import IntakeSettings
@@ -22,7 +22,7 @@ from app.identity.devices import (
 from app.ingestion.payload import LocationFix
 from app.ingestion.trail import append_fixes, emit_location_updated
 from app.ingestion.views import device_view
-from app.models import Alert, Device
+from app.models import Alert, Device, DispatchTask
 from app.schemas.alerts import AlertDeviceView, LocationBatch, LocationBatchResult
 from app.security.hashing import SecretHasher
 from app.states import AlertState, transition
@@ -173,12 +173,18 @@ async def cancel_alert(
         alert.duress = True
         alert.do_not_call_back = True
         emit(session, "alert.duress_signalled", at=now, alert_id=alert.id, data={})
+        # The genuine path's one write to the dispatcher's queue, matched by one that changes
+        # nothing, so both paths run the same statements (the time taken must not tell them
+        # apart). The dispatcher is not asked to reconsider the alert: for everyone but UPTD PPA
+        # staff it goes on exactly as if there had been no cancel.
+        await session.execute(
+            update(DispatchTask)
+            .where(DispatchTask.alert_id == alert.id, DispatchTask.kind == "route")
+            .values(due_at=DispatchTask.due_at)
+        )
     else:
         transition(alert, AlertState.CANCELLED, at=now)
         emit(session, "alert.cancelled", at=now, alert_id=alert.id, data={"by": "device"})
-    # Both paths ask the dispatcher to reconsider the alert (the same statements: the time taken
-    # must not tell them apart): a cancelled alert's offers are withdrawn; a duress-cancelled one
-    # is routed as it was, since nothing it routes on changed.
-    await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
+        await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
     return device_view(alert)
