@@ -12,6 +12,7 @@ sigap integrator rotate CLIENT_ID | revoke CLIENT_ID | list
 sigap stream new-epoch                             after restoring a SQLite file: clients resync
 sigap backup PATH | restore BACKUP [--replace]     SQLite: a consistent copy while serving, and
                                                    back (see app/cli_backup.py)
+sigap keys rotate | pins                           re-encrypt fields | PIN hashes per pepper
 sigap secrets                                      prints fresh secrets for a .env file
 """
 
@@ -346,9 +347,31 @@ def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(c["on_other_keys"] == 0 for c in report.values()) else 1
 
 
+def cmd_keys_pins(_args: argparse.Namespace, settings: Settings) -> int:
+    """How many PIN hashes use each pepper; exit 1 if a pepper they use is not in the ring."""
+    from app.security.hashing import PepperRing
+    from app.security.pin_peppers import missing_from, pepper_census
+
+    ring = PepperRing(settings.effective_pin_peppers)
+
+    async def work() -> dict[str, int]:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await pepper_census(session, ring)
+        finally:
+            await engine.dispose()
+
+    census = asyncio.run(work())
+    missing = missing_from(ring, census)
+    print(json.dumps({"primary_pepper": ring.primary, "hashes": census, "missing": missing}))
+    return 1 if missing else 0
+
+
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
+    print(f"SIGAP_SECURITY__PIN_PEPPERS={new_key_spec('p1')}")
     return 0
 
 
@@ -439,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser(
         "rotate", help="re-encrypt every personal field with the first key of the ring"
     ).set_defaults(func=cmd_keys_rotate)
+    keys.add_parser(
+        "pins", help="PIN hashes per pepper: an old pepper may leave the ring at 0"
+    ).set_defaults(func=cmd_keys_pins)
 
     stream = sub.add_parser("stream", help="the event stream").add_subparsers(
         dest="action", required=True

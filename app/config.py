@@ -21,6 +21,7 @@ DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0000000000"  # noqa: S1
 DEV_ENCRYPTION_KEYS = (
     "dev:" + base64.urlsafe_b64encode(b"dev-only-insecure-key-change-me!").decode()
 )
+DEV_PIN_PEPPERS = "dev:" + base64.urlsafe_b64encode(b"dev-only-insecure-pepper-change!").decode()
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only")
 
 SLA_TARGET_DEFAULTS: dict[str, float] = {
@@ -87,6 +88,10 @@ class SecuritySettings(BaseModel):
     """Signs access tokens (HS256). At least 32 characters of randomness."""
     encryption_keys: SecretStr = SecretStr("")
     """AEAD key ring, "kid:base64url(32 bytes),kid2:..."; the first key encrypts."""
+    pin_peppers: SecretStr = SecretStr("")
+    """PIN peppers, "kid:base64url(32 bytes),kid2:..."; the first peppers new PIN hashes, the
+    others still verify (keep a pepper while any PIN hash uses it). Empty: PINs are hashed
+    without a pepper and start-up warns (never a reason to refuse intake)."""
     token_issuer: str = "sigap"  # noqa: S105 - a name, not a secret
     token_audience: str = "sigap-api"  # noqa: S105 - a name, not a secret
     access_token_ttl_s: int = Field(600, ge=60, le=3600)
@@ -425,6 +430,11 @@ class Settings(BaseSettings):
     def effective_encryption_keys(self) -> str:
         value = self.security.encryption_keys.get_secret_value()
         return value or (DEV_ENCRYPTION_KEYS if self.dev else "")
+
+    @cached_property
+    def effective_pin_peppers(self) -> str:
+        value = self.security.pin_peppers.get_secret_value()
+        return value or (DEV_PIN_PEPPERS if self.dev else "")
 
     def unsafe_reasons(self) -> list[str]:
         """Why these settings are unsafe for production (empty when they are fine)."""

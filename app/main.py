@@ -81,6 +81,13 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         reasons = settings.unsafe_reasons()
         if reasons:
             raise UnsafeSettings("; ".join(reasons) + " (set SIGAP_DEV=1 only for development)")
+    if not settings.effective_pin_peppers:
+        # An existing deployment's .env from before peppers: intake goes on, PINs unpeppered.
+        log.warning(
+            "SIGAP_SECURITY__PIN_PEPPERS is not set: cancel and duress PINs are hashed without "
+            "a pepper. Add the line `sigap secrets` prints for it to .env and restart; existing "
+            "PIN hashes keep working and are re-peppered at their next use."
+        )
     engine = create_engine(settings)
     dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
     notify_wakeup = asyncio.Event()
@@ -114,7 +121,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
         engine=engine,
         sessions=create_sessionmaker(engine, after_commit=committed),
         keyring=KeyRing(settings.effective_encryption_keys),
-        hasher=SecretHasher(settings.security),
+        hasher=SecretHasher(settings.security, peppers=settings.effective_pin_peppers),
         signer=TokenSigner(settings),
         geo=GeoService(settings.geo),
         metrics=metrics,

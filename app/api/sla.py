@@ -26,7 +26,7 @@ from app.errors import (
 )
 from app.models import Region, SlaClock
 from app.policy.alerts import open_alert
-from app.policy.events import CASE_CLOCKS
+from app.policy.events import UPTD_CLOCKS
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
 from app.sla import cases
 from app.sla.clocks import clocks_now
@@ -62,7 +62,7 @@ async def get_clocks(
         )
         for r in rows
         if access.covers(r.started_at)
-        and (access.fields.case_matters or r.clock not in CASE_CLOCKS)  # the case file
+        and (access.fields.case_matters or r.clock not in UPTD_CLOCKS)  # policy/events.py
     ]
     record(
         session,

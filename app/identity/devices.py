@@ -13,7 +13,7 @@ from app.config import Settings
 from app.db import note_written
 from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
 from app.events import emit
-from app.models import Device
+from app.models import Alert, Device
 from app.ratelimit import count_hit, window_start
 from app.schemas.identity import DeviceCreate, PinsUpdate
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
@@ -170,6 +170,25 @@ def record_pin_failure(device: Device, *, now: datetime, max_failures: int, lock
     return False
 
 
+def stored_pins(device: Device) -> tuple[str | None, str | None, str | None]:
+    """The device's PIN hashes: the cancel PIN, then the duress PINs."""
+    return (device.cancel_pin_hash, device.duress_pin_hash, device.extra_duress_pin_hash)
+
+
+def keep_pins(device: Device, hashes: tuple[str | None, ...]) -> None:
+    device.cancel_pin_hash, device.duress_pin_hash, device.extra_duress_pin_hash = (
+        hashes[0],
+        hashes[1],
+        hashes[2],
+    )
+
+
+PINS_CHANGED_EVENTS = {False: "device.pins_changed", True: "device.pins_changed_under_duress"}
+"""Told on the device's latest alert, to UPTD PPA staff only (``app.policy.events``): the
+second says the change was made with a duress PIN (whoever holds the phone set PINs). A later
+press of a device whose alert was cancelled under duress is linked to it, so staff find it."""
+
+
 async def set_pins(
     session: AsyncSession,
     *,
@@ -180,31 +199,58 @@ async def set_pins(
     max_failures: int,
     lockout_s: int,
 ) -> None:
-    """Set the PINs (the current cancel PIN is needed to change them). Argon2 runs with no
-    transaction open: the request's transaction is committed first and the device locked again
-    after, so neither a pooled connection nor SQLite's write lock waits on hashing."""
+    """Set the PINs; once a cancel PIN is set, changing them needs a PIN of the device.
+
+    The duress PIN is accepted as ``current_pin`` too, at any time: whoever holds the phone
+    may have watched the victim type it and believe it is *the* PIN. A change made with it
+    makes every PIN it sets a duress PIN (the old duress PINs are replaced, so they answer as
+    any replaced PIN does), and the real cancel PIN stays valid. Both paths answer alike and do
+    the same work (one check of every stored PIN, one job hashing the new ones, the same
+    statements: the device locked and updated, its latest alert told with an event that only
+    UPTD PPA staff see), so nothing the phone can observe tells them apart.
+
+    Argon2 runs with no transaction open: the request's transaction is committed first and the
+    device locked again after, so neither a pooled connection nor SQLite's write lock waits on
+    hashing."""
     check_not_locked(device, now=now)
-    current_hash = device.cancel_pin_hash
-    if current_hash is not None and data.current_pin is None:
+    seen = stored_pins(device)
+    if seen[0] is not None and data.current_pin is None:
         raise ValidationFailed(
             "current_pin is required to change PINs.",
             extra={"errors": [{"loc": ["body", "current_pin"], "msg": "required"}]},
         )
-    seen = (device.cancel_pin_hash, device.duress_pin_hash)
     await session.commit()
-    current_ok = current_hash is None or await hasher.verify(current_hash, data.current_pin or "")
+    if seen[0] is None:
+        current_ok, under_duress = True, False
+    else:
+        check = await hasher.verify_pins(seen, data.current_pin or "")
+        # A PIN that is both (the holder set the real one as a duress PIN) counts as duress.
+        current_ok, under_duress = check.cancel or check.duress, check.duress
     new_pins = [data.cancel_pin] + ([data.duress_pin] if data.duress_pin else [])
     rules_ok = data.duress_pin is None or data.duress_pin != data.cancel_pin
-    hashes = await hasher.hash_many(*new_pins) if current_ok and rules_ok else []
+    hashes = await hasher.hash_pins(*new_pins) if current_ok and rules_ok else []
     device = await lock_device(session, device.id, seen=seen, now=now)
     if not current_ok:
         record_pin_failure(device, now=now, max_failures=max_failures, lockout_s=lockout_s)
         raise PinIncorrect("current_pin is not correct; nothing changed.")
     if not rules_ok:
         raise PinRules("The duress PIN must differ from the cancel PIN.")
-    device.cancel_pin_hash = hashes[0]
-    device.duress_pin_hash = hashes[1] if len(hashes) > 1 else None
+    second = hashes[1] if len(hashes) > 1 else None
+    if under_duress:
+        keep_pins(device, (seen[0], hashes[0], second))
+    else:
+        keep_pins(device, (hashes[0], second, None))
     device.pin_failures = 0
+    # Told on the device's latest alert, open or not: which of its alerts are still open for
+    # staff is the secret itself, so the work done must not depend on it (one row either way).
+    latest = await session.scalar(
+        select(Alert.id)
+        .where(Alert.device_id == device.id)
+        .order_by(Alert.received_at.desc(), Alert.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        emit(session, PINS_CHANGED_EVENTS[under_duress], at=now, alert_id=latest, data={})
     await session.flush()
 
 
@@ -212,7 +258,7 @@ async def lock_device(
     session: AsyncSession,
     device_id: uuid.UUID,
     *,
-    seen: tuple[str | None, str | None],
+    seen: tuple[str | None, ...],
     now: datetime,
 ) -> Device:
     """The device again, locked, after a PIN was checked with no transaction open: refused if
@@ -227,6 +273,6 @@ async def lock_device(
     if device is None:
         raise Conflict("The device changed meanwhile; retry.")
     check_not_locked(device, now=now)
-    if (device.cancel_pin_hash, device.duress_pin_hash) != seen:
+    if stored_pins(device) != seen:
         raise Conflict("The PINs were changed meanwhile; nothing was done. Retry.")
     return device

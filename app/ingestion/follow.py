@@ -5,18 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import IntakeSettings
 from app.errors import NotFound, PinIncorrect, ValidationFailed
 from app.events import emit
 from app.geo.runtime import GeoService
-from app.identity.devices import check_not_locked, lock_device, record_pin_failure
+from app.identity.devices import (
+    check_not_locked,
+    keep_pins,
+    lock_device,
+    record_pin_failure,
+    stored_pins,
+)
 from app.ingestion.payload import LocationFix
 from app.ingestion.trail import append_fixes, emit_location_updated
 from app.ingestion.views import device_view
-from app.models import Alert, Device
+from app.models import Alert, Device, DispatchTask
 from app.schemas.alerts import AlertDeviceView, LocationBatch, LocationBatchResult
 from app.security.hashing import SecretHasher
 from app.states import AlertState, transition
@@ -46,7 +52,13 @@ async def add_locations(
     settings: IntakeSettings,
     now: datetime,
 ) -> LocationBatchResult:
-    """Store new points. Accepted on cancelled alerts too, alike for genuine and duress cancels."""
+    """Store new points. Accepted on cancelled alerts too, alike for genuine and duress cancels.
+
+    Once the phone has seen its alert end, the answer is built from the batch alone
+    (``as_sent``), never from the stored trail: a duress-cancelled alert keeps its trail, a
+    genuinely cancelled one loses it to the retention purge (``app.policy.retention``), and an
+    answer read from the trail would tell the two apart thirty days on (a re-posted fix a
+    duplicate for the one, new for the other). The work done is the same either way."""
     alert = await own_alert(session, device=device, alert_id=alert_id)
     fixes = [
         LocationFix(
@@ -68,11 +80,38 @@ async def add_locations(
         # The dispatcher decides whether the move changes who should get the offer.
         await schedule(session, alert_id=alert.id, kind="route", due_at=now, now=now)
     await session.flush()
+    if alert.device_status != "active":
+        return as_sent(fixes)
     return LocationBatchResult(
         accepted=trail.accepted,
         duplicates=trail.duplicates,
         stale=trail.stale,
         latest_fix_at=alert.last_fix_at,
+    )
+
+
+def as_sent(fixes: list[LocationFix]) -> LocationBatchResult:
+    """What the phone is told of points posted after it saw its alert end: what it sent (every
+    point received, the stale ones counted, the newest usable fix time), the same whatever staff
+    or retention have done with the alert since."""
+    usable = [f.fix_at for f in fixes if f.usable]
+    return LocationBatchResult(
+        accepted=len(fixes),
+        duplicates=0,
+        stale=len(fixes) - len(usable),
+        latest_fix_at=max(usable, default=None),
+    )
+
+
+async def _match_the_genuine_write(session: AsyncSession, alert: Alert) -> None:
+    """The genuine path's one write to the dispatcher's queue, matched by one that changes
+    nothing, so every cancel runs the same statements (the time taken must not tell them apart).
+    The dispatcher is not asked to reconsider the alert: for everyone but UPTD PPA staff it goes
+    on exactly as if there had been no cancel."""
+    await session.execute(
+        update(DispatchTask)
+        .where(DispatchTask.alert_id == alert.id, DispatchTask.kind == "route")
+        .values(due_at=DispatchTask.due_at)
     )
 
 
@@ -101,16 +140,20 @@ async def cancel_alert(
                 "This device has a cancel PIN: send it as `pin`.",
                 extra={"errors": [{"loc": ["body", "pin"], "msg": "required"}]},
             )
-        seen = (device.cancel_pin_hash, device.duress_pin_hash)
+        seen = stored_pins(device)
         # Argon2 runs with no transaction open (no row lock, no pooled connection, no SQLite
         # write lock waits on it); alert and device are locked and checked again after.
         await session.commit()
-        # Both checks always run, in one job, so the time taken does not reveal which matched.
-        cancel_ok, duress = await hasher.verify_pins(*seen, pin)
+        # Every stored PIN is always checked, in one job, so the time taken does not reveal
+        # which matched (app.security.hashing.SecretHasher.verify_pins).
+        check = await hasher.verify_pins(seen, pin)
+        cancel_ok, duress = check.cancel, check.duress
         alert = await own_alert(session, device=device, alert_id=alert_id)
         if alert.device_status != "active":
             return device_view(alert)  # a concurrent cancel ended it meanwhile
         device = await lock_device(session, device.id, seen=seen, now=now)
+        if check.rehashed is not None:
+            keep_pins(device, check.rehashed)  # the matched PIN, now under the current pepper
         if not (cancel_ok or duress):
             locked = record_pin_failure(
                 device,
@@ -142,6 +185,7 @@ async def cancel_alert(
         alert.duress = True
         alert.do_not_call_back = True
         emit(session, "alert.duress_signalled", at=now, alert_id=alert.id, data={})
+        await _match_the_genuine_write(session, alert)
     elif alert.flood_suspected_at is not None:
         # A suspected flood stays open for staff as one attention item; the phone is shown
         # its cancel as usual (docs/intake.md).
@@ -152,6 +196,7 @@ async def cancel_alert(
             alert_id=alert.id,
             data={"by": "device", "kept_open": "flood_suspected"},
         )
+        await _match_the_genuine_write(session, alert)
     else:
         transition(alert, AlertState.CANCELLED, at=now)
         emit(session, "alert.cancelled", at=now, alert_id=alert.id, data={"by": "device"})

@@ -12,7 +12,7 @@ from app.geo.runtime import GeoService
 from app.ingestion.body import clean_text
 from app.models import Alert
 from app.policy.fields import FULL, FieldAccess
-from app.policy.profile import linked_alert_id
+from app.policy.profile import approach, do_not_call_back, linked_alert_id
 from app.policy.restriction import BREAK_GLASS_MIN_REASON
 from app.schemas.alerts import (
     AlertDeviceView,
@@ -133,7 +133,8 @@ def staff_view(
         reopen_count=alert.reopen_count,
         flood_suspected_at=alert.flood_suspected_at,
         duress=alert.duress if fields.shows_profile else None,
-        do_not_call_back=alert.do_not_call_back,
+        do_not_call_back=do_not_call_back(fields, alert.do_not_call_back),
+        approach=approach(fields),
         linked_alert_id=linked_alert_id(fields, alert.linked_alert_id),
         cancelled_at=alert.cancelled_at,
         contact=_contact(private.get("contact")),

@@ -8,7 +8,10 @@ are used and listed in docs/integrators.md.
 What goes in is limited to what the caller may see (``app.policy`` decides which alerts, and
 whether a victim's being a child may be told: ``export_shows_child``): never contact data,
 narratives or notes, and a child victim's status only to police after a hand-over to police and
-to supervisors and admins.
+to supervisors and admins. What a duress cancel leaves is shown as ``app.policy.profile`` says:
+``cancelled_under_duress`` only to UPTD PPA staff, ``cancelled_by_victim`` to everyone else, and
+pseudonymous readers get the same approach instruction and ``doNotCallBack`` on every incident
+(a reader who did not watch the alert live learns no more than one who did).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from app.access import IntegratorPrincipal, Principal, StaffPrincipal
 from app.errors import Forbidden, NotFound
 from app.models import Alert, Assignment, Case, ChannelAlert, PartnerStatus, Unit
 from app.policy.alerts import AlertAccess, export_shows_child, open_alert
+from app.policy.profile import approach, disposition, do_not_call_back
 from app.policy.roles import PROVINCE_WIDE_ROLES
 
 CONFIDENCE_PCT = 68
@@ -58,7 +62,8 @@ async def eido_incident(
             select(Assignment, Unit)
             .join(Unit, Unit.id == Assignment.unit_id)
             .where(Assignment.alert_id == alert.id)
-            .order_by(Assignment.offered_at, Assignment.id)
+            # Legs offered at once in the order of their units, not of their random ids.
+            .order_by(Assignment.offered_at, Unit.code, Assignment.id)
         )
     ).all()
     statuses = list(
@@ -124,11 +129,14 @@ async def eido_incident(
         "onSceneTimestamp": _iso(alert.on_scene_at),
         "transferredTimestamp": _iso(alert.transferred_at),
         "handedOverTo": alert.handed_over_to,
-        "disposition": alert.disposition,
+        "disposition": disposition(access.fields, alert.disposition),
         "reportingChannel": channel or "app",
         "reporter": alert.reporter,
-        "doNotCallBack": alert.do_not_call_back,
+        "doNotCallBack": do_not_call_back(access.fields, alert.do_not_call_back),
     }
+    told_approach = approach(access.fields)
+    if told_approach is not None:
+        incident["approach"] = told_approach
     if export_shows_child(principal, alert, access):
         incident["victimIsChild"] = alert.victim_is_child
     document: dict[str, Any] = {

@@ -135,7 +135,7 @@ async def fan_out(session: AsyncSession, *, batch: int, now: datetime) -> int:
         if event.alert_id is None:
             continue
         # Integrators are pseudonymous: they subscribe to, and get, the event as the policy
-        # tells it to them (a duress cancel is alert.do_not_call_back).
+        # tells it to them (a duress cancel reaches them in no form at all).
         told, _ = pseudonymous_event(event.event_type, event.payload)
         for endpoint, client in endpoints:
             if told not in endpoint.event_types or event.created_at < endpoint.created_at:

@@ -47,7 +47,7 @@ WEBHOOK_EVENTS = frozenset(
         "alert.location_updated",
         "alert.resolved",
         "alert.cancelled",
-        "alert.do_not_call_back",
+        "alert.do_not_call_back",  # accepted for old subscriptions; no longer sent (profile.py)
         "alert.partner_status",
         "alert.handoff_unacknowledged",
     }

@@ -25,6 +25,9 @@ class Device(Base):
     revoked_at: Mapped[datetime | None]
     cancel_pin_hash: Mapped[str | None] = mapped_column(String(200))
     duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    extra_duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    """A second duress PIN: a change authenticated by the duress PIN makes both PINs it sets
+    duress PINs (``identity.devices.set_pins``); the real cancel PIN stays as it was."""
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None]
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

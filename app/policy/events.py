@@ -36,6 +36,22 @@ def is_supervision_matter(event_type: str) -> bool:
     return event_type.startswith(SUPERVISION_PREFIX)
 
 
+PROFILE_CLOCKS = frozenset({"first_contact"})
+"""The counselor's first contact: whether it runs says whether the victim may be called back,
+which a duress cancel changes (it closes or never starts). UPTD PPA's follow-up, not the
+transit desk's: a clock present only on alerts not cancelled under duress would be a marker."""
+UPTD_CLOCKS = CASE_CLOCKS | PROFILE_CLOCKS
+"""Clocks (and their ``sla.*`` events) for UPTD PPA staff only."""
+
+PROFILE_EVENTS = frozenset(
+    {"alert.duress_signalled", "device.pins_changed", "device.pins_changed_under_duress"}
+)
+"""What the phone's holder did under duress, and the PIN changes that would show it by being
+told (or not): the secret itself, for UPTD PPA staff only. Pseudonymous audiences get no
+stand-in either, since a marker present only on duress alerts would be the secret again
+(``app.policy.profile``)."""
+
+
 def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     """Events about the case file (classification, legal deadlines): for UPTD PPA staff only,
     never for transit operators, who see the alert and nothing of the case behind it. Staff
@@ -44,7 +60,8 @@ def is_case_matter(event_type: str, data: dict[str, Any]) -> bool:
     return (
         event_type.startswith(("case.", "staff.", SUPERVISION_PREFIX))
         or event_type in CONFIDENTIALITY_EVENTS
-        or (event_type.startswith("sla.") and data.get("clock") in CASE_CLOCKS)
+        or event_type in PROFILE_EVENTS
+        or (event_type.startswith("sla.") and data.get("clock") in UPTD_CLOCKS)
     )
 
 

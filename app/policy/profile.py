@@ -6,10 +6,15 @@ own fields (``FieldAccess.shows_profile``): in the legs routing chose for the pr
 ``reason`` and ``preferred_sex``), in the routing explanation, and in the stream's events. Every
 view of those asks here, with the caller's ``FieldAccess``:
 
-- a leg chosen for the preference says ``reason: "withheld"``, and no leg names a sex;
-- ``alert.duress_signalled`` becomes ``alert.do_not_call_back`` ``{"alert_id",
-  "do_not_call_back": true}``: the one thing of a duress cancel they keep, since calling back
-  may endanger the victim (the alert's ``do_not_call_back`` field says the same over REST);
+- every leg's ``reason`` reads ``"withheld"`` (the routing explanation's legs and
+  ``assignment.offered`` alike), and no leg names a sex: a reason withheld only on a
+  preference leg would itself tell of the preference;
+- ``alert.duress_signalled`` never reaches them, nor any stand-in for it
+  (``app.policy.events.PROFILE_EVENTS``): on a duress cancel the alert, its legs and its events
+  go on for them exactly as if there had been no cancel. Instead *every* alert tells them the
+  same approach instruction (``approach``: ``APPROACH``, and ``do_not_call_back`` always
+  true): she may be unable to talk, approach discreetly, the person with her may be the threat.
+  A marker set only by a duress cancel would be the secret itself;
 - ``linked_alert_id`` (the alert's own field and ``alert.received``'s) is null: a link means an
   earlier alert of the same phone was cancelled under duress and is still running;
 - ``assignment.withdrawn`` says why by its ``reason_code`` alone: its ``reason`` may carry a
@@ -32,9 +37,11 @@ PROFILE_REASONS = frozenset({"companion_preference"})
 WITHHELD_REASON = "withheld"
 """What a pseudonymous audience reads instead of such a reason."""
 
-DURESS_EVENT = "alert.duress_signalled"
-DO_NOT_CALL_BACK_EVENT = "alert.do_not_call_back"
-"""What a pseudonymous audience gets for ``alert.duress_signalled``: the instruction, not why."""
+APPROACH = "discreet"
+"""The approach instruction every pseudonymous reader gets with every alert: she may be unable to
+talk; approach discreetly; the person with her may be the threat; do not call back."""
+LEG_REASON_EVENTS = frozenset({"assignment.offered"})
+"""Events whose ``reason`` is why routing offered the leg: withheld on every one."""
 FREE_TEXT_REASON_EVENTS = frozenset({"assignment.withdrawn", "assignment.declined"})
 """Events whose ``reason`` may hold staff's free text; their ``reason_code`` says it in a word."""
 LINKED_ALERT_KEY = "linked_alert_id"
@@ -60,11 +67,31 @@ def close_reason(fields: FieldAccess, status: str, reason: str | None) -> str | 
 
 def leg_reason(fields: FieldAccess, reason: str) -> str:
     """Why routing offered a unit the alert, as ``fields`` may read it."""
-    return reason if fields.shows_profile else _withheld(reason)
+    return reason if fields.shows_profile else WITHHELD_REASON
 
 
 def _withheld(reason: Any) -> Any:
     return WITHHELD_REASON if reason in PROFILE_REASONS else reason
+
+
+def do_not_call_back(fields: FieldAccess, value: bool) -> bool:
+    """Pseudonymous readers never call back (they hold no number) and are told so on every
+    alert: true only after a duress cancel would tell them of it."""
+    return value if fields.shows_profile else True
+
+
+def approach(fields: FieldAccess) -> str | None:
+    """The approach instruction: the same for every alert a pseudonymous reader sees; UPTD PPA
+    staff read the alert's own facts instead (their views are unchanged)."""
+    return None if fields.shows_profile else APPROACH
+
+
+def disposition(fields: FieldAccess, value: str | None) -> str | None:
+    """An alert's disposition as ``fields`` may read it: ``cancelled_under_duress`` is for UPTD
+    PPA staff; everyone else reads ``cancelled_by_victim`` (the record keeps why)."""
+    if value == DURESS_DISPOSITION and not fields.shows_profile:
+        return TOLD_DISPOSITION
+    return value
 
 
 def preferred_sex(fields: FieldAccess, value: str | None) -> str | None:
@@ -91,7 +118,7 @@ def routing_explanation(fields: FieldAccess, decision: dict[str, Any]) -> dict[s
     return {
         **decision,
         "legs": [
-            {**leg, "reason": _withheld(leg.get("reason")), "preferred_sex": None}
+            {**leg, "reason": WITHHELD_REASON, "preferred_sex": None}
             if isinstance(leg, dict)
             else leg
             for leg in legs
@@ -100,11 +127,12 @@ def routing_explanation(fields: FieldAccess, decision: dict[str, Any]) -> dict[s
 
 
 def pseudonymous_event(event_type: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """An event (name, payload) as transit staff and integrators are told it."""
-    if event_type == DURESS_EVENT:
-        return DO_NOT_CALL_BACK_EVENT, {"alert_id": data.get("alert_id"), "do_not_call_back": True}
+    """An event (name, payload) as transit staff and integrators are told it (the events of
+    ``app.policy.events.PROFILE_EVENTS`` never reach them: callers drop them first)."""
     told = data
-    if event_type in FREE_TEXT_REASON_EVENTS:
+    if event_type in LEG_REASON_EVENTS:
+        told = {**told, "reason": WITHHELD_REASON}
+    elif event_type in FREE_TEXT_REASON_EVENTS:
         # An event written before it carried a code: its text is withheld all the same.
         told = {**told, "reason": data.get("reason_code") or WITHHELD_REASON}
     elif data.get("reason") in PROFILE_REASONS:

@@ -33,7 +33,10 @@ def purgeable(*, now: datetime, retention: timedelta) -> tuple[ColumnElement[boo
     """The SQL condition for an alert whose personal data is due for purging."""
     closed = func.coalesce(Alert.resolved_at, Alert.cancelled_at)
     return (
-        Alert.purged_at.is_(None),
+        # Purged again when points arrived since: the phone's location posts are still taken
+        # after its alert ended (answered alike for a genuine and a duress cancel, so both store
+        # them), and a purged alert must not gather a new trail.
+        or_(Alert.purged_at.is_(None), exists().where(AlertLocation.alert_id == Alert.id)),
         Alert.legal_hold.is_(False),
         Alert.duress.is_(False),
         or_(Alert.disposition.is_(None), Alert.disposition != "cancelled_under_duress"),

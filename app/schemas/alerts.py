@@ -187,7 +187,17 @@ class AlertStaffView(BaseModel):
         ),
     )
     duress: bool | None = Field(None, description="Not shown to transit staff or partners")
-    do_not_call_back: bool
+    do_not_call_back: bool = Field(
+        description="For transit staff and partners always true (see `approach`)"
+    )
+    approach: Literal["discreet"] | None = Field(
+        None,
+        description=(
+            "For transit staff and partners, the same on every alert: she may be unable to "
+            "talk; approach discreetly; the person with her may be the threat; do not call back. "
+            "Null for UPTD PPA staff"
+        ),
+    )
     linked_alert_id: uuid.UUID | None = Field(
         None,
         description=(

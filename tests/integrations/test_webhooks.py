@@ -160,17 +160,18 @@ async def test_events_from_before_the_alert_entered_the_scope_are_not_sent(
     assert str(alert_id) in receiver.requests[0].content.decode()
 
 
-async def test_a_duress_cancel_reaches_integrators_as_do_not_call_back_only(
+async def test_a_duress_cancel_reaches_no_integrator_webhook_in_any_form(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:
-    """Integrators are pseudonymous: an alert in their scope cancelled under duress reaches an
-    endpoint subscribed to ``alert.do_not_call_back`` as that, and never as
-    ``alert.duress_signalled``, even for an endpoint whose stored subscription names it."""
+    """Integrators are pseudonymous: for them an alert cancelled under duress goes on as if
+    there had been no cancel. Nothing is sent, not as ``alert.do_not_call_back`` (still accepted
+    in old subscriptions, no longer sent), ``alert.cancelled`` or ``alert.duress_signalled``,
+    even to an endpoint whose stored subscription names it; the transfer (the control) is."""
     token = await client_token(
         client, context, scopes=["webhooks:manage", "alerts:read"], data_scope="112"
     )
     urls: dict[str, str] = {}
-    for kind in ("alert.do_not_call_back", "alert.cancelled"):
+    for kind in ("alert.do_not_call_back", "alert.cancelled", "alert.transferred"):
         response = await client.post(
             "/v1/webhooks/endpoints",
             json={"url": f"https://{PUBLIC}/hooks/{kind}", "event_types": [kind]},
@@ -203,7 +204,7 @@ async def test_a_duress_cancel_reaches_integrators_as_do_not_call_back_only(
 
     sent = [(r.url.path, json.loads(r.content)) for r in receiver.requests]
     assert [(path, body["type"]) for path, body in sent] == [
-        ("/hooks/alert.do_not_call_back", "alert.do_not_call_back")
+        ("/hooks/alert.transferred", "alert.transferred")
     ]
     assert sent[0][1]["data"]["alert_id"] == alert_id
     assert "duress" not in receiver.requests[0].content.decode()

@@ -111,7 +111,7 @@ async def test_a_child_victims_identity_waits_for_the_claim(
     assert held["contact"]["name"] == "CANARY-NAME" and held["victim_is_child"] is True
 
 
-async def test_transit_staff_see_a_pseudonymous_alert_and_keep_do_not_call_back(
+async def test_transit_staff_see_a_pseudonymous_alert_with_the_approach_every_alert_carries(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:
     await on_duty(context, "konselor.kb", KB)
@@ -127,7 +127,9 @@ async def test_transit_staff_see_a_pseudonymous_alert_and_keep_do_not_call_back(
     view = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(tj))).json()
     for hidden in ("victim_is_child", "companion_preference", "duress", "contact", "message"):
         assert view[hidden] is None, hidden
-    assert view["do_not_call_back"] is False and "CANARY" not in str(view)
+    # Not a marker of this alert: every alert tells them the same (app.policy.profile).
+    assert (view["do_not_call_back"], view["approach"]) == (True, "discreet")
+    assert "CANARY" not in str(view)
 
 
 async def test_reads_of_routing_timeline_clocks_and_case_are_audited(

@@ -15,6 +15,7 @@ import pytest
 
 from app.clock import FrozenClock
 from app.context import AppContext
+from app.policy.events import PROFILE_EVENTS
 from app.policy.integrators import ClientScope
 from app.policy.sight import LegSight
 from app.realtime.scopes import AlertFacts, Audience, ScopeFacts, StreamEvent, message_for
@@ -58,20 +59,20 @@ def _event(name: str, data: dict[str, Any]) -> StreamEvent:
 
 
 @pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
-def test_a_duress_cancel_reaches_pseudonymous_audiences_as_do_not_call_back(
+def test_a_duress_cancel_and_pin_changes_reach_no_pseudonymous_audience(
     audience: Audience,
 ) -> None:
-    event = _event("alert.duress_signalled", {})
-    assert message_for(audience, event, FACTS) == (
-        "alert.do_not_call_back",
-        {"alert_id": event.data["alert_id"], "do_not_call_back": True},
-    )
-    for staff in (COUNSELOR, SUPERVISOR):  # UPTD PPA staff: as it is
-        assert message_for(staff, event, FACTS) == ("alert.duress_signalled", event.data)
+    """Not even as a stand-in ("do not call back"): a marker only duress alerts carry would be
+    the secret itself; for them the alert goes on as if nothing had happened."""
+    for name in sorted(PROFILE_EVENTS):
+        event = _event(name, {})
+        assert message_for(audience, event, FACTS) is None, name
+        for staff in (COUNSELOR, SUPERVISOR):  # UPTD PPA staff: as it is
+            assert message_for(staff, event, FACTS) == (name, event.data)
 
 
 @pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
-def test_an_offer_for_the_companion_preference_withholds_its_reason(audience: Audience) -> None:
+def test_every_offer_withholds_its_reason_so_none_stands_out(audience: Audience) -> None:
     event = _event(
         "assignment.offered",
         {"unit_code": KL, "leg_kind": "post", "reason": "companion_preference", "step": 0},
@@ -80,7 +81,11 @@ def test_an_offer_for_the_companion_preference_withholds_its_reason(audience: Au
     assert told is not None and told[1] == {**event.data, "reason": "withheld"}
     assert message_for(SUPERVISOR, event, FACTS) == ("assignment.offered", event.data)
     nearest = _event("assignment.offered", {"unit_code": KB, "reason": "nearest"})
-    assert message_for(audience, nearest, FACTS) == ("assignment.offered", nearest.data)
+    assert message_for(audience, nearest, FACTS) == (
+        "assignment.offered",
+        {**nearest.data, "reason": "withheld"},
+    )
+    assert message_for(SUPERVISOR, nearest, FACTS) == ("assignment.offered", nearest.data)
 
 
 async def test_transit_staff_and_integrators_learn_neither_companion_preference_nor_duress(
@@ -150,16 +155,21 @@ async def test_transit_staff_and_integrators_learn_neither_companion_preference_
     for label, answer in reads.items():
         if not label.startswith("supervisor"):
             assert _profile_in(answer.text) == [], (label, answer.text)
-    assert reads["transit"].json()["do_not_call_back"] is True
+    # The approach instruction every transit alert carries, not a marker of this one.
+    for who in ("transit", "integrator"):
+        view = reads[who].json()
+        assert (view["do_not_call_back"], view["approach"]) == (True, "discreet"), who
+    assert reads["supervisor"].json()["approach"] is None  # UPTD PPA staff's view is unchanged
     timeline = [entry["event"] for entry in reads["transit/timeline"].json()]
-    assert "alert.do_not_call_back" in timeline
+    assert "alert.do_not_call_back" not in timeline and "cancelled" not in repr(timeline)
     routing = reads["transit/routing"].json()
-    (kl_leg,) = [g for d in routing["decisions"] for g in d["legs"] if g["unit_code"] == KL]
-    assert kl_leg["reason"] == "withheld"
+    assert {g["reason"] for d in routing["decisions"] for g in d["legs"]} == {"withheld"}
+    assert {g["reason"] for g in reads["transit/assignments"].json()["items"]} <= {"withheld"}
     for who in ("transit", "integrator"):
         messages = seen[who]
         assert _profile_in(repr(messages)) == [], (who, messages)
-        assert "alert.do_not_call_back" in [m["event"] for m in messages], who
+        names = [m["event"] for m in messages]
+        assert "alert.do_not_call_back" not in names and "alert.cancelled" not in names, who
 
 
 @pytest.mark.parametrize("audience", [TRANSIT, POLICE], ids=["transit_staff", "integrator"])
