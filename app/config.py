@@ -262,6 +262,9 @@ class SlaSettings(BaseModel):
     monitor_interval_s: float = Field(30.0, gt=0, le=300)
     """The SLA monitor's fallback poll: it sleeps until the next warning or deadline, and
     commits that may change clocks wake it."""
+    report_min_cell: int = Field(5, ge=1, le=1000)
+    """A report's group counting fewer alerts than this is suppressed for audiences without
+    province-wide sight (``app.policy.reports``): no group can single out a person."""
 
     @field_validator("targets_s", mode="before")
     @classmethod

@@ -2,6 +2,9 @@
 percentiles and breaches by cause. Drills and accidental presses are counted apart and never
 against a target; alerts cancelled under duress are counted like any other.
 
+What a reader may be told (the window's grain, the smallest group, duress counts) is decided by
+``app.policy.reports``; this module applies it: ``snap`` the window, ``shape`` the figures.
+
 Percentiles are continuous (linear interpolation, as PostgreSQL's ``percentile_cont``): computed
 by PostgreSQL itself there, and by ``percentile_cont`` below on SQLite.
 """
@@ -13,12 +16,14 @@ import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.policy.reports import Granularity, ReportAudience, suppressed_keys
 
 GroupBy = Literal["post", "partner", "kecamatan", "kota", "hour", "day"]
 PERCENTILES = (0.5, 0.9, 0.99)
@@ -111,14 +116,36 @@ class GroupFigures:
     cancelled_under_duress: int = 0
     clocks: dict[str, ClockFigures] = field(default_factory=lambda: defaultdict(ClockFigures))
 
-    def as_dict(self, key: str) -> dict[str, Any]:
+    def as_dict(self, key: str, *, shows_duress: bool = True) -> dict[str, Any]:
+        duress = {"cancelled_under_duress": self.cancelled_under_duress} if shows_duress else {}
         return {
             "key": key,
+            "suppressed": False,
             "alerts": self.alerts,
             "excluded": {"drills": self.drills, "accidental": self.accidental},
-            "cancelled_under_duress": self.cancelled_under_duress,
+            **duress,
             "clocks": {name: fig.as_dict() for name, fig in sorted(self.clocks.items())},
         }
+
+
+def snap(
+    start: datetime, end: datetime, *, granularity: Granularity, timezone: str
+) -> tuple[datetime, datetime]:
+    """The window widened to whole hours or days of the region's wall clock: the start down,
+    the end up (an end already on a boundary stays)."""
+    zone = ZoneInfo(timezone)
+
+    def floor(moment: datetime) -> datetime:
+        local = moment.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        return local.replace(hour=0) if granularity == "day" else local
+
+    step = timedelta(days=1) if granularity == "day" else timedelta(hours=1)
+    low, high = floor(start), floor(end)
+    if high < end:
+        # Wall-clock arithmetic for days (a zone with daylight saving keeps midnights); an hour
+        # is added in UTC so that a repeated hour is not skipped.
+        high = high + step if granularity == "day" else (high.astimezone(UTC) + step)
+    return low.astimezone(UTC), high.astimezone(UTC)
 
 
 def _key_in_python(row: Any, group_by: GroupBy, zone: ZoneInfo) -> str:
@@ -143,16 +170,20 @@ async def sla_report(
     group_by: GroupBy,
     timezone: str,
     region: str,
+    audience: ReportAudience,
 ) -> dict[str, Any]:
+    """The report over ``start``…``end`` as already snapped (``snap``) for ``audience``."""
     zone = ZoneInfo(timezone)
     params = {"start": start, "end": end, "tz": timezone, "region": region}
     postgres = session.get_bind().dialect.name == "postgresql"
     keyed = (await session.execute(text(_KEYED), params)).all()
     groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
     alert_key: dict[Any, str] = {}
+    parents: dict[str, str] = {}
     for row in keyed:
         key = _key_in_python(row, group_by, zone)
         alert_key[row.alert_id] = key
+        parents[key] = row.city_code or ""
         figures = groups[key]
         figures.alerts += 1
         figures.drills += bool(row.is_drill)
@@ -171,9 +202,31 @@ async def sla_report(
         "group_by": group_by,
         "region": region,
         "timezone": timezone,
+        "granularity": audience.granularity,
+        "min_cell": audience.min_cell,
         "percentiles": "continuous (linear interpolation), seconds",
-        "groups": [groups[key].as_dict(key) for key in sorted(groups)],
+        "groups": shape(groups, audience, parents=parents if group_by == "kecamatan" else None),
     }
+
+
+def shape(
+    groups: dict[str, GroupFigures],
+    audience: ReportAudience,
+    *,
+    parents: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The groups as ``audience`` may read them: small ones (and their complements) suppressed,
+    duress counts only where it may see them."""
+    hidden: set[str] = set()
+    if audience.min_cell is not None:
+        counts = {key: figures.alerts for key, figures in groups.items()}
+        hidden = suppressed_keys(counts, min_cell=audience.min_cell, parents=parents)
+    return [
+        {"key": key, "suppressed": True}
+        if key in hidden
+        else groups[key].as_dict(key, shows_duress=audience.shows_duress)
+        for key in sorted(groups)
+    ]
 
 
 async def _aggregate_in_postgres(
@@ -234,17 +287,21 @@ def _aware(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def as_csv(report: dict[str, Any]) -> str:
+def as_csv(report: dict[str, Any], *, shows_duress: bool) -> str:
+    """One row per group and clock; a suppressed group is one row with ``suppressed`` true and
+    no figures; the duress column only for readers who may see it."""
+    duress_column = ["cancelled_under_duress"] if shows_duress else []
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
         [
             "group_by",
             "key",
+            "suppressed",
             "alerts",
             "excluded_drills",
             "excluded_accidental",
-            "cancelled_under_duress",
+            *duress_column,
             "clock",
             "finished",
             "met",
@@ -257,15 +314,20 @@ def as_csv(report: dict[str, Any]) -> str:
         ]
     )
     for group in report["groups"]:
+        if group["suppressed"]:
+            writer.writerow([report["group_by"], group["key"], "true"])
+            continue
+        duress = [group["cancelled_under_duress"]] if shows_duress else []
         for clock, fig in group["clocks"].items():
             writer.writerow(
                 [
                     report["group_by"],
                     group["key"],
+                    "false",
                     group["alerts"],
                     group["excluded"]["drills"],
                     group["excluded"]["accidental"],
-                    group["cancelled_under_duress"],
+                    *duress,
                     clock,
                     fig["finished"],
                     fig["met"],
