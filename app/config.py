@@ -119,6 +119,16 @@ class SecuritySettings(BaseModel):
     audit_seal_interval_s: float = Field(5.0, gt=0, le=30)
     """How often the sealer chains new audit rows: the longest a row stays unsealed (and a
     change to it undetectable by ``sigap audit verify``) on a running service."""
+    audit_keys: SecretStr = SecretStr("")
+    """The audit chain's own HMAC key ring, "kid:base64url(32 bytes),kid2:..."; the first seals,
+    all verify. Empty: the chain stays keyed from ``secret_key`` as before (a warning, never a
+    refusal); batches sealed that way keep verifying after a key is added."""
+    audit_checkpoint_file: Path | None = None
+    """Where each seal's head is appended (JSON lines); default: ``audit-checkpoints.jsonl``
+    beside the SQLite file (``var/`` on PostgreSQL). An operator or SIEM keeps a copy elsewhere."""
+    audit_late_tolerance_s: float = Field(300.0, ge=1, le=86400)
+    """A row dated more than this before the previous seal is sealed all the same and reported
+    (a transaction that began before a seal may commit after it)."""
 
 
 class IntakeSettings(BaseModel):
@@ -397,6 +407,16 @@ class Settings(BaseSettings):
     def effective_secret_key(self) -> str:
         value = self.security.secret_key.get_secret_value()
         return value or (DEV_SECRET_KEY if self.dev else "")
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """The checkpoint file: the setting, else beside the SQLite file (else ``var/``)."""
+        if self.security.audit_checkpoint_file is not None:
+            return self.security.audit_checkpoint_file
+        folder = Path("var")
+        if self.is_sqlite:
+            folder = Path(self.database_url.split(":///", 1)[1]).parent
+        return folder / "audit-checkpoints.jsonl"
 
     @cached_property
     def effective_encryption_keys(self) -> str:

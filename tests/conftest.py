@@ -58,6 +58,7 @@ OPERATIONAL_TABLES = (
     "shift",
     "break_glass_grant",
     "audit_entry",
+    "audit_seal",
     "outbox_event",
     "idempotency_record",
     "alert_location",
