@@ -4,11 +4,12 @@ understands a restore from backup; the chain's own key ring rotates."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,61 @@ def test_sigap_secrets_prints_an_audit_key_ring(capsys: pytest.CaptureFixture[st
     name, _, spec = line.partition("=")
     assert name == "SIGAP_SECURITY__AUDIT_KEYS"
     assert list(parse_ring(spec)) == ["a1"]
+
+
+async def test_the_commands_seal_verify_and_record_a_restore(
+    context: AppContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`sigap audit seal | verify | checkpoint --restored-from T` on the test database, with
+    the wall clock (the commands' own)."""
+    settings = context.settings
+    path = tmp_path / "audit.jsonl"
+    for name, value in {
+        "SIGAP_DATABASE_URL": settings.database_url,
+        "SIGAP_DEV": "1",
+        "SIGAP_SECURITY__SECRET_KEY": settings.security.secret_key.get_secret_value(),
+        "SIGAP_SECURITY__ENCRYPTION_KEYS": settings.security.encryption_keys.get_secret_value(),
+        "SIGAP_SECURITY__AUDIT_KEYS": _ring("a1"),
+        "SIGAP_SECURITY__AUDIT_CHECKPOINT_FILE": str(path),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    async def run(*argv: str) -> tuple[int, str]:
+        from app.cli import main
+
+        code = await asyncio.to_thread(main, list(argv))
+        return code, capsys.readouterr().out
+
+    async def write(n: int) -> None:
+        async with context.sessions() as session:
+            for _ in range(n):
+                record(
+                    session,
+                    principal=None,
+                    action="alert.read",
+                    object_type="alert",
+                    object_id=uuid.uuid4(),
+                    at=datetime.now(UTC),
+                )
+            await session.commit()
+
+    await write(3)
+    assert (await run("audit", "seal"))[0] == 0
+    backup_taken_at = datetime.now(UTC)
+    await write(2)
+    assert (await run("audit", "seal")) == (0, "sealed=2\n")
+    code, out = await run("audit", "verify")
+    assert (code, json.loads(out)["checkpoints"], json.loads(out)["intact"]) == (0, 2, True)
+
+    await _cut(context, from_batch=2)
+    code, out = await run("audit", "verify")
+    assert code == 1 and "were deleted from its end" in out
+    code, out = await run("audit", "checkpoint", "--restored-from", backup_taken_at.isoformat())
+    assert (code, json.loads(out)["kind"], json.loads(out)["batch"]) == (0, "restore", 1)
+    code, out = await run("audit", "verify", "--checkpoints", str(path))
+    assert code == 0, out
+    assert len(json.loads(out)["restores"]) == 1
+    assert (await run("audit", "checkpoint", "--restored-from", "2026-12-07T03:00:00"))[0] == 2
