@@ -69,6 +69,10 @@ class DatabaseSettings(BaseModel):
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
     sqlite_busy_timeout_ms: int = Field(30000, ge=100)
     """How long a SQLite transaction waits for the write lock: as long as a request lives."""
+    migration_url: str | None = None
+    """PostgreSQL only: the owner role's URL, used for migrations alone (``sigap serve``,
+    ``sigap migrate``), so that the running app's role (``database_url``) needs no DDL and may
+    add audit rows but never change or delete them (docs/deploy.md)."""
 
 
 class OverloadSettings(BaseModel):
@@ -378,6 +382,12 @@ class Settings(BaseSettings):
             self.dispatch.ack_timeout_s, ACK_TIMEOUT_DEFAULTS, (), "dispatch.ack_timeout_s"
         )
         _require_positive(self.dispatch.ack_timeout_s, "dispatch.ack_timeout_s")
+        if self.db.migration_url and not normalise_database_url(self.db.migration_url).startswith(
+            "postgresql"
+        ):
+            raise ValueError("db.migration_url: a PostgreSQL URL (the owner role's)")
+        if self.db.migration_url and self.is_sqlite:
+            raise ValueError("db.migration_url is for PostgreSQL; SQLite has no roles")
         return self
 
     unsafe_answer_before_commit_s: float = Field(0.0, ge=0, le=5)
