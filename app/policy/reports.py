@@ -12,7 +12,9 @@ milliseconds around a press told its post and its duress flag. So:
   no total (another grouping of the same window adds up to the same alerts) gives one away by
   subtraction; grouped by kecamatan, the same holds inside each kota.
 - Duress cancels are counted only for UPTD PPA supervisors; everyone else gets no such figure
-  (the field is omitted), as need-to-know tells pseudonymous audiences ``cancelled_by_victim``.
+  (the field is omitted) and the alert counted as the genuine cancel it looked like
+  (``app.sla.reports.told_clock``), as need-to-know tells pseudonymous audiences
+  ``cancelled_by_victim``.
 """
 
 from __future__ import annotations

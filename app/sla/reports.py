@@ -24,13 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.policy.reports import Granularity, ReportAudience, suppressed_keys
+from app.sla.policy import ALERT_CLOCKS
 
 GroupBy = Literal["post", "partner", "kecamatan", "kota", "hour", "day"]
 PERCENTILES = (0.5, 0.9, 0.99)
 
 _KEYED = """
 SELECT a.id AS alert_id, a.received_at, a.area_code, ar.city_code, a.is_drill, a.disposition,
-       a.state, a.duress, a.acknowledged_at,
+       a.state, a.duress, a.acknowledged_at, a.device_closed_at,
        (SELECT s.unit_code FROM assignment s
          WHERE s.alert_id = a.id AND s.leg_kind <> 'transit'
          ORDER BY s.accepted_at IS NULL, s.accepted_at, s.offered_at LIMIT 1) AS post,
@@ -70,7 +71,7 @@ GROUP BY 1, 2, 3
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 _CLOCK_ROWS = f"""
 WITH k AS ({_KEYED})
-SELECT k.alert_id, c.clock, c.status, c.started_at, c.stopped_at, c.breach_cause
+SELECT k.alert_id, c.clock, c.status, c.started_at, c.stopped_at, c.deadline_at, c.breach_cause
 FROM k JOIN sla_clock c ON c.alert_id = k.alert_id AND NOT c.excluded
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 
@@ -180,6 +181,7 @@ async def sla_report(
     groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
     alert_key: dict[Any, str] = {}
     parents: dict[str, str] = {}
+    told: dict[Any, datetime | None] = {}
     for row in keyed:
         key = _key_in_python(row, group_by, zone)
         alert_key[row.alert_id] = key
@@ -187,15 +189,24 @@ async def sla_report(
         figures = groups[key]
         figures.alerts += 1
         figures.drills += bool(row.is_drill)
+        cancelled = row.state == "cancelled"
+        acknowledged = row.acknowledged_at is not None
+        if row.duress and not audience.shows_duress and row.device_closed_at is not None:
+            # Told as the genuine cancel the phone showed, at the moment it showed it.
+            cancelled_at = _aware(row.device_closed_at)
+            cancelled = True
+            acknowledged = acknowledged and _aware(row.acknowledged_at) <= cancelled_at
+            told[row.alert_id] = cancelled_at if acknowledged else None
         figures.accidental += (not row.is_drill) and (
-            row.disposition == "accidental"
-            or (row.state == "cancelled" and row.acknowledged_at is None)
+            row.disposition == "accidental" or (cancelled and not acknowledged)
         )
         figures.cancelled_under_duress += bool(row.duress)
-    if postgres:
+    if postgres and audience.shows_duress:
         await _aggregate_in_postgres(session, groups, group_by, params)
     else:
-        await _aggregate_in_python(session, groups, alert_key, params)
+        # The told view is computed row by row, on PostgreSQL too: one path for one audience,
+        # whether or not its window holds a duress cancel.
+        await _aggregate_in_python(session, groups, alert_key, params, told=told)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -250,21 +261,42 @@ async def _aggregate_in_python(
     groups: dict[str, GroupFigures],
     alert_key: dict[Any, str],
     params: dict[str, Any],
+    *,
+    told: dict[Any, datetime | None] | None = None,
 ) -> None:
+    """``told``: alerts cancelled under duress, for a reader who is told a genuine cancel —
+    with the moment of the cancel, or None where that cancel came before anyone accepted
+    (the alert is then excluded, as a genuine one is)."""
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in (await session.execute(text(_CLOCK_ROWS), params)).all():
+        status, stopped_at = row.status, row.stopped_at
+        if told is not None and row.alert_id in told:
+            cancelled_at = told[row.alert_id]
+            if cancelled_at is None:
+                continue
+            as_told = told_clock(
+                row.clock,
+                status=status,
+                started_at=_aware(row.started_at),
+                stopped_at=_aware(stopped_at) if stopped_at is not None else None,
+                deadline_at=_aware(row.deadline_at),
+                cancelled_at=cancelled_at,
+            )
+            if as_told is None:
+                continue
+            status, stopped_at = as_told
         key = alert_key[row.alert_id]
         figures = groups[key].clocks[row.clock]
-        if row.status in ("met", "breached"):
+        if status in ("met", "breached"):
             figures.finished += 1
-        if row.status == "met":
+        if status == "met":
             figures.met += 1
-        if row.status == "breached":
+        if status == "breached":
             figures.breached += 1
             cause = row.breach_cause or "unknown"
             figures.breaches_by_cause[cause] = figures.breaches_by_cause.get(cause, 0) + 1
-        if row.stopped_at is not None:
-            started, stopped = _aware(row.started_at), _aware(row.stopped_at)
+        if stopped_at is not None:
+            started, stopped = _aware(row.started_at), _aware(stopped_at)
             durations[(key, row.clock)].append((stopped - started).total_seconds())
     for (key, clock), values in durations.items():
         groups[key].clocks[clock].percentiles_s = {
@@ -275,6 +307,28 @@ async def _aggregate_in_python(
             clock_figures.percentiles_s = clock_figures.percentiles_s or {
                 _name(p): None for p in PERCENTILES
             }
+
+
+def told_clock(
+    clock: str,
+    *,
+    status: str,
+    started_at: datetime,
+    stopped_at: datetime | None,
+    deadline_at: datetime,
+    cancelled_at: datetime,
+) -> tuple[str, datetime | None] | None:
+    """A clock of an alert cancelled under duress as it would stand had the cancel been
+    genuine (``app.sla.policy.outcome``): what stopped before the cancel stays; an alert clock
+    still running is closed, or breached if its deadline had passed; a clock started after
+    the cancel never was (None). Legal clocks run on after an alert ends either way."""
+    if clock not in ALERT_CLOCKS:
+        return status, stopped_at
+    if started_at > cancelled_at:
+        return None
+    if stopped_at is not None and stopped_at <= cancelled_at:
+        return status, stopped_at
+    return ("closed" if cancelled_at < deadline_at else "breached"), None
 
 
 def _name(fraction: float) -> str:

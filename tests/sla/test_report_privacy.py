@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.context import AppContext
-from app.models import Alert, Device
+from app.models import Alert, Device, SlaClock
 from app.policy.reports import suppressed_keys
 from app.sla.reports import snap
 from tests.helpers import auth, integrator_token, staff_token
@@ -238,3 +238,154 @@ def test_no_family_of_groups_has_a_suppressed_sum_below_the_minimum() -> None:
         for family in (set(counts), *({k for k in counts if parents[k] == p} for p in "pq")):
             total = sum(counts[k] for k in family & hidden)
             assert total == 0 or total >= 5 or family <= hidden, (counts, parents, hidden)
+
+
+def _clock(alert: Alert, clock: str, start_s: float, target_s: float, **fields: object) -> SlaClock:
+    started = alert.received_at + timedelta(seconds=start_s)
+    stop_s = fields.pop("stop_s", None)
+    return SlaClock(
+        id=uuid.uuid4(),
+        alert_id=alert.id,
+        clock=clock,
+        target_key=clock,
+        policy_version="t",
+        started_at=started,
+        warn_at=started + timedelta(seconds=target_s * 0.75),
+        deadline_at=started + timedelta(seconds=target_s),
+        stopped_at=alert.received_at + timedelta(seconds=stop_s) if stop_s is not None else None,
+        next_at=None,
+        breach_cause=None,
+        **fields,
+    )
+
+
+async def twins(context: AppContext) -> None:
+    """Day 1: a cancel before anyone accepted, one after, and four others; day 2 the same, but
+    both cancels under duress — the alerts then went on for staff (accepted, on scene)."""
+    async with context.sessions() as session:
+        device = Device(
+            id=uuid.uuid4(), credential_hash=uuid.uuid4().hex * 2, created_at=DAY, pin_failures=0
+        )
+        session.add(device)
+        await session.flush()
+        for day, duress in ((0, False), (1, True)):
+            base = (DAY + timedelta(days=day, hours=9)).astimezone(UTC)
+
+            def alert(n: int, base: datetime = base, day: int = day, **fields: object) -> Alert:
+                at = base + timedelta(minutes=10 * n)
+                values: dict[str, object] = {
+                    "state": "acknowledged",
+                    "device_status": "active",
+                    "duress": False,
+                    "do_not_call_back": False,
+                    **fields,
+                }
+                return Alert(
+                    id=uuid.uuid4(),
+                    case_code=f"SGP-D{day}{n:06d}",
+                    device_id=device.id,
+                    region_code="dki-jakarta",
+                    is_drill=False,
+                    silent=True,
+                    reporter="victim",
+                    flags=[],
+                    area_code=SOUTH,
+                    area_method="inside",
+                    station_candidates=[],
+                    press_count=1,
+                    last_pressed_at=at,
+                    joinable=False,
+                    received_at=at,
+                    updated_at=at,
+                    routed_at=at + timedelta(seconds=1),
+                    dispatch_step=0,
+                    escalations=0,
+                    sla_dirty=False,
+                    **values,
+                )
+
+            def seconds(a: Alert, s: float) -> datetime:
+                return a.received_at + timedelta(seconds=s)
+
+            rows: list[object] = []
+            # Cancelled at 30 s, before anyone accepted.
+            if duress:
+                early = alert(0, duress=True, do_not_call_back=True, device_status="cancelled")
+                early.device_closed_at, early.acknowledged_at = (
+                    seconds(early, 30),
+                    seconds(early, 50),
+                )
+                rows += [
+                    early,
+                    _clock(early, "routing", 0, 5, stop_s=1, status="met", excluded=False),
+                    _clock(
+                        early, "acknowledgement", 1, 60, stop_s=50, status="met", excluded=False
+                    ),
+                    _clock(early, "on_scene", 50, 1800, status="running", excluded=False),
+                ]
+            else:
+                early = alert(0, state="cancelled", device_status="cancelled")
+                early.device_closed_at = early.cancelled_at = seconds(early, 30)
+                rows += [
+                    early,
+                    _clock(early, "routing", 0, 5, stop_s=1, status="met", excluded=True),
+                    _clock(early, "acknowledgement", 1, 60, status="closed", excluded=True),
+                ]
+            # Accepted at 20 s, cancelled at 40 s.
+            late = alert(1, duress=duress, do_not_call_back=duress, device_status="cancelled")
+            late.acknowledged_at, late.device_closed_at = seconds(late, 20), seconds(late, 40)
+            if not duress:
+                late.state, late.cancelled_at = "cancelled", seconds(late, 40)
+            rows += [
+                late,
+                _clock(late, "routing", 0, 5, stop_s=1, status="met", excluded=False),
+                _clock(late, "acknowledgement", 1, 60, stop_s=20, status="met", excluded=False),
+                _clock(late, "first_contact", 20, 300, status="closed", excluded=False),
+                _clock(
+                    late,
+                    "on_scene",
+                    20,
+                    1800,
+                    stop_s=600 if duress else None,
+                    status="met" if duress else "closed",
+                    excluded=False,
+                ),
+            ]
+            for n in range(2, 6):
+                plain = alert(n)
+                plain.acknowledged_at = seconds(plain, 10 + n)
+                rows += [
+                    plain,
+                    _clock(plain, "routing", 0, 5, stop_s=1, status="met", excluded=False),
+                    _clock(
+                        plain, "acknowledgement", 1, 60, stop_s=10 + n, status="met", excluded=False
+                    ),
+                ]
+            session.add_all(rows)
+            await session.flush()
+        await session.commit()
+
+
+async def test_a_duress_cancel_reads_as_the_genuine_one_for_all_but_supervisors(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    await twins(context)
+    params = {
+        "from": DAY.isoformat(),
+        "to": (DAY + timedelta(days=2)).isoformat(),
+        "group_by": "day",
+    }
+    for who in (
+        await staff_token(client, context, "admin", "admin", "central"),
+        await integrator_token(client, context, ["reports:read"]),
+    ):
+        answer = await client.get("/v1/reports/sla", headers=auth(who), params=params)
+        genuine, duress = answer.json()["groups"]
+        assert genuine["excluded"] == {"drills": 0, "accidental": 1}
+        assert {**genuine, "key": None} == {**duress, "key": None}  # field by field
+    supervisor = await staff_token(client, context, "supervisor", "supervisor", "central")
+    answer = await client.get("/v1/reports/sla", headers=auth(supervisor), params=params)
+    genuine, duress = answer.json()["groups"]
+    assert (genuine["cancelled_under_duress"], duress["cancelled_under_duress"]) == (0, 2)
+    assert duress["excluded"]["accidental"] == 0  # for staff the alerts went on
+    assert duress["clocks"]["on_scene"]["met"] == 1
