@@ -137,6 +137,9 @@ def read_checkpoints(paths: Sequence[Path]) -> tuple[list[Checkpoint], list[str]
                 found.append(Checkpoint.from_json(line))
             except (ValueError, KeyError, TypeError):
                 warnings.append(f"{path}:{number}: not a checkpoint line, skipped")
+    # Several hosts' files interleave by time: a restore line must come after every head
+    # sealed before it, whichever file holds them (the sort is stable within a file).
+    found.sort(key=lambda checkpoint: checkpoint.at)
     return found, warnings
 
 
