@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import record
+from app.audit import ShellOperator, record
 from app.config import Settings
 from app.context import AppContext
 from app.models import AuditEntry, AuditSeal
@@ -373,7 +373,7 @@ async def write_restore_checkpoint(
     taken = _utc(backup_taken_at).astimezone(UTC)
     record(
         session,
-        principal=None,
+        principal=ShellOperator.current(),  # an operator's act, under their own name
         action=RESTORE_ACTION,
         object_type="audit_trail",
         object_id=None,
