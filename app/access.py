@@ -72,7 +72,10 @@ def require_staff(principal: Principal, *roles: str) -> StaffPrincipal:
     if not isinstance(principal, StaffPrincipal):
         raise Forbidden("This route is for staff accounts.")
     if roles and principal.role not in roles:
-        raise Forbidden(f"This route needs one of the roles: {', '.join(roles)}.")
+        raise Forbidden(
+            f"This route needs one of the roles: {', '.join(roles)}.",
+            extra={"reason": "role"},  # the reason an alert's `actions` shows for it
+        )
     return principal
 
 

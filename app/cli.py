@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from app.cli_support import print_rows
+from app.cli_support import in_session, print_rows
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
@@ -43,17 +43,6 @@ from app.security.fields import new_key_spec
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
 
 
 async def prepare(settings: Settings) -> None:
@@ -80,7 +69,7 @@ async def prepare(settings: Settings) -> None:
         if has_admin is None:
             print(admin_hint(settings))
 
-    await _with_session(settings, load_if_missing)
+    await in_session(settings, load_if_missing)
 
 
 def admin_hint(settings: Settings) -> str:
@@ -156,7 +145,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stream_new_epoch(_args: argparse.Namespace, settings: Settings) -> int:
     from app.realtime.epoch import new_epoch
 
-    epoch = asyncio.run(_with_session(settings, new_epoch))
+    epoch = asyncio.run(in_session(settings, new_epoch))
     print(f"stream epoch replaced ({epoch}): every client resumes with resync_required")
     return 0
 
@@ -175,7 +164,7 @@ def cmd_reference_load(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(upgrade(settings))
     reports = asyncio.run(
-        _with_session(
+        in_session(
             settings,
             lambda s: load_all(
                 s,
@@ -198,7 +187,7 @@ def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         added, updated = asyncio.run(
-            _with_session(
+            in_session(
                 settings,
                 lambda s: import_units(s, Path(args.file), region_code=args.region, now=_now()),
             )
@@ -244,7 +233,7 @@ def cmd_integrator_create(args: argparse.Namespace, settings: Settings) -> int:
         return credential
 
     try:
-        credential = asyncio.run(_with_session(settings, work))
+        credential = asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -266,7 +255,7 @@ def cmd_integrator_rotate(args: argparse.Namespace, settings: Settings) -> int:
         return credential
 
     try:
-        credential = asyncio.run(_with_session(settings, work))
+        credential = asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -282,7 +271,7 @@ def cmd_integrator_revoke(args: argparse.Namespace, settings: Settings) -> int:
         _integrator_audit(session, "integrator.revoke", args.client_id)
 
     try:
-        asyncio.run(_with_session(settings, work))
+        asyncio.run(in_session(settings, work))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -294,7 +283,7 @@ def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
     from app.identity.integrators import list_integrators
 
     items, _ = asyncio.run(
-        _with_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
+        in_session(settings, lambda s: list_integrators(s, limit=1000, cursor=None))
     )
     print_rows(
         (
@@ -320,7 +309,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     checkpoints, warnings = read_checkpoints(paths)
     tolerance = timedelta(seconds=settings.security.audit_late_tolerance_s)
     verdict = asyncio.run(
-        _with_session(
+        in_session(
             settings,
             lambda s: verify(s, keys=keys, checkpoints=checkpoints, tolerance=tolerance),
         )
@@ -341,9 +330,7 @@ def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
     tolerance = timedelta(seconds=settings.security.audit_late_tolerance_s)
     total = 0
     while head := asyncio.run(
-        _with_session(
-            settings, lambda s: seal_pending(s, keys=keys, now=_now(), tolerance=tolerance)
-        )
+        in_session(settings, lambda s: seal_pending(s, keys=keys, now=_now(), tolerance=tolerance))
     ):
         append_checkpoint(settings.audit_checkpoint_path, head)
         total += head.rows
@@ -366,7 +353,7 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
         print("error: --restored-from: give the time zone (Z or +07:00)", file=sys.stderr)
         return 2
     checkpoint = asyncio.run(
-        _with_session(
+        in_session(
             settings,
             lambda s: write_restore_checkpoint(
                 s, settings=settings, backup_taken_at=taken, now=_now()

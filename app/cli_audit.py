@@ -18,7 +18,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
@@ -42,22 +41,13 @@ def _when(text: str | None) -> datetime | None:
 
 
 async def _asker(session: AsyncSession, username: str) -> StaffPrincipal:
-    from app.models import StaffUser, Unit
+    from app.identity.principal import staff_principal
+    from app.models import StaffUser
 
-    row = (
-        await session.execute(
-            select(StaffUser, Unit.code)
-            .outerjoin(Unit, Unit.id == StaffUser.unit_id)
-            .where(StaffUser.username == username)
-        )
-    ).first()
-    if row is None or row[0].disabled_at is not None:
+    asker = await staff_principal(session, StaffUser.username == username)
+    if asker is None:
         raise DomainError(f"no active account {username!r} (see `sigap user list`)")
-    user, unit_code = row
-    return StaffPrincipal(
-        user_id=user.id, username=user.username, role=user.role, unit_id=user.unit_id,
-        unit_code=unit_code, family_id=None,
-    )
+    return asker
 
 
 def cmd_audit_query(args: argparse.Namespace, settings: Settings) -> int:

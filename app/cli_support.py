@@ -26,20 +26,21 @@ T = TypeVar("T")
 _FALLBACK_ZONE = "Asia/Jakarta"
 
 
-def run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one session and commit it; one small pool, disposed before returning."""
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
 
-    async def body() -> T:
-        engine = create_engine(settings, pool_size=1)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(body())
+def run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``in_session`` from synchronous code: one command, one event loop."""
+    return asyncio.run(in_session(settings, work))
 
 
 def fail(message: str) -> int:

@@ -173,6 +173,8 @@ class DispatchSettings(BaseModel):
     only the kinds it changes (``{"central": 90}``); the others keep their defaults."""
     lease_s: float = Field(600.0, ge=30)
     """A claim lapses (and is re-offered) after this long without activity from its holder."""
+    reopen_window_s: float = Field(86400.0, ge=0)
+    """A supervisor may reopen a resolved alert for this long after it was resolved."""
     poll_interval_s: float = Field(30.0, gt=0, le=300)
     """The dispatcher's and notifier's fallback poll. They are woken by commits that queue
     work (here, or announced by another process) and sleep until the next due time."""

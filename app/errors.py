@@ -84,6 +84,14 @@ class UsernameTaken(Conflict):
     slug, title = "username-taken", "That username is taken"
 
 
+class LastAdmin(Conflict):
+    slug, title = "last-admin", "The last active admin cannot be disabled or demoted"
+    description = (
+        "Nobody could administer the deployment after this change. Nothing changed; make "
+        "another account an admin first."
+    )
+
+
 class IllegalTransition(Conflict):
     slug, title = "illegal-transition", "That status change is not allowed now"
     description = "The alert is not in a state that allows this change; reload it."
@@ -216,6 +224,7 @@ PROBLEM_TYPES: tuple[type[DomainError], ...] = (
     MethodNotAllowed,
     Conflict,
     UsernameTaken,
+    LastAdmin,
     IllegalTransition,
     ClaimHeld,
     OfferClosed,

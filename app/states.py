@@ -109,3 +109,31 @@ def _stamp(alert: Alert, state: AlertState, at: datetime) -> None:
     if name is not None and getattr(alert, name) is None:
         setattr(alert, name, at)
         alert.sla_dirty = True  # the SLA monitor derives its clocks from these stamps
+
+
+def reopen(alert: Alert, *, at: datetime, device_sees: bool) -> None:
+    """Take a resolved alert back to where its work stood (the last milestone it reached).
+
+    The one definition of "reopen", for two callers. A supervisor's reopen (``device_sees`` False)
+    is staff work only: the phone's view (``device_status``), its stream and its join rule stay as
+    the resolution left them, so the holder of the phone learns nothing and a later press does not
+    join it. A reopen for the device (``device_sees`` True) also makes the alert the device's
+    active one again.
+    """
+    current = AlertState(alert.state)
+    if current is not AlertState.RESOLVED:
+        raise IllegalTransition(f"Only a resolved alert is reopened, not a {current} one.")
+    reached = [s for s in MILESTONES if getattr(alert, _STAMP[s]) is not None]
+    alert.state = (reached[-1] if reached else _before_resolution(alert)).value
+    alert.resolved_at = None
+    alert.disposition = None
+    alert.updated_at = at
+    alert.sla_dirty = True  # the clocks' stops come from the stamps: they run on from them
+    if device_sees:
+        alert.device_status, alert.device_closed_at, alert.joinable = "active", None, True
+
+
+def _before_resolution(alert: Alert) -> AlertState:
+    if alert.acknowledged_at is not None:
+        return AlertState.ACKNOWLEDGED
+    return AlertState.ROUTED if alert.routed_at is not None else AlertState.RECEIVED

@@ -234,6 +234,31 @@ def dissolved_kecamatan(data: Path) -> dict[str, shapely.Geometry]:
     return {code: shapely.union_all(parts[code]) for code in sorted(parts)}
 
 
+def kelurahan_features(data: Path) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """The kelurahan (sub-districts), simplified as one coverage like the kecamatan: properties
+    ``code`` (BPS), ``name`` and ``area_code`` (its kecamatan). For words, never for routing."""
+    source = json.loads(
+        (data / "bps-hdx-admin-boundaries" / "dki_jakarta_kelurahan.geojson").read_text("utf-8")
+    )
+    polygons: dict[str, shapely.Geometry] = {}
+    props: dict[str, dict[str, str]] = {}
+    for feature in source["features"]:
+        p = feature["properties"]
+        if p["district_code"].endswith(_PSEUDO_DISTRICTS):
+            continue
+        code = p["village_code"].removeprefix("id")
+        if code in props:
+            raise SystemExit(f"kelurahan {code} appears twice")
+        polygons[code] = shape(feature["geometry"])
+        props[code] = {
+            "code": code,
+            "name": fix_name(p["village"]),
+            "area_code": p["district_code"].removeprefix("id"),
+        }
+    simplified = simplify_coverage(polygons, SIMPLIFY_TOLERANCE_DEG)
+    return [(props[code], geojson_geometry(simplified[code])) for code in sorted(props)]
+
+
 def simplify_coverage(
     polygons: dict[str, shapely.Geometry], tolerance_deg: float
 ) -> dict[str, shapely.Geometry]:
@@ -270,7 +295,7 @@ def simplify_coverage(
             )
         result[code] = merged
     if not shapely.coverage_is_valid(list(result.values())):
-        raise SystemExit("simplified kecamatan overlap each other")
+        raise SystemExit("simplified polygons overlap each other")
     return result
 
 
@@ -494,11 +519,15 @@ def dump_models(models: Iterable[Any]) -> str:
     return dump_json([m.model_dump(mode="json") for m in models])
 
 
-def dump_areas(features: list[tuple[AreaProperties, dict[str, Any]]]) -> str:
+def dump_areas(features: list[tuple[Any, dict[str, Any]]]) -> str:
     """A FeatureCollection with one compact feature per line: small, and diffs stay readable."""
     lines = [
         json.dumps(
-            {"type": "Feature", "properties": props.model_dump(mode="json"), "geometry": geometry},
+            {
+                "type": "Feature",
+                "properties": props if isinstance(props, dict) else props.model_dump(mode="json"),
+                "geometry": geometry,
+            },
             ensure_ascii=False,
             separators=(",", ":"),
             sort_keys=True,
@@ -586,6 +615,7 @@ def build(data: Path, out: Path, notice: Path | None) -> dict[str, str]:
     files = {
         "region.json": dump_json(region.model_dump(mode="json")),
         "areas.geojson": dump_areas(areas),
+        "kelurahan.geojson": dump_areas(kelurahan_features(data)),
         "partners.json": dump_models(sorted(partners, key=lambda p: p.code)),
         "stations.json": dump_models(stations),
         "units.json": dump_models(units),
@@ -622,6 +652,8 @@ the admin API, not here.
   polygons (the Danau Sunter lakes stay holes), shared borders simplified once per arc with a
   {SIMPLIFY_TOLERANCE_DEG}° tolerance so neighbours still meet exactly; every border lies within
   {SIMPLIFY_MAX_SHIFT_M:g} m of the source; coordinates to 6 decimals.
+- `kelurahan.geojson`: the kelurahan (sub-districts) with their kecamatan, simplified the same
+  way: for saying where a victim is in words, never for routing.
 - `stations.json`: {halte} Transjakarta BRT halte and {terminals} terminals/hubs (GTFS
   `location_type=1`; never the roadside `B…P` bus stops), {mrt} MRT and {lrt} LRT Jakarta stations,
   each with its platforms and entrances. `area_code` is the shipped polygon containing the

@@ -12,7 +12,7 @@ from app.access import StaffPrincipal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
 from app.audit import record
 from app.dispatch import claims, progress
-from app.dispatch.views import notes_of, passed_on, routing_of, timeline_of
+from app.dispatch.views import actions_of, notes_of, passed_on, routing_of, timeline_of
 from app.dispatch.worker import dispatch_of
 from app.errors import (
     AlertClosed,
@@ -44,6 +44,7 @@ from app.schemas.dispatch import (
     PassedOnRead,
     ProgressRequest,
     ReassignRequest,
+    ReopenRequest,
     ResolveRequest,
     RoutingRead,
     TimelineEntry,
@@ -86,7 +87,12 @@ async def _view_after(
     if isinstance(access, Denied):  # cannot happen: the change itself asked the policy
         raise NotFound()
     audit_read(session, staff, alert.id, access, at=now, via="answer")
-    return access_view(alert, access, geo=context.geo, keyring=context.keyring)
+    view = access_view(alert, access, geo=context.geo, keyring=context.keyring)
+    actions = await actions_of(
+        session, [alert], staff, now=now, reopen_window_s=context.settings.dispatch.reopen_window_s
+    )
+    view.actions = actions[alert.id]
+    return view
 
 
 @router.post(
@@ -122,6 +128,31 @@ async def post_progress(
 
 
 @router.post(
+    "/{alert_id}/hand-to-counselor",
+    summary="Transit staff: hand the victim to the counselor (ends your leg)",
+    description=(
+        "For whoever holds the alert's transit leg. The leg ends (it leaves the active queue; "
+        "`GET /v1/assignments?status=closed` keeps it) and on scene is recorded if it was not; "
+        "whoever holds the complaint post's or central desk's leg takes it up "
+        "(`assignment.taken_up`, now or when they accept). Doing it again changes nothing. "
+        "`POST /progress` with `handed_over` to `counselor` from transit staff does the same."
+    ),
+    response_model=AlertStaffView,
+    responses=_WRITE_ERRORS,
+)
+async def post_hand_to_counselor(
+    alert_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> AlertStaffView:
+    staff = require_staff(principal, *_WORKERS)
+    alert = await progress.hand_to_counselor(
+        session, alert_id=alert_id, staff=staff, now=context.clock.now()
+    )
+    view = await _view_after(session, context, staff, alert)
+    await session.commit()
+    return view
+
+
+@router.post(
     "/{alert_id}/resolve",
     summary="Close the alert with a disposition",
     description=(
@@ -145,6 +176,40 @@ async def post_resolve(
         alert_id=alert_id,
         staff=staff,
         disposition=body.disposition,
+        now=context.clock.now(),
+    )
+    view = await _view_after(session, context, staff, alert)
+    await session.commit()
+    return view
+
+
+@router.post(
+    "/{alert_id}/reopen",
+    summary="Reopen a resolved alert (supervisor), with a reason; audited",
+    description=(
+        "Within `dispatch.reopen_window_s` (24 h by default) of its resolution. The alert goes "
+        "back to where its work stood and is offered again to the unit that held the case (else "
+        "the central desk). Nothing the victim's phone sees changes: its view and stream still "
+        "show the alert as ended, and a new press never joins it. Refused with the same `reason` "
+        "the alert's `actions.reopen` shows."
+    ),
+    response_model=AlertStaffView,
+    responses=_WRITE_ERRORS,
+)
+async def post_reopen(
+    alert_id: uuid.UUID,
+    body: ReopenRequest,
+    session: Session,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> AlertStaffView:
+    staff = require_staff(principal, "supervisor", "admin")
+    alert = await progress.reopen(
+        session,
+        alert_id=alert_id,
+        staff=staff,
+        reason=body.reason,
+        dispatch=dispatch_of(context),
         now=context.clock.now(),
     )
     view = await _view_after(session, context, staff, alert)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.access import DevicePrincipal, StaffPrincipal, require_device, require_staff
 from app.api.deps import Context, CurrentPrincipal, Paging, Session, error_responses
 from app.dispatch.claims import renew
+from app.dispatch.views import actions_of
 from app.errors import (
     BodyTooLarge,
     Conflict,
@@ -185,12 +186,17 @@ async def list_alerts(
     restricted = tuple(a.id for a in page if a.restricted_at is not None)
     glass = await glass_grants(session, staff, restricted, now=now)
     held = await claims_held(session, staff, restricted)
+    actions = await actions_of(
+        session, page, staff, now=now, reopen_window_s=context.settings.dispatch.reopen_window_s
+    )
     items = []
     for alert in page:  # province-wide: every alert, but a restricted one only when entitled
         access = province_access(
             staff, alert, glass_until=glass.get(alert.id), now=now, holder=alert.id in held
         )
-        items.append(access_view(alert, access, geo=context.geo, keyring=context.keyring))
+        item = access_view(alert, access, geo=context.geo, keyring=context.keyring)
+        item.actions = actions[alert.id]
+        items.append(item)
         audit_read(session, staff, alert.id, access, at=now, via="list")
     await session.commit()
     next_cursor = None
@@ -232,6 +238,14 @@ async def read_alert(
         return device_view(alert).model_dump(mode="json")
     view = access_view(alert, access, geo=context.geo, keyring=context.keyring)
     if isinstance(principal, StaffPrincipal):
+        actions = await actions_of(
+            session,
+            [alert],
+            principal,
+            now=context.clock.now(),
+            reopen_window_s=context.settings.dispatch.reopen_window_s,
+        )
+        view.actions = actions[alert.id]
         # Looking at the alert is working on it: it keeps the holder's claim alive.
         await renew(
             session,

@@ -50,6 +50,7 @@ STAFF_WHO_ANSWER = ("counselor", "paralegal", "transit_staff", "supervisor", "ad
 )
 async def get_assignments(
     session: Session,
+    context: Context,
     principal: CurrentPrincipal,
     paging: Paging,
     status: Annotated[Literal["open", "offered", "accepted", "closed"], Query()] = "open",
@@ -63,6 +64,7 @@ async def get_assignments(
         unit_code=unit,
         limit=paging.limit,
         cursor=paging.cursor,
+        now=context.clock.now(),
     )
     return Page[AssignmentRead](items=items, next_cursor=cursor.encode() if cursor else None)
 

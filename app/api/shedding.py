@@ -61,6 +61,8 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/assignments/{assignment_id}/break"): S,
     ("POST", "/v1/alerts/{alert_id}/resolve"): S,
     ("POST", "/v1/alerts/{alert_id}/reassign"): S,
+    ("POST", "/v1/alerts/{alert_id}/reopen"): S,
+    ("POST", "/v1/alerts/{alert_id}/hand-to-counselor"): V,
     ("POST", "/v1/alerts/{alert_id}/legal-hold"): D,
     # confidentiality: restricting is paperwork; breaking the glass is someone needing the
     # record now (standard, like reading it); the report waits

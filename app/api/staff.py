@@ -14,6 +14,7 @@ from app.audit import record
 from app.errors import (
     Conflict,
     Forbidden,
+    LastAdmin,
     NotFound,
     Unauthenticated,
     UnsupportedMediaType,
@@ -89,8 +90,12 @@ async def get_users(
 @router.patch(
     "/users/{user_id}",
     summary="Change a staff account: role, unit, disable (admin)",
+    description=(
+        "The last active admin cannot be disabled or given another role (`last-admin`, 409): "
+        "nobody could administer the deployment afterwards."
+    ),
     response_model=UserRead,
-    responses={**_ERRORS, **error_responses(NotFound)},
+    responses={**_ERRORS, **error_responses(NotFound, LastAdmin)},
 )
 async def patch_user(
     user_id: uuid.UUID,

@@ -2,8 +2,10 @@
 supervisor's tools to break a claim or reassign an alert.
 
 Every function locks the alert row first, so two people accepting at once are serialised: the
-first wins, the second gets ``ClaimHeld`` naming the holder. A partial unique index on
-``assignment`` refuses a second claimed ladder leg even if this logic were bypassed.
+first wins, the second gets ``ClaimHeld`` naming the holder. Whether an answer is allowed is
+``app.dispatch.permissions``' judgement, the one the read model shows (a transit claim never blocks
+a post's leg). A partial unique index on ``assignment`` refuses a second claimed ladder leg even if
+this logic were bypassed.
 """
 
 from __future__ import annotations
@@ -17,12 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access import StaffPrincipal
 from app.audit import record
 from app.dispatch.ladder import LADDER_KINDS, OPEN, advance, legs_of, withdraw
+from app.dispatch.permissions import (
+    HANDED_TO_COUNSELOR,
+    AlertFacts,
+    LegFacts,
+    actor_of,
+    facts_of,
+    may_accept,
+    may_break_claim,
+    may_decline,
+    may_reassign,
+)
 from app.dispatch.runtime import Dispatch
 from app.dispatch.service import lock_alert, reoffer
-from app.errors import AlertClosed, ClaimHeld, NotFound, OfferClosed, ValidationFailed
+from app.errors import AlertClosed, NotFound, OfferClosed, ValidationFailed
 from app.events import emit
 from app.models import Alert, Assignment, StaffUser, Unit
-from app.policy.sight import late_accept_open
 from app.states import AlertState, transition
 from app.tasks import schedule
 
@@ -40,6 +52,49 @@ async def _locked(
     assert alert is not None  # legs reference alerts by foreign key
     await session.refresh(leg)
     return alert, leg
+
+
+_DETAILS = {
+    "closed": "The alert is already resolved or cancelled.",
+    "role": "Your role does not answer offers.",
+}
+
+
+def _facts_of_leg(facts: AlertFacts, leg_id: uuid.UUID) -> LegFacts:
+    return next(g for g in facts.legs if g.id == leg_id)
+
+
+def _ppa_holder(legs: list[Assignment]) -> Assignment:
+    return next(g for g in legs if g.leg_kind in LADDER_KINDS and g.status == "accepted")
+
+
+def take_up(
+    session: AsyncSession, *, legs: list[Assignment], by: Assignment, now: datetime
+) -> None:
+    """The UPTD PPA leg's holder (``by``) takes up a transit guard's hand-over to the counselor
+    that nobody had taken up yet: the guard is told who took over (an event about her leg)."""
+    for leg in legs:
+        handed = leg.closed_at if leg.close_reason == HANDED_TO_COUNSELOR else None
+        if leg.leg_kind == "transit" and handed is not None and not any(
+            # someone held a UPTD PPA leg at or after the hand-over: it was taken up then
+            g.leg_kind in LADDER_KINDS
+            and g.id != by.id
+            and g.accepted_at is not None
+            and (g.closed_at is None or g.closed_at >= handed)
+            for g in legs
+        ):
+            emit(
+                session,
+                "assignment.taken_up",
+                at=now,
+                alert_id=leg.alert_id,
+                data={
+                    "assignment_id": str(leg.id),
+                    "unit_code": leg.unit_code,
+                    "by_assignment_id": str(by.id),
+                    "by_unit_code": by.unit_code,
+                },
+            )
 
 
 async def _holder_name(session: AsyncSession, leg: Assignment) -> dict[str, str | None]:
@@ -61,28 +116,19 @@ async def accept(
     now: datetime,
 ) -> Assignment:
     alert, leg = await _locked(session, assignment_id, staff, any_unit=False)
-    if AlertState(alert.state) in CLOSED_STATES:
-        raise AlertClosed()
-    if leg.status == "accepted":
-        if leg.accepted_by == staff.user_id:
-            return leg  # accepting twice is harmless
-        raise ClaimHeld(
-            "Someone in your unit already accepted this alert.",
-            extra={"holder": await _holder_name(session, leg)},
-        )
     legs = await legs_of(session, alert.id)
-    if leg.leg_kind in LADDER_KINDS:
-        holder = next(
-            (g for g in legs if g.leg_kind in LADDER_KINDS and g.status == "accepted"), None
-        )
-        if holder is not None:
-            raise ClaimHeld(
+    facts = facts_of(alert, legs)
+    verdict = may_accept(facts, actor_of(staff), _facts_of_leg(facts, leg.id), now)
+    if not verdict.allowed:
+        if verdict.reason == "accepted_by_you":
+            return leg  # accepting twice is harmless
+        if verdict.reason == "held_by_other":
+            holder = leg if leg.status == "accepted" else _ppa_holder(legs)
+            raise verdict.refuse(
                 f"{holder.unit_code} already holds this alert.",
                 extra={"holder": await _holder_name(session, holder)},
             )
-    # A late acceptance of an offer that just timed out is still welcome while nobody holds it.
-    if not late_accept_open(leg.status, leg.closed_at, now):
-        raise OfferClosed(f"This offer was {leg.status}.")
+        raise verdict.refuse(_DETAILS.get(verdict.reason or "", f"This offer was {leg.status}."))
     leg.status, leg.accepted_by, leg.accepted_at = "accepted", staff.user_id, now
     leg.closed_at, leg.close_reason = None, None
     leg.lease_expires_at = now + timedelta(seconds=dispatch.settings.lease_s)
@@ -104,6 +150,8 @@ async def accept(
             code="accepted_elsewhere",
             now=now,
         )
+    if leg.leg_kind in LADDER_KINDS:
+        take_up(session, legs=legs, by=leg, now=now)
     if AlertState(alert.state) in (AlertState.RECEIVED, AlertState.ROUTED):
         if alert.state == AlertState.RECEIVED.value:
             transition(alert, AlertState.ROUTED, at=now)
@@ -143,8 +191,10 @@ async def decline(
     now: datetime,
 ) -> Assignment:
     alert, leg = await _locked(session, assignment_id, staff, any_unit=False)
-    if leg.status != "offered":
-        raise OfferClosed(f"This offer was {leg.status}.")
+    facts = facts_of(alert, await legs_of(session, alert.id))
+    verdict = may_decline(facts, actor_of(staff), _facts_of_leg(facts, leg.id))
+    if not verdict.allowed:
+        raise verdict.refuse(f"This offer was {leg.status}.")
     leg.status, leg.closed_at, leg.close_reason = "declined", now, reason
     emit(
         session,
@@ -234,10 +284,10 @@ async def break_claim(
 ) -> None:
     """A supervisor frees a claim; the same unit is offered the alert again."""
     alert, leg = await _locked(session, assignment_id, staff, any_unit=True)
-    if AlertState(alert.state) in CLOSED_STATES:
-        raise AlertClosed()
-    if leg.status != "accepted":
-        raise OfferClosed(f"This leg is {leg.status}, not claimed.")
+    facts = facts_of(alert, await legs_of(session, alert.id))
+    verdict = may_break_claim(facts, actor_of(staff), _facts_of_leg(facts, leg.id))
+    if not verdict.allowed:
+        raise verdict.refuse(f"This leg is {leg.status}, not claimed.")
     record(
         session,
         principal=staff,
@@ -280,8 +330,10 @@ async def reassign(
     alert = await lock_alert(session, alert_id)
     if alert is None:
         raise NotFound()
-    if AlertState(alert.state) in CLOSED_STATES:
-        raise AlertClosed()
+    facts = facts_of(alert, await legs_of(session, alert.id))
+    verdict = may_reassign(facts, actor_of(staff))
+    if not verdict.allowed:
+        raise verdict.refuse("Resolved and cancelled alerts take no reassignment.")
     unit = await session.scalar(select(Unit).where(Unit.code == unit_code, Unit.active))
     if unit is None or unit.region_code != alert.region_code:
         raise ValidationFailed(

@@ -150,21 +150,16 @@ async def offer(
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
     central = snapshot.central_code
     # Earlier ladder legs still open (a post's offer while a transit leg is added, a claim
-    # held while transit is re-offered) mean someone may still answer: no hand-off for that.
+    # held while transit is re-offered) mean someone may still answer, and anyone holding a leg
+    # (a transit guard on the spot) means the alert is held: no hand-off for either.
     # (The new legs are not flushed yet, so this lists only the earlier ones.)
-    earlier_open = (
-        []  # a first decision has nothing earlier: spare the query
-        if first
-        else [
-            g
-            for g in await legs_of(session, alert.id)
-            if g.leg_kind in LADDER_KINDS and g.status in OPEN
-        ]
-    )
+    earlier = [] if first else await legs_of(session, alert.id)  # a first decision: no query
+    earlier_open = [g for g in earlier if g.leg_kind in LADDER_KINDS and g.status in OPEN]
+    held = any(g.status == "accepted" for g in earlier)
     empty_central = any(
         leg.unit_code == central and not snapshot.members.get(central) for leg in ladder
     )
-    if (not ladder and not earlier_open) or empty_central:
+    if not held and ((not ladder and not earlier_open) or empty_central):
         # Nobody to take it on the ladder, or an empty central desk: hand off to 112 now
         # rather than wait out a timeout nobody can beat.
         await transfer(
@@ -227,7 +222,22 @@ async def advance(
     snapshot = await snapshot_for(session, alert, dispatch, now)
     central = snapshot.central_code
     attempted = frozenset(leg.unit_code for leg in ladder)
+    # Someone holds a leg (a transit guard on the spot): the alert is held, so the follow-up
+    # goes to the next post and the central desk together, and never to 112.
+    held = any(leg.status == "accepted" for leg in legs)
     if central in attempted:
+        if held:
+            await tell_supervisors(
+                session,
+                alert=alert,
+                snapshot=snapshot,
+                dispatch=dispatch,
+                now=now,
+                kind="follow_up_unanswered",
+                ref=str(alert.dispatch_step),
+                what="no complaint post or central desk took the follow-up; transit holds it.",
+            )
+            return
         await transfer(
             session,
             alert=alert,
@@ -247,6 +257,9 @@ async def advance(
         include_transit=False,
     )
     decision = decide(routing_input)
+    chosen = decision_legs(decision)
+    if held and central in snapshot.unit_ids and all(code != central for code, *_ in chosen):
+        chosen.append((central, "central", "follow_up", None))
     previous = [leg.unit_code for leg in ladder if leg.step == alert.dispatch_step]
     alert.escalations += 1
     record = await offer(
@@ -254,7 +267,7 @@ async def advance(
         alert=alert,
         decision=decision,
         explanation=decision.to_json(),
-        legs=decision_legs(decision),
+        legs=chosen,
         trigger=trigger,
         snapshot=snapshot,
         dispatch=dispatch,
@@ -269,7 +282,7 @@ async def advance(
             "step": record.step,
             "trigger": trigger,
             "from_units": previous,
-            "to_units": [code for code, *_ in decision_legs(decision)],
+            "to_units": [code for code, *_ in chosen],
             "escalations": alert.escalations,
         },
     )
@@ -281,7 +294,7 @@ async def advance(
         now=now,
         kind="escalation",
         ref=str(record.step),
-        what=f"escalated ({trigger}) to {', '.join(c for c, *_ in decision_legs(decision))}.",
+        what=f"escalated ({trigger}) to {', '.join(c for c, *_ in chosen)}.",
     )
 
 

@@ -7,12 +7,21 @@ apply: a unit whose sight ended gets what happened up to that moment and nothing
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import StaffPrincipal
+from app.dispatch.permissions import (
+    Verdict,
+    actor_of,
+    facts_of,
+    judge_all,
+    may_accept,
+    may_decline,
+)
 from app.errors import NotFound
 from app.models import Alert, AlertNote, Assignment, OutboxEvent, RoutingDecision
 from app.pagination import Cursor
@@ -28,6 +37,7 @@ from app.policy.profile import (
 )
 from app.policy.roles import PROVINCE_WIDE_ROLES
 from app.schemas.dispatch import (
+    ActionRead,
     AssignmentRead,
     DecisionRead,
     NoteRead,
@@ -41,6 +51,49 @@ from app.security.fields import KeyRing
 def note_aad(alert_id: uuid.UUID) -> str:
     """Binds a note's ciphertext to its alert: a note copied onto another alert won't decrypt."""
     return f"alert.note:{alert_id}"
+
+
+def actions_read(verdicts: dict[str, Verdict]) -> dict[str, ActionRead]:
+    return {
+        name: ActionRead(
+            allowed=v.allowed, reason=v.reason, until=v.until, assignment_id=v.assignment_id
+        )
+        for name, v in verdicts.items()
+    }
+
+
+async def actions_of(
+    session: AsyncSession, alerts: Sequence[Alert], staff: StaffPrincipal, *, now: datetime,
+    reopen_window_s: float,
+) -> dict[uuid.UUID, dict[str, ActionRead]]:
+    """Per alert, what ``staff`` may do now (``app.dispatch.permissions``), in one query."""
+    legs = await _legs_by_alert(session, [a.id for a in alerts])
+    actor = actor_of(staff)
+    window = timedelta(seconds=reopen_window_s)
+    return {
+        alert.id: actions_read(
+            judge_all(
+                facts_of(alert, legs.get(alert.id, [])), actor, now=now, reopen_window=window
+            )
+        )
+        for alert in alerts
+    }
+
+
+async def _legs_by_alert(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Assignment]]:
+    found: dict[uuid.UUID, list[Assignment]] = {}
+    if not ids:
+        return found
+    rows = await session.scalars(
+        select(Assignment)
+        .where(Assignment.alert_id.in_(ids))
+        .order_by(Assignment.step, Assignment.offered_at, Assignment.unit_code)
+    )
+    for leg in rows:
+        found.setdefault(leg.alert_id, []).append(leg)
+    return found
 
 
 def assignment_read(
@@ -77,6 +130,7 @@ async def list_assignments(
     unit_code: str | None,
     limit: int,
     cursor: Cursor | None,
+    now: datetime,
 ) -> tuple[list[AssignmentRead], Cursor | None]:
     """Newest first. Unit staff get their own unit's; supervisors everything or one unit's."""
     query = (
@@ -98,7 +152,22 @@ async def list_assignments(
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
     fields = staff_fields(staff, holder=False)  # only its pseudonymity matters to a leg
-    items = [assignment_read(leg, alert, fields=fields) for leg, alert in page]
+    # Each row answers "may I accept or decline this?" with the actions' own judgement.
+    legs = await _legs_by_alert(session, list({alert.id for _, alert in page}))
+    actor = actor_of(staff)
+    items = []
+    for leg, alert in page:
+        facts = facts_of(alert, legs.get(alert.id, []))
+        mine = next(g for g in facts.legs if g.id == leg.id)
+        item = assignment_read(leg, alert, fields=fields)
+        if leg.unit_id == staff.unit_id:
+            item.actions = actions_read(
+                {
+                    "accept": may_accept(facts, actor, mine, now),
+                    "decline": may_decline(facts, actor, mine),
+                }
+            )
+        items.append(item)
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]

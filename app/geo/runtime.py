@@ -6,6 +6,7 @@ and rebuilds its in-memory indexes, so an operator's import reaches all workers 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import GeoSettings
 from app.geo.areas import Area as GeoArea
 from app.geo.areas import AreaIndex, AreaMatch
+from app.geo.places import Place, PlaceIndex, bundle_kelurahan
 from app.geo.stations import Station as GeoStation
 from app.geo.stations import StationCandidate, StationIndex
 from app.models import Area, ReferenceState, Region, Station
@@ -34,6 +36,7 @@ class GeoService:
         self.version = -1
         self._areas = AreaIndex.build([], tolerance_m={})
         self._stations = StationIndex.build([])
+        self._places = PlaceIndex.build([], [])
         self.area_names: dict[str, str] = {}
         self.region_codes: set[str] = set()
         self.timezones: dict[str, ZoneInfo] = {}
@@ -62,26 +65,43 @@ class GeoService:
             ],
             tolerance_m=tolerance,
         )
-        self._stations = StationIndex.build(
-            [
-                GeoStation(
-                    uid=s.uid,
-                    partner_code=s.partner_code,
-                    name=s.name,
-                    kind=s.kind,
-                    lat=s.lat,
-                    lon=s.lon,
-                    area_code=s.area_code,
-                    access_points=tuple((p["lat"], p["lon"]) for p in s.access_points),
-                )
-                for s in stations
-            ]
-        )
+        indexed = [
+            GeoStation(
+                uid=s.uid,
+                partner_code=s.partner_code,
+                name=s.name,
+                kind=s.kind,
+                lat=s.lat,
+                lon=s.lon,
+                area_code=s.area_code,
+                access_points=tuple((p["lat"], p["lon"]) for p in s.access_points),
+            )
+            for s in stations
+        ]
+        self._stations = StationIndex.build(indexed)
+        self._places = PlaceIndex.build(self._kelurahan(set(tolerance)), indexed)
         self.area_names = {a.code: a.name for a in areas}
         self.region_codes = set(tolerance)
         self.timezones = {r.code: ZoneInfo(r.timezone) for r in regions}
         self.version = version
         return True
+
+    def _kelurahan(self, regions: set[str]) -> list[GeoArea]:
+        """The loaded regions' kelurahan, from their bundle folders (descriptive only)."""
+        from app.reference.bundle import shipped_regions_dir
+
+        folders = [*sorted(shipped_regions_dir().iterdir()), *self._settings.extra_region_dirs]
+        found: list[GeoArea] = []
+        for folder in folders:
+            region = folder / "region.json"
+            code = json.loads(region.read_text("utf-8"))["code"] if region.is_file() else None
+            if code in regions:
+                found.extend(bundle_kelurahan(folder, code))
+        return found
+
+    def describe(self, lat: float | None, lon: float | None) -> Place | None:
+        """The point in words: its kelurahan and the nearest station (``app.geo.places``)."""
+        return self._places.describe(lat, lon)
 
     def place(self, lat: float, lon: float, accuracy_m: float | None) -> Placement:
         settings = self._settings

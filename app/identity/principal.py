@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
@@ -14,6 +14,28 @@ from app.identity.tokens import family_is_active
 from app.models import IntegratorClient, StaffUser, Unit
 from app.security.credentials import DEVICE_PREFIX
 from app.security.tokens import TokenSigner
+
+
+async def staff_principal(
+    session: AsyncSession, which: ColumnElement[bool], *, family_id: uuid.UUID | None = None
+) -> StaffPrincipal | None:
+    """The active staff account ``which`` selects, as a principal (None if absent or disabled)."""
+    row = (
+        await session.execute(
+            select(StaffUser, Unit.code).outerjoin(Unit, Unit.id == StaffUser.unit_id).where(which)
+        )
+    ).first()
+    if row is None or row[0].disabled_at is not None:
+        return None
+    user, unit_code = row
+    return StaffPrincipal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        unit_id=user.unit_id,
+        unit_code=unit_code,
+        family_id=family_id,
+    )
 
 
 async def authenticate_bearer(
@@ -31,25 +53,10 @@ async def authenticate_bearer(
     except ValueError:
         return None
     if kind == "staff":
-        row = (
-            await session.execute(
-                select(StaffUser, Unit.code)
-                .outerjoin(Unit, Unit.id == StaffUser.unit_id)
-                .where(StaffUser.id == subject_id)
-            )
-        ).first()
-        if row is None or row[0].disabled_at is not None:
-            return None
-        user, unit_code = row
         if claims.family_id is not None and not await family_is_active(session, claims.family_id):
             return None
-        return StaffPrincipal(
-            user_id=user.id,
-            username=user.username,
-            role=user.role,
-            unit_id=user.unit_id,
-            unit_code=unit_code,
-            family_id=claims.family_id,
+        return await staff_principal(
+            session, StaffUser.id == subject_id, family_id=claims.family_id
         )
     if kind == "client":
         client = await session.get(IntegratorClient, subject_id)

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound, UsernameTaken, ValidationFailed
+from app.errors import LastAdmin, NotFound, UsernameTaken, ValidationFailed
 from app.identity.throttle import (
     SignInPolicy,
     SignInThrottled,
@@ -85,6 +85,8 @@ async def update_user(
     if user is None:
         raise NotFound()
     role = data.role or user.role
+    if user.role == "admin" and user.disabled_at is None and (role != "admin" or data.disabled):
+        await _keep_an_admin(session, user)
     if data.role is not None or "unit_code" in data.model_fields_set:
         code = (
             data.unit_code
@@ -103,6 +105,22 @@ async def update_user(
         user.disabled_at = (user.disabled_at or now) if data.disabled else None
     await session.flush()
     return user
+
+
+async def _keep_an_admin(session: AsyncSession, leaving: StaffUser) -> None:
+    """Refuse to disable or demote the last active admin: nobody could administer the deployment
+    (enable accounts, reset passwords) again. The active admins' rows are locked, so two admins
+    disabling each other at once cannot both succeed (PostgreSQL; SQLite writes one at a time)."""
+    admins = (
+        await session.scalars(
+            select(StaffUser.id)
+            .where(StaffUser.role == "admin", StaffUser.disabled_at.is_(None))
+            .order_by(StaffUser.id)
+            .with_for_update()
+        )
+    ).all()
+    if not [admin for admin in admins if admin != leaving.id]:
+        raise LastAdmin(f"{leaving.username} is the last active admin.")
 
 
 async def _unit_code(session: AsyncSession, unit_id: uuid.UUID | None) -> str | None:

@@ -18,7 +18,9 @@ from app.schemas.alerts import (
     AlertStaffView,
     BreakGlassHint,
     DeviceStatus,
+    LandmarkRead,
     LocationRead,
+    PlaceRead,
     StationCandidateRead,
 )
 from app.security.fields import KeyRing
@@ -93,6 +95,7 @@ def staff_view(
             accuracy_m=alert.last_accuracy_m,
             fix_at=alert.last_fix_at,
             source=alert.last_location_source,
+            place=place_read(geo, alert.last_lat, alert.last_lon, alert.last_accuracy_m),
         )
     return AlertStaffView(
         id=alert.id,
@@ -126,6 +129,33 @@ def staff_view(
         # Transit staff and partners are not told: the marker itself says something.
         restricted=None if fields.pseudonymous else alert.restricted_at is not None,
         restriction_reason=None if fields.pseudonymous else alert.restriction_reason,
+    )
+
+
+def place_read(
+    geo: GeoService, lat: float | None, lon: float | None, accuracy_m: float | None
+) -> PlaceRead | None:
+    """The point in words (``app.geo.places``) and a ``geo:`` link to the phone's map app."""
+    if lat is None or lon is None:
+        return None
+    place = geo.describe(lat, lon)
+    uri = f"geo:{lat:.5f},{lon:.5f}"
+    if accuracy_m is not None and accuracy_m >= 0:
+        uri += f";u={round(accuracy_m)}"
+    landmark = place.landmark if place else None
+    return PlaceRead(
+        kelurahan_code=place.kelurahan_code if place else None,
+        kelurahan=place.kelurahan if place else None,
+        landmark=LandmarkRead(
+            name=landmark.name,
+            kind=landmark.kind,
+            partner_code=landmark.partner_code,
+            distance_m=round(landmark.distance_m),
+            direction=landmark.direction,
+        )
+        if landmark
+        else None,
+        geo_uri=uri,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.schemas.common import StrictInput
+from app.schemas.dispatch import ActionRead
 
 PRESS_EXAMPLE: dict[str, Any] = {
     "pressed_at": "2026-11-23T14:03:07+07:00",
@@ -110,12 +111,40 @@ class StationCandidateRead(BaseModel):
     at_station: bool
 
 
+class LandmarkRead(BaseModel):
+    """The nearest transit station, and the way from it to the point."""
+
+    name: str = Field(examples=["Bundaran HI"])
+    kind: str = Field(examples=["brt_halte"])
+    partner_code: str = Field(examples=["transjakarta"])
+    distance_m: int = Field(examples=[180])
+    direction: Literal["N", "NE", "E", "SE", "S", "SW", "W", "NW"] = Field(
+        description="From the landmark to the point (compass, eight points)", examples=["NE"]
+    )
+
+
+class PlaceRead(BaseModel):
+    """The location in words, for staff to say or walk to; descriptive, never used to route."""
+
+    kelurahan_code: str | None = Field(examples=["3171060004"])
+    kelurahan: str | None = Field(examples=["Menteng"])
+    landmark: LandmarkRead | None = Field(
+        description="The nearest station within 2 km, if any"
+    )
+    geo_uri: str = Field(
+        description="RFC 5870 `geo:` URI (with the accuracy as `u=`): opens the phone's own "
+        "map app",
+        examples=["geo:-6.19940,106.84150;u=15"],
+    )
+
+
 class LocationRead(BaseModel):
     lat: float | None
     lon: float | None
     accuracy_m: float | None
     fix_at: datetime
     source: str | None
+    place: PlaceRead | None = None
 
 
 class BreakGlassHint(BaseModel):
@@ -188,6 +217,14 @@ class AlertStaffView(BaseModel):
     )
     break_glass: BreakGlassHint | None = Field(
         None, description="Present when the record is restricted and you may break the glass"
+    )
+    actions: dict[str, ActionRead] | None = Field(
+        None,
+        description=(
+            "What you may do now (accept, decline, contacted, on_scene, handed_over, "
+            "hand_to_counselor, resolve, note, reassign, break_claim, reopen), each allowed or "
+            "not with a reason: computed by the code that judges the action when it arrives"
+        ),
     )
 
 

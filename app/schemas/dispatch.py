@@ -27,6 +27,26 @@ Disposition = Literal[
 ]
 
 
+class ActionRead(BaseModel):
+    """Whether the caller may take one action now, judged by the code that judges the action."""
+
+    allowed: bool
+    reason: str | None = Field(
+        None,
+        description=(
+            "Why not, a stable code: `role`, `closed`, `not_offered`, `held_by_other`, "
+            "`offer_closed`, `no_claim`, `not_holding`, `ppa_leg_only`, `transit_leg_only`, "
+            "`not_acknowledged`, `do_not_call_back`, `not_resolved`, `reopen_window_passed`; "
+            "`accepted_by_you` and `recorded` mean it is done already (doing it again changes "
+            "nothing). A refused action's problem+json carries the same `reason`."
+        ),
+    )
+    until: datetime | None = Field(None, description="A time-bound action is open until then")
+    assignment_id: uuid.UUID | None = Field(
+        None, description="The leg the action is on (accept, decline, break_claim)"
+    )
+
+
 class AssignmentRead(BaseModel):
     """One leg: a unit offered an alert, and who (if anyone) holds the claim."""
 
@@ -58,6 +78,9 @@ class AssignmentRead(BaseModel):
     lease_expires_at: datetime | None
     closed_at: datetime | None
     close_reason: str | None
+    actions: dict[str, ActionRead] | None = Field(
+        None, description="In the queue: the caller's `accept` and `decline` of this leg"
+    )
 
 
 class DeclineRequest(StrictInput):
@@ -93,6 +116,10 @@ class ProgressRequest(StrictInput):
 
 class ResolveRequest(StrictInput):
     disposition: Disposition
+
+
+class ReopenRequest(StrictInput):
+    reason: str = Field(..., min_length=5, max_length=500, examples=["victim called back"])
 
 
 class NoteCreate(StrictInput):

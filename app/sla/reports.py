@@ -15,6 +15,7 @@ import csv
 import io
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.policy.reports import Granularity, ReportAudience, suppressed_keys
+from app.sla.charging import post_charged
 from app.sla.policy import ALERT_CLOCKS
 
 GroupBy = Literal["post", "partner", "kecamatan", "kota", "hour", "day"]
@@ -35,6 +37,12 @@ SELECT a.id AS alert_id, a.received_at, a.area_code, ar.city_code, a.is_drill, a
        (SELECT s.unit_code FROM assignment s
          WHERE s.alert_id = a.id AND s.leg_kind <> 'transit'
          ORDER BY s.accepted_at IS NULL, s.accepted_at, s.offered_at LIMIT 1) AS post,
+       (SELECT s.unit_code FROM assignment s
+         WHERE s.alert_id = a.id AND s.leg_kind <> 'transit' AND s.accepted_at IS NOT NULL
+         ORDER BY s.accepted_at LIMIT 1) AS holder,
+       (SELECT s.leg_kind FROM assignment s
+         WHERE s.alert_id = a.id AND s.accepted_at IS NOT NULL
+         ORDER BY s.accepted_at LIMIT 1) AS first_accept_kind,
        (SELECT u.partner_code FROM assignment s JOIN unit u ON u.id = s.unit_id
          WHERE s.alert_id = a.id AND s.leg_kind = 'transit'
          ORDER BY s.offered_at LIMIT 1) AS partner
@@ -71,7 +79,8 @@ GROUP BY 1, 2, 3
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 _CLOCK_ROWS = f"""
 WITH k AS ({_KEYED})
-SELECT k.alert_id, c.clock, c.status, c.started_at, c.stopped_at, c.deadline_at, c.breach_cause
+SELECT k.alert_id, c.clock, c.target_key, c.status, c.started_at, c.stopped_at, c.deadline_at,
+       c.breach_cause
 FROM k JOIN sla_clock c ON c.alert_id = k.alert_id AND NOT c.excluded
 """  # noqa: S608 - built from constants only; every value is a bound parameter
 
@@ -116,6 +125,9 @@ class GroupFigures:
     accidental: int = 0
     cancelled_under_duress: int = 0
     clocks: dict[str, ClockFigures] = field(default_factory=lambda: defaultdict(ClockFigures))
+    members: set[Any] = field(default_factory=set)
+    """The alerts it counts or whose clocks it counts (by post a clock may count elsewhere
+    than its alert): the size a minimum cell is judged by."""
 
     def as_dict(self, key: str, *, shows_duress: bool = True) -> dict[str, Any]:
         duress = {"cancelled_under_duress": self.cancelled_under_duress} if shows_duress else {}
@@ -149,6 +161,28 @@ def snap(
     return low.astimezone(UTC), high.astimezone(UTC)
 
 
+ClockKey = Callable[[str, str], str]
+"""The group a clock of one alert counts in, by (clock, target key)."""
+
+
+def _same(key: str) -> ClockKey:
+    return lambda _clock, _target: key
+
+
+def _clock_key(row: Any) -> ClockKey:
+    def key(clock: str, target_key: str) -> str:
+        charged = post_charged(
+            clock,
+            target_key,
+            post=row.post,
+            holder=row.holder,
+            first_accept_kind=row.first_accept_kind,
+        )
+        return charged or "none"
+
+    return key
+
+
 def _key_in_python(row: Any, group_by: GroupBy, zone: ZoneInfo) -> str:
     if group_by == "hour":
         return f"{_aware(row.received_at).astimezone(zone).hour:02d}"
@@ -179,15 +213,16 @@ async def sla_report(
     postgres = session.get_bind().dialect.name == "postgresql"
     keyed = (await session.execute(text(_KEYED), params)).all()
     groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
-    alert_key: dict[Any, str] = {}
+    alert_key: dict[Any, ClockKey] = {}
     parents: dict[str, str] = {}
     told: dict[Any, datetime | None] = {}
     for row in keyed:
         key = _key_in_python(row, group_by, zone)
-        alert_key[row.alert_id] = key
+        alert_key[row.alert_id] = _clock_key(row) if group_by == "post" else _same(key)
         parents[key] = row.city_code or ""
         figures = groups[key]
         figures.alerts += 1
+        figures.members.add(row.alert_id)
         figures.drills += bool(row.is_drill)
         cancelled = row.state == "cancelled"
         acknowledged = row.acknowledged_at is not None
@@ -201,11 +236,13 @@ async def sla_report(
             row.disposition == "accidental" or (cancelled and not acknowledged)
         )
         figures.cancelled_under_duress += bool(row.duress)
-    if postgres and audience.shows_duress:
+    # By post, each clock is charged to its own leg's post (``app.sla.charging``): keyed per
+    # clock, which the SQL aggregation (one key per alert) does not do. The told view is
+    # computed row by row too, on PostgreSQL as well: one path for one audience, whether or
+    # not its window holds a duress cancel.
+    if postgres and group_by != "post" and audience.shows_duress:
         await _aggregate_in_postgres(session, groups, group_by, params)
     else:
-        # The told view is computed row by row, on PostgreSQL too: one path for one audience,
-        # whether or not its window holds a duress cancel.
         await _aggregate_in_python(session, groups, alert_key, params, told=told)
     return {
         "from": start.isoformat(),
@@ -230,7 +267,7 @@ def shape(
     duress counts only where it may see them."""
     hidden: set[str] = set()
     if audience.min_cell is not None:
-        counts = {key: figures.alerts for key, figures in groups.items()}
+        counts = {key: len(figures.members) for key, figures in groups.items()}
         hidden = suppressed_keys(counts, min_cell=audience.min_cell, parents=parents)
     return [
         {"key": key, "suppressed": True}
@@ -259,7 +296,7 @@ async def _aggregate_in_postgres(
 async def _aggregate_in_python(
     session: AsyncSession,
     groups: dict[str, GroupFigures],
-    alert_key: dict[Any, str],
+    alert_key: dict[Any, ClockKey],
     params: dict[str, Any],
     *,
     told: dict[Any, datetime | None] | None = None,
@@ -285,7 +322,8 @@ async def _aggregate_in_python(
             if as_told is None:
                 continue
             status, stopped_at = as_told
-        key = alert_key[row.alert_id]
+        key = alert_key[row.alert_id](row.clock, row.target_key)
+        groups[key].members.add(row.alert_id)
         figures = groups[key].clocks[row.clock]
         if status in ("met", "breached"):
             figures.finished += 1

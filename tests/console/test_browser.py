@@ -111,7 +111,8 @@ class Watched:
 
     def __init__(self, browser: Any, base: str, *, phone: bool = False) -> None:
         viewport = {"width": 360, "height": 740} if phone else {"width": 1366, "height": 768}
-        self.context = browser.new_context(viewport=viewport, base_url=base)
+        # A phone has a touch screen: its console says so (hints for fingers, not a mouse).
+        self.context = browser.new_context(viewport=viewport, base_url=base, has_touch=phone)
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
@@ -220,6 +221,7 @@ def test_counselor_accepts_contacts_and_resolves_while_another_post_sees_nothing
     page.wait_for_selector("#alert-notes-list li")
     page.select_option("#disposition", "assisted")
     page.click("#act-resolve")
+    page.click("#confirm-yes")  # the confirmation names the outcome before anything closes
     page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
     page.wait_for_selector("#act-resolve[disabled]")
     events = page.locator("#timeline li").evaluate_all("els => els.map(e => e.dataset.event)")
@@ -502,8 +504,11 @@ def test_keyboard_only_sign_in_accept_and_resolve(
     page.keyboard.press("Enter")
     page.wait_for_selector("#act-resolve:not([disabled])")
     tab_to(page, "#disposition")
+    page.keyboard.press("ArrowDown")  # from "choose": assisted
     page.keyboard.press("ArrowDown")  # referred to police
     tab_to(page, "#act-resolve")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm-yes:focus")  # the confirmation takes the focus
     page.keyboard.press("Enter")
     page.wait_for_selector('#timeline li[data-event="alert.resolved"]')
     got = seeded.admin("GET", f"/v1/alerts/{alert['id']}").json()
@@ -593,6 +598,7 @@ def test_supervisor_adds_a_shift_and_an_admin_edits_a_posts_hours_and_accounts(
     created = admin.page.locator('#user-table tr[data-user="paralegal.cilandak"]')
     created.wait_for()
     created.locator("button.toggle-user").click()
+    created.locator("button.confirm-disable").click()  # disabling an account is confirmed
     admin.page.wait_for_selector(
         '#user-table tr[data-user="paralegal.cilandak"] td:has-text("'
         + catalogue("id")["users.disabled"] + '")'
@@ -912,3 +918,36 @@ def test_a_supervisor_asks_the_audit_trail_who_read_an_alert(
     assert untranslated(visible_texts(sup.page), "en") == []
     sup.check_clean()
     sup.close()
+
+
+def test_the_alert_says_where_in_words_and_the_map_keeps_the_accuracy_circle_in_sight(
+    server: tuple[Server, Seeded], browser: Any
+) -> None:
+    _, seeded = server
+    menteng = Watched(browser, seeded.base, phone=True)
+    menteng.sign_in("konselor.menteng")
+    wait_present(seeded, MENTENG, "konselor.menteng")
+    alert = seeded.press()
+    page = menteng.page
+    offer = row(page, alert["case_code"])
+    offer.wait_for(timeout=OFFER_WAIT_MS)
+    offer.locator("button.row-open").click()
+    page.wait_for_selector("#place-words")
+    words = page.inner_text("#place-words")
+    assert words.startswith("Kel. ") and "Menteng" in words
+    assert " ke arah " in words  # the nearest station, with its direction
+    assert page.get_attribute("#place-open-map", "href").startswith("geo:-6.19939,106.84148")
+
+    # Zoomed far in, the accuracy circle still shows, above the post's square, and names appear.
+    zoom_in = page.locator(".map-controls button").first
+    for _ in range(12):
+        zoom_in.click()
+    radius = float(page.get_attribute(".map .accuracy", "r") or 0)
+    square = float(page.locator(".map .post").first.get_attribute("width") or 0)
+    assert radius > square / 2 > 0
+    assert page.locator(".map .point-labels").evaluate("g => g.style.display") != "none"
+    hint = page.inner_text(".map-wrap .hint")
+    assert "tetikus" not in hint  # a phone is not told to use a mouse
+    menteng.shot("alert-place-phone-id")
+    menteng.check_clean()
+    menteng.close()

@@ -58,18 +58,17 @@ async def test_walking_into_a_station_adds_transit_without_a_false_112_hand_off(
 async def test_a_genuine_cancel_succeeds_after_a_hand_over(
     client: httpx.AsyncClient, context: AppContext
 ) -> None:
-    token = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
-    await on_duty(context, "konselor.kb", KB)
+    token = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
     credential = await with_pins(client)
     alert_id = (await press(client, credential, press_body(context))).json()["id"]
     await drain(context)
-    transit = next(g for g in await legs(context, alert_id) if g.leg_kind == "transit")
-    await post(client, f"/v1/assignments/{transit.id}/accept", token)
+    offer = next(g for g in await legs(context, alert_id) if g.unit_code == KB)
+    await post(client, f"/v1/assignments/{offer.id}/accept", token)
     handed = await post(
         client,
         f"/v1/alerts/{alert_id}/progress",
         token,
-        {"milestone": "handed_over", "handed_over_to": "counselor"},
+        {"milestone": "handed_over", "handed_over_to": "police"},
     )
     assert handed.json()["state"] == "handed_over"
     cancel = await client.post(

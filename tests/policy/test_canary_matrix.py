@@ -133,7 +133,15 @@ CASE_ROUTES = ("/v1/alerts/{alert_id}/case",)
 PASSED_ON = "/v1/alerts/{alert_id}/passed-on"
 """Where the alert went: unit codes only, for the units that had a leg, whose sight may have
 ended (the on-call link opened late). Canaries are checked in it like everywhere else."""
-LEG_UNITS = ("expired_post_counselor", "holder_counselor", "holder_paralegal", "transit_offered")
+LEG_UNITS = (
+    "expired_post_counselor",
+    "holder_counselor",
+    "holder_paralegal",
+    "transit_offered",
+    # the central desk: offered the follow-up beside Kebayoran Lama while Transjakarta held it
+    "supervisor",
+    "admin",
+)
 DEVICE_EVENTS = {
     "alert.received": "alert.received",
     "assignment.accepted": "alert.acknowledged",
@@ -191,7 +199,8 @@ async def _scenario(
     restricted: bool,
 ) -> Scenario:
     """Pressed, routed a second later to Kebayoran Baru and Transjakarta (which accepts at once);
-    Kebayoran Baru's offer expires and Kebayoran Lama takes it, writes a note and opens a case;
+    Kebayoran Baru's offer expires and Kebayoran Lama (offered with the central desk, for the
+    follow-up of an alert Transjakarta holds) takes it, writes a note and opens a case;
     handed over to police, transferred to 112; then Kebayoran Baru's grace runs out."""
     moments: dict[str, datetime] = {"press": clock.now()}
     body = press_body(

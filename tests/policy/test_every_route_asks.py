@@ -54,6 +54,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "reason": "Weekly oversight review of the restricted records"
     },
     ("POST", "/v1/alerts/{alert_id}/reassign"): {"unit_code": "central", "reason": "test"},
+    ("POST", "/v1/alerts/{alert_id}/reopen"): {"reason": "victim called back"},
     ("POST", "/v1/alerts/{alert_id}/case"): {
         "violence_types": ["psikis"],
         "risk_level": "low",

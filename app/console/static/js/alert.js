@@ -2,14 +2,13 @@
 // disabled with its reason otherwise), the legal clocks, the timeline and the notes.
 import { h, clear, append, repaintKeeping } from "./dom.js";
 const appendTo = (el, ...children) => append(el, children);
-import { t, tOr, formatTime } from "./i18n.js";
+import { t, tOr, formatTime, formatDistance } from "./i18n.js";
 import { api, ApiError } from "./session.js";
-import { state, loadAlert, legsOfAlert, myLeg, holder, unitName, loadQueue } from "./state.js";
+import { state, loadAlert, myLeg, holder, unitName, loadQueue, verdict } from "./state.js";
 import { countdown } from "./countdown.js";
 import { drawMap } from "./map.js";
 import { go, announce } from "./app.js";
 
-const TERMINAL = ["resolved", "cancelled"];
 const ORDER = ["received", "routed", "acknowledged", "contacted", "on_scene", "handed_over", "resolved"];
 const DISPOSITIONS = ["assisted", "referred_police", "referred_health", "referred_shelter", "false_alarm", "accidental", "duplicate", "unreachable", "cancelled_by_victim"];
 const HANDOVER = ["police", "health", "shelter", "counselor", "other"];
@@ -30,6 +29,7 @@ export function renderAlert(alertId) {
     timeline: h("section", { id: "alert-timeline", "aria-labelledby": "timeline-title" }),
     notes: h("div", { id: "alert-notes-list" }),
     error: h("p", { class: "error", role: "alert", id: "action-error" }),
+    confirm: null,
   };
   const transit = state.me.role === "transit_staff";
   const back = h("button", { type: "button", class: "back", id: "back", onclick: () => go({ name: state.me.province ? "board" : "queue" }) }, t("alert.back"));
@@ -98,6 +98,9 @@ async function loadEverything() {
       sections.map.closest(".columns")?.setAttribute("hidden", "");
       return;
     }
+    // The read failed (shed under load, the server busy): an offer to my unit can still be
+    // accepted from what the stream said; the server's answer decides.
+    if (!state.alerts.has(id) && verdict(id, "accept").allowed) paintAcceptOnly(id);
     throw error;
   }
   const transit = state.me.role === "transit_staff";
@@ -144,6 +147,7 @@ function paintSummary(alert) {
     [t("alert.state"), tOr(`state.${alert.state}`, alert.state)],
     [t("alert.area"), alert.area_name || t("queue.area_unknown")],
     ctx || station ? [t("alert.transit"), [ctx?.operator, ctx?.station || station?.name, ctx?.vehicle, ctx?.route].filter(Boolean).join(" · ")] : null,
+    fix?.place ? [t("alert.place"), placeWords(fix.place, alert.area_name)] : null,
     fix ? [t("alert.location"), t("alert.location_value", { lat: fix.lat.toFixed(5), lon: fix.lon.toFixed(5), acc: Math.round(fix.accuracy_m ?? 0), time: formatTime(fix.fix_at) })] : [t("alert.location"), t("alert.no_location")],
     [t("alert.received"), formatTime(alert.received_at, true)],
     transit ? null : [t("alert.reporter"), tOr(`reporter.${alert.reporter}`, alert.reporter)],
@@ -167,6 +171,20 @@ function paintSummary(alert) {
   );
 }
 
+// The location in words, as the server described it, and a geo: link that opens the phone's own
+// map app (on a desktop, whatever handles geo: links, if anything).
+function placeWords(place, kecamatan) {
+  const where = [place.kelurahan ? t("alert.kelurahan", { name: place.kelurahan }) : null, kecamatan].filter(Boolean).join(", ");
+  const near = place.landmark
+    ? t("alert.landmark", { distance: formatDistance(place.landmark.distance_m), direction: t(`dir.${place.landmark.direction}`), name: place.landmark.name })
+    : null;
+  return [
+    h("span", { id: "place-words" }, [where, near].filter(Boolean).join(" · ")),
+    " ",
+    h("a", { href: place.geo_uri, id: "place-open-map", class: "map-link" }, t("alert.open_in_maps")),
+  ];
+}
+
 // Steps are ticked from what happened (the timeline), not from the order alone: "on scene"
 // does not mean the victim was contacted first.
 function progressBar(current) {
@@ -180,75 +198,107 @@ function progressBar(current) {
   );
 }
 
-// What the signed-in person may do now, and why not otherwise: mirrors the server's state
-// machine so buttons explain themselves; the server still decides.
-function permissions(alert) {
-  const leg = myLeg(alert.id);
-  const held = holder(alert.id);
-  const mine = held && held.accepted_by === state.me.id;
-  const ours = held && held.unit_code === state.me.unit_code;
-  const supervisor = state.me.province;
-  const closed = TERMINAL.includes(alert.state);
-  const why = {};
-  const needHold = () => (closed ? t("why.closed") : !held ? t("why.not_accepted") : !(mine || ours || supervisor) ? t("why.held_by", { unit: unitName(held.unit_code) }) : null);
-  why.accept = closed ? t("why.closed") : !leg ? t("why.not_offered") : leg.status === "accepted" ? t("why.already_accepted") : leg.status !== "offered" ? t("why.offer_closed", { status: tOr(`leg.${leg.status}`, leg.status) }) : held ? t("why.held_by", { unit: unitName(held.unit_code) }) : null;
-  why.decline = closed ? t("why.closed") : !leg || leg.status !== "offered" ? t("why.no_open_offer") : null;
-  const rank = ORDER.indexOf(alert.state);
-  why.contacted = needHold() || (alert.do_not_call_back ? t("why.dncb") : rank >= ORDER.indexOf("contacted") ? t("why.done_already") : null);
-  why.on_scene = needHold() || (rank >= ORDER.indexOf("on_scene") ? t("why.done_already") : null);
-  why.handed_over = needHold() || (rank >= ORDER.indexOf("handed_over") ? t("why.done_already") : null);
-  why.resolve = needHold() || (held && held.leg_kind === "transit" && !supervisor ? t("why.transit_cannot_resolve") : null);
-  return { leg, why };
+// Why an action is not open, in words: the server's reason code (``actions`` of the alert).
+function whyNot(v) {
+  return v.allowed ? null : tOr(`why.${v.reason}`, t("why.unknown"));
+}
+
+// A button for one action, enabled and explained exactly as the server's verdict says.
+function button(id, label, v, run, cls = "") {
+  const reason = whyNot(v);
+  return h("div", { class: "action" }, h("button", { type: "button", id, class: cls, disabled: Boolean(reason), "aria-describedby": reason ? `${id}-why` : false, onclick: run }, label), reason ? h("span", { class: "why", id: `${id}-why` }, reason) : null);
 }
 
 function paintActions(alert) {
-  const { leg, why } = permissions(alert);
+  const v = (name) => verdict(alert.id, name);
   const transit = state.me.role === "transit_staff";
   const buttons = [];
-  const button = (id, label, reason, run, cls = "") =>
-    h("div", { class: "action" }, h("button", { type: "button", id, class: cls, disabled: Boolean(reason), "aria-describedby": reason ? `${id}-why` : false, onclick: run }, label), reason ? h("span", { class: "why", id: `${id}-why` }, reason) : null);
-  buttons.push(button("act-accept", t(transit ? "transit.ack" : "action.accept"), why.accept, () => act(`/v1/assignments/${leg.id}/accept`, undefined, "done.accepted"), "primary"));
+  const accept = v("accept");
+  buttons.push(button("act-accept", t(transit ? "transit.ack" : "action.accept"), accept, () => act(`/v1/assignments/${accept.assignment_id}/accept`, undefined, "done.accepted"), "primary"));
   if (!transit) {
-    const reason = h("input", { id: "decline-reason", "aria-label": t("action.decline_reason"), placeholder: t("action.decline_reason"), minlength: 2, maxlength: 200, disabled: Boolean(why.decline) });
-    buttons.push(h("div", { class: "action" }, reason, button("act-decline", t("action.decline"), why.decline, () => {
+    const decline = v("decline");
+    const reason = h("input", { id: "decline-reason", "aria-label": t("action.decline_reason"), placeholder: t("action.decline_reason"), minlength: 2, maxlength: 200, disabled: !decline.allowed });
+    buttons.push(h("div", { class: "action" }, reason, button("act-decline", t("action.decline"), decline, () => {
       if (reason.value.trim().length < 2) return showError(new Error(t("action.decline_need_reason")));
-      return act(`/v1/assignments/${leg.id}/decline`, { reason: reason.value.trim() }, "done.declined", ["decline-reason"]);
+      return act(`/v1/assignments/${decline.assignment_id}/decline`, { reason: reason.value.trim() }, "done.declined", ["decline-reason"]);
     })));
-    buttons.push(button("act-contacted", t("action.contacted"), why.contacted, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "contacted" }, "done.contacted")));
+    buttons.push(button("act-contacted", t("action.contacted"), v("contacted"), () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "contacted" }, "done.contacted")));
   }
-  buttons.push(button("act-on-scene", t("action.on_scene"), why.on_scene, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "on_scene" }, "done.on_scene")));
+  buttons.push(button("act-on-scene", t("action.on_scene"), v("on_scene"), () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "on_scene" }, "done.on_scene")));
   if (transit) {
-    buttons.push(button("act-handed-counselor", t("transit.handed"), why.handed_over, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "handed_over", handed_over_to: "counselor" }, "done.handed_over")));
+    buttons.push(button("act-handed-counselor", t("transit.handed"), v("hand_to_counselor"), () => confirmThen(t("confirm.hand_to_counselor"), () => act(`/v1/alerts/${alert.id}/hand-to-counselor`, undefined, "done.handed_over"))));
   } else {
-    const to = h("select", { id: "handover-to", "aria-label": t("action.handover_to"), disabled: Boolean(why.handed_over) }, HANDOVER.map((v) => h("option", { value: v }, t(`handover.${v}`))));
-    buttons.push(h("div", { class: "action" }, to, button("act-handed-over", t("action.handed_over"), why.handed_over, () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "handed_over", handed_over_to: to.value }, "done.handed_over"))));
-    const disposition = h("select", { id: "disposition", "aria-label": t("action.disposition"), disabled: Boolean(why.resolve) }, DISPOSITIONS.map((v) => h("option", { value: v }, t(`disposition.${v}`))));
-    buttons.push(h("div", { class: "action" }, disposition, button("act-resolve", t("action.resolve"), why.resolve, () => act(`/v1/alerts/${alert.id}/resolve`, { disposition: disposition.value }, "done.resolved"))));
+    // Nothing is chosen for the person: the hand-over's target and the outcome are picked, then
+    // confirmed in words that name what will happen.
+    const handed = v("handed_over");
+    const to = h("select", { id: "handover-to", "aria-label": t("action.handover_to"), disabled: !handed.allowed }, h("option", { value: "" }, t("action.choose")), HANDOVER.map((x) => h("option", { value: x }, t(`handover.${x}`))));
+    buttons.push(h("div", { class: "action" }, to, button("act-handed-over", t("action.handed_over"), handed, () => {
+      if (!to.value) return showError(new Error(t("action.choose_handover")));
+      return confirmThen(t("confirm.handed_over", { to: t(`handover.${to.value}`) }), () => act(`/v1/alerts/${alert.id}/progress`, { milestone: "handed_over", handed_over_to: to.value }, "done.handed_over"));
+    })));
+    const resolve = v("resolve");
+    const disposition = h("select", { id: "disposition", "aria-label": t("action.disposition"), disabled: !resolve.allowed }, h("option", { value: "" }, t("action.choose")), DISPOSITIONS.map((x) => h("option", { value: x }, t(`disposition.${x}`))));
+    buttons.push(h("div", { class: "action" }, disposition, button("act-resolve", t("action.resolve"), resolve, () => {
+      if (!disposition.value) return showError(new Error(t("action.choose_disposition")));
+      return confirmThen(t("confirm.resolve", { code: alert.case_code, outcome: t(`disposition.${disposition.value}`) }), () => act(`/v1/alerts/${alert.id}/resolve`, { disposition: disposition.value }, "done.resolved"));
+    })));
   }
   if (state.me.province) buttons.push(supervisorActions(alert));
   if (!transit) buttons.push(confidentiality(alert));
-  repaintKeeping(sections.actions, () => appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, h("div", { class: "buttons" }, buttons)));
+  const leg = myLeg(alert.id);
+  repaintKeeping(sections.actions, () => appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), leg?.status === "offered" ? countdown(leg.deadline_at, "countdown.ack") : null, takenUp(), h("div", { class: "buttons" }, buttons), sections.confirm || null));
+}
+
+function paintAcceptOnly(alertId) {
+  const accept = verdict(alertId, "accept");
+  const transit = state.me.role === "transit_staff";
+  repaintKeeping(sections.actions, () => appendTo(clear(sections.actions), h("h2", { id: "actions-title" }, t("action.title")), h("div", { class: "buttons" }, button("act-accept", t(transit ? "transit.ack" : "action.accept"), accept, () => act(`/v1/assignments/${accept.assignment_id}/accept`, undefined, "done.accepted"), "primary"))));
+}
+
+// A guard who handed the victim over sees when the counselor took it up (from the timeline).
+function takenUp() {
+  const taken = extra.timeline.findLast((e) => e.event === "assignment.taken_up");
+  const handed = extra.timeline.findLast((e) => e.event === "assignment.handed_over");
+  if (taken) return h("p", { class: "taken-up", id: "taken-up", role: "status" }, t("legs.taken_up", { unit: unitName(taken.data?.by_unit_code), time: formatTime(taken.at) }));
+  if (handed) return h("p", { class: "taken-up", id: "taken-up", role: "status" }, t("legs.handed_waiting", { time: formatTime(handed.at) }));
+  return null;
+}
+
+// Asks "are you sure?" in words that say what will happen; the action runs only on "yes".
+function confirmThen(text, run) {
+  const view = sections;
+  const close = () => {
+    view.confirm = null;
+    paint();
+  };
+  view.confirm = h("div", { class: "confirm", id: "confirm", role: "alertdialog", "aria-labelledby": "confirm-text" },
+    h("p", { id: "confirm-text" }, text),
+    h("button", { type: "button", id: "confirm-yes", class: "primary", onclick: () => { close(); run(); } }, t("confirm.yes")),
+    h("button", { type: "button", id: "confirm-no", onclick: close }, t("confirm.no")));
+  paint();
+  document.getElementById("confirm-yes")?.focus();
 }
 
 function supervisorActions(alert) {
-  const held = holder(alert.id);
   const reason = h("input", { id: "sup-reason", "aria-label": t("sup.reason"), placeholder: t("sup.reason"), maxlength: 200 });
   const unit = h("select", { id: "reassign-unit", "aria-label": t("sup.unit") }, [...state.units.values()].filter((u) => u.kind !== "transit_desk" && u.active).map((u) => h("option", { value: u.code }, u.name)));
-  const need = () => {
-    if (reason.value.trim().length < 2) {
+  const need = (min = 2) => {
+    if (reason.value.trim().length < min) {
       showError(new Error(t("sup.need_reason")));
       return false;
     }
     return true;
   };
-  const closed = TERMINAL.includes(alert.state);
+  const broken = verdict(alert.id, "break_claim");
+  const reopen = verdict(alert.id, "reopen");
   return h(
     "fieldset",
     { class: "supervisor" },
     h("legend", {}, t("sup.title")),
     reason,
-    h("div", { class: "action" }, unit, h("button", { type: "button", id: "act-reassign", disabled: closed, onclick: () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned", ["sup-reason"]) }, t("sup.reassign")), closed ? h("span", { class: "why" }, t("why.closed")) : null),
-    h("div", { class: "action" }, h("button", { type: "button", id: "act-break", disabled: !held, onclick: () => need() && act(`/v1/assignments/${held.id}/break`, { reason: reason.value.trim() }, "done.broken", ["sup-reason"]) }, t("sup.break")), held ? null : h("span", { class: "why" }, t("why.not_accepted"))),
+    h("div", { class: "action" }, unit, button("act-reassign", t("sup.reassign"), verdict(alert.id, "reassign"), () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned", ["sup-reason"]))),
+    button("act-break", t("sup.break"), broken, () => need() && act(`/v1/assignments/${broken.assignment_id}/break`, { reason: reason.value.trim() }, "done.broken", ["sup-reason"])),
+    button("act-reopen", reopen.until && reopen.allowed ? t("sup.reopen_until", { time: formatTime(reopen.until, true) }) : t("sup.reopen"), reopen, () => need(5) && confirmThen(t("confirm.reopen", { code: alert.case_code }), () => act(`/v1/alerts/${alert.id}/reopen`, { reason: reason.value.trim() }, "done.reopened", ["sup-reason"]))),
   );
 }
 
@@ -302,8 +352,11 @@ async function act(path, body, doneKey, spent = []) {
   }
 }
 
+// A refusal says why in the words of its reason code (the same as the button would have shown).
 function showError(error) {
-  if (sections) sections.error.textContent = error instanceof ApiError ? t("error.api", { detail: error.message }) : error.message || t("error.network");
+  if (!sections) return;
+  const reason = error instanceof ApiError ? error.problem?.reason : null;
+  sections.error.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof ApiError ? t("error.api", { detail: error.message }) : error.message || t("error.network");
 }
 
 function paintRouting(alert) {

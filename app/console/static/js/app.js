@@ -4,7 +4,7 @@ import { t, setLanguage, preferredLanguage, currentLanguage, setTimeZone } from 
 import { api, signIn, signOut, refresh, on as onSession, ApiError } from "./session.js";
 import { Stream } from "./stream.js";
 import { unlockSound, setMuted, isMuted, ring, flash, notify } from "./alarm.js";
-import { state, loadQueue, legsOfAlert, prune } from "./state.js";
+import { state, loadQueue, legsOfAlert, prune, noteEvent, rememberOffer } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
 import { renderBoard, refreshBoard, glassBroken } from "./board.js";
@@ -52,7 +52,7 @@ function focusKey() {
   return null;
 }
 
-function render() {
+export function render() {
   const focused = focusKey();
   renderTop();
   clear(main);
@@ -226,9 +226,12 @@ const WARNINGS = new Set(["alert.glass_broken", "alert.handoff_unacknowledged"])
 async function onEvent(message) {
   const data = message.data || {};
   state.seenEvents += 1;
+  noteEvent(data.alert_id);
   if (message.event === "assignment.offered" && (state.me.province || data.unit_code === state.me.unit_code)) {
     const isMine = data.unit_code === state.me.unit_code;
     if (isMine) {
+      rememberOffer(message);
+      if (state.view.name === "queue") render();
       ring();
       flash();
       const area = await areaOf(data.alert_id);

@@ -52,6 +52,15 @@ export function formatTime(iso, withDate = false) {
   return new Intl.DateTimeFormat(locale(), options).format(new Date(iso));
 }
 
+// A distance as people say it, in the console's language: "180 m", "6,7 km" (Indonesian uses a
+// decimal comma).
+export function formatDistance(metres) {
+  const km = metres >= 1000;
+  const value = km ? metres / 1000 : Math.round(metres / 10) * 10;
+  const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: km ? 1 : 0 }).format(value);
+  return `${number} ${km ? "km" : "m"}`;
+}
+
 export function formatDuration(seconds) {
   const sign = seconds < 0 ? "-" : "";
   let s = Math.abs(Math.round(seconds));

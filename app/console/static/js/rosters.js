@@ -201,7 +201,18 @@ async function loadUsers() {
         h("td", {}, u.username), h("td", {}, u.display_name || ""), h("td", {}, t(`role.${u.role}`)), h("td", {}, u.unit_code ? unitName(u.unit_code) : "—"),
         h("td", {}, u.disabled ? t("users.disabled") : t("users.active")),
         h("td", {},
-          h("button", { type: "button", class: "toggle-user", onclick: () => userAction(error, () => api("PATCH", `/v1/users/${u.id}`, { disabled: !u.disabled }), u.disabled ? "users.enabled_done" : "users.disabled_done", refresh) }, u.disabled ? t("users.enable") : t("users.disable")),
+          h("button", { type: "button", class: "toggle-user", onclick: (event) => {
+            const toggle = () => userAction(error, () => api("PATCH", `/v1/users/${u.id}`, { disabled: !u.disabled }), u.disabled ? "users.enabled_done" : "users.disabled_done", refresh);
+            // Disabling signs the person out and keeps them out: asked once more, naming them.
+            if (u.disabled) return toggle();
+            const cell = event.currentTarget.parentElement;
+            const keep = [...cell.childNodes];
+            const back = () => cell.replaceChildren(...keep);
+            cell.replaceChildren(h("span", { class: "confirm-text", role: "alert" }, t("users.confirm_disable", { name: u.display_name || u.username })), " ",
+              h("button", { type: "button", class: "confirm-disable primary", onclick: () => { back(); toggle(); } }, t("confirm.yes")), " ",
+              h("button", { type: "button", class: "confirm-back", onclick: back }, t("confirm.no")));
+            cell.querySelector(".confirm-disable").focus();
+          } }, u.disabled ? t("users.enable") : t("users.disable")),
           " ",
           h("button", { type: "button", class: "reset-password", onclick: () => {
             const password = window.prompt(t("users.new_password_prompt", { user: u.username }));

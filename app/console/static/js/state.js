@@ -13,6 +13,10 @@ function fresh() {
     board: [],
     warnings: [],
     seenEvents: 0,
+    eventAt: new Map(), // alert id -> the event counter when the stream last named it
+    loadedAt: new Map(), // alert id -> the event counter when its last read started
+    queueLoadedAt: -1,
+    queueFilter: "open", // "open": my active offers and claims; "closed": done
     view: { name: "queue" },
     resumeView: null,
     draftOwner: null,
@@ -27,8 +31,13 @@ export const state = Object.assign(fresh(), {
 });
 
 export async function loadQueue() {
-  const page = await api("GET", "/v1/assignments?status=open&limit=100");
-  state.legs = page.items;
+  const started = state.seenEvents;
+  const page = await api("GET", `/v1/assignments?status=${state.queueFilter}&limit=100`);
+  state.queueLoadedAt = started;
+  // Offers the stream announced that this list does not have yet stay (they may be accepted).
+  const listed = new Set(page.items.map((leg) => leg.id));
+  const announced = state.queueFilter === "open" ? state.legs.filter((leg) => leg.announced && !listed.has(leg.id)) : [];
+  state.legs = [...page.items, ...announced];
   // Supervisors see every unit's legs; their alerts come from the board's list instead of one
   // (audited) read per leg.
   if (state.me.province) return;
@@ -37,7 +46,9 @@ export async function loadQueue() {
 }
 
 export async function loadAlert(id, { trail = false } = {}) {
+  const started = state.seenEvents;
   const alert = await api("GET", `/v1/alerts/${id}`);
+  state.loadedAt.set(id, started);
   state.alerts.set(id, alert);
   // The whole trail is read (and audited) when the view opens and when a new fix arrived;
   // otherwise the fixes seen in passing are appended.
@@ -74,6 +85,44 @@ export function legsOfAlert(alertId) {
   const legs = new Map(fromRouting.map((leg) => [leg.id, leg]));
   for (const leg of state.legs) if (leg.alert_id === alertId) legs.set(leg.id, leg);
   return [...legs.values()];
+}
+
+// The stream named this alert: what the server said one may do may be out of date until the next
+// read (``verdict`` then lets accept and decline through, for the server to decide).
+export function noteEvent(alertId) {
+  if (alertId) state.eventAt.set(alertId, state.seenEvents);
+}
+
+// An offer to my unit, straight from ``assignment.offered``: enough to accept it from the queue
+// even when nothing else about the alert could be read (reads may be shed; accept never is).
+export function rememberOffer(message) {
+  const d = message.data || {};
+  if (!d.assignment_id || state.legs.some((leg) => leg.id === d.assignment_id)) return;
+  state.legs.unshift({
+    id: d.assignment_id, alert_id: d.alert_id, case_code: d.case_code, step: d.step, unit_code: d.unit_code,
+    leg_kind: d.leg_kind, reason: d.reason, status: "offered", is_drill: d.is_drill, offered_at: message.at,
+    deadline_at: d.deadline_at, accepted_at: null, accepted_by: null, announced: true,
+  });
+}
+
+const FAIL_OPEN = new Set(["accept", "decline"]);
+
+// What the server says the signed-in person may do (``actions`` of the alert's read), for one
+// action: { allowed, reason, until, assignment_id }. The console holds no rule of its own. Accept
+// and decline of an offer to my unit fail open: unknown (the read failed or was shed) or older
+// than the latest event about the alert, they are offered and the server's answer decides.
+export function verdict(alertId, name, leg = null) {
+  const last = state.eventAt.get(alertId) ?? -1;
+  const fromRow = leg?.actions?.[name];
+  const fromRead = state.alerts.get(alertId)?.actions?.[name];
+  const rowFresh = Boolean(fromRow) && state.queueLoadedAt >= last;
+  const readFresh = Boolean(fromRead) && (state.loadedAt.get(alertId) ?? -1) >= last;
+  const said = readFresh ? fromRead : rowFresh ? fromRow : fromRead || fromRow;
+  if (FAIL_OPEN.has(name) && !(readFresh || rowFresh)) {
+    const offer = leg || state.legs.find((g) => g.alert_id === alertId && g.unit_code === state.me.unit_code && g.status === "offered");
+    if (offer) return { allowed: true, reason: null, until: offer.deadline_at, assignment_id: offer.id, unconfirmed: true };
+  }
+  return said || { allowed: false, reason: "unknown" };
 }
 
 export function unitName(code) {
