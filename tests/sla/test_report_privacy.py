@@ -8,6 +8,7 @@ import csv
 import io
 import random
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,8 +17,8 @@ import pytest
 
 from app.context import AppContext
 from app.models import Alert, Device, SlaClock
-from app.policy.reports import suppressed_keys
-from app.sla.reports import snap
+from app.policy.reports import ReportAudience, suppressed_keys
+from app.sla.reports import GroupFigures, shape, snap
 from tests.helpers import auth, integrator_token, staff_token
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -389,3 +390,20 @@ async def test_a_duress_cancel_reads_as_the_genuine_one_for_all_but_supervisors(
     assert (genuine["cancelled_under_duress"], duress["cancelled_under_duress"]) == (0, 2)
     assert duress["excluded"]["accidental"] == 0  # for staff the alerts went on
     assert duress["clocks"]["on_scene"]["met"] == 1
+
+
+def test_a_group_holding_only_clocks_of_alerts_counted_elsewhere_is_judged_by_them() -> None:
+    """By post, a clock may count for another group than its alert (``app.sla.charging``): a
+    group with no alert of its own but one alert's clock is a group of one."""
+    groups: dict[str, GroupFigures] = defaultdict(GroupFigures)
+    elsewhere = groups["none"]
+    elsewhere.members.add("a1")
+    elsewhere.clocks["acknowledgement"].finished = 1
+    post = groups[SOUTH]
+    post.alerts = 6
+    post.members.update(f"a{n}" for n in range(1, 7))
+    audience = ReportAudience(granularity="day", min_cell=5, shows_duress=False)
+    assert shape(groups, audience) == [
+        {"key": SOUTH, "suppressed": True},  # or "none" would be its total minus the rest
+        {"key": "none", "suppressed": True},
+    ]
