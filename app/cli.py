@@ -50,6 +50,8 @@ async def prepare(settings: Settings) -> None:
     from app.migrate import upgrade
     from app.reference.loader import is_loaded, load_all
 
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"sigap: database {shown}: applying any pending migrations", flush=True)
     await upgrade(settings)
 
     async def load_if_missing(session):  # type: ignore[no-untyped-def]
@@ -118,6 +120,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # start, so no dead run's samples are ever added in.
         metrics_dir = tempfile.mkdtemp(prefix="sigap-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    print(
+        f"sigap: serving on http://{args.host}:{args.port}/ (the console; API docs at /docs); "
+        "Ctrl+C stops it",
+        flush=True,
+    )
     try:
         uvicorn.run(
             "app.main:create_app",

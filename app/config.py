@@ -144,6 +144,14 @@ class IntakeSettings(BaseModel):
     registrations_per_network_per_hour: int = Field(30, ge=1)
     pin_max_failures: int = Field(5, ge=1)
     pin_lockout_s: int = Field(900, ge=1)
+    # One phone cannot flood the service (docs/intake.md, "A press is never refused, and one
+    # phone cannot flood"): presses join instead of opening new alerts.
+    rejoin_window_s: int = Field(600, ge=0)
+    """A press within this after the phone saw its alert cancelled reopens that alert."""
+    rejoin_alerts_per_hour: int = Field(3, ge=1)
+    """A device that opened this many alerts in the last hour reopens its latest instead."""
+    registration_surge_window_s: int = Field(3600, ge=60)
+    """Supervisors are told of unvetted registrations (past a network's limit) once per window."""
 
 
 class GeoSettings(BaseModel):
@@ -206,6 +214,22 @@ class DispatchSettings(BaseModel):
     notify_http_url: str | None = None
     notify_http_token: SecretStr = SecretStr("")
     notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
+    ring_max_offers_per_unit: int = Field(4, ge=1)
+    """A reopen is not offered to a unit that was offered this many of the same device's alerts
+    (and reopens) within ring_window_s: one phone's press/cancel cycles cannot keep ringing it."""
+    ring_window_s: float = Field(3600.0, gt=0)
+    flood_cycles: int = Field(3, ge=0)
+    """Reopens of one alert routed afresh; past them the alert stays open for staff as one
+    attention item (``alert.flood_suspected``) and is not offered again."""
+    notify_reserved_share: float = Field(0.3, ge=0, le=1)
+    """Share of notify_daily_cap that only established devices' alerts may spend (registered
+    at least notify_established_age_s ago, vetted, no flood history)."""
+    notify_established_age_s: float = Field(86400.0, ge=0)
+    notify_unvetted_daily_cap: int = Field(100, ge=0)
+    """The small lane of unvetted devices' alerts (registered past a network's limit)."""
+    notify_low_fraction: float = Field(0.8, gt=0, le=1)
+    """When the day's routine spending reaches this share of notify_daily_cap, supervisors get
+    one message from the critical pool."""
     repeat_press_supervisor_after_s: float = Field(300.0, ge=0)
     """A repeat press on an acknowledged alert always tells its holder; when the holder has
     shown no activity for this long, the supervisors on duty are told too."""

@@ -30,12 +30,16 @@ def network_key(client_host: str | None) -> str:
     )
 
 
-async def enforce(
-    session: AsyncSession, *, key: str, limit: int, window: timedelta, now: datetime
-) -> None:
-    """Count one hit against ``key``; raise RateLimited past ``limit`` in the current window."""
+def window_start(now: datetime, window: timedelta) -> datetime:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    start = epoch + window * ((now - epoch) // window)
+    return epoch + window * ((now - epoch) // window)
+
+
+async def count_hit(
+    session: AsyncSession, *, key: str, window: timedelta, now: datetime
+) -> int:
+    """Count one hit against ``key`` in the current window; the window's count so far."""
+    start = window_start(now, window)
     statement = (
         dialect_insert(session, RateLimitCounter)
         .values(key=key, window_start=start, count=1)
@@ -45,7 +49,15 @@ async def enforce(
         )
         .returning(RateLimitCounter.count)
     )
-    count = (await session.execute(statement)).scalar_one()
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def enforce(
+    session: AsyncSession, *, key: str, limit: int, window: timedelta, now: datetime
+) -> None:
+    """Count one hit against ``key``; raise RateLimited past ``limit`` in the current window."""
+    start = window_start(now, window)
+    count = await count_hit(session, key=key, window=window, now=now)
     if count > limit:
         retry_after = int((start + window - now).total_seconds()) + 1
         raise RateLimited(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from app.errors import IllegalTransition
 from app.models import Alert
@@ -111,15 +112,40 @@ def _stamp(alert: Alert, state: AlertState, at: datetime) -> None:
         alert.sla_dirty = True  # the SLA monitor derives its clocks from these stamps
 
 
-def reopen(alert: Alert, *, at: datetime, device_sees: bool) -> None:
-    """Take a resolved alert back to where its work stood (the last milestone it reached).
+_CLEARED_ON_DEVICE_REOPEN = (
+    "routed_at",
+    "acknowledged_at",
+    "contacted_at",
+    "on_scene_at",
+    "handed_over_at",
+    "handed_over_to",
+    "transferred_at",
+    "resolved_at",
+    "disposition",
+    "cancelled_at",
+)
 
-    The one definition of "reopen", for two callers. A supervisor's reopen (``device_sees`` False)
-    is staff work only: the phone's view (``device_status``), its stream and its join rule stay as
-    the resolution left them, so the holder of the phone learns nothing and a later press does not
-    join it. A reopen for the device (``device_sees`` True) also makes the alert the device's
-    active one again.
+
+def reopen(alert: Alert, *, at: datetime, by: Literal["supervisor", "device"]) -> None:
+    """The one definition of "reopen", for its two callers.
+
+    - **A supervisor's reopen** (``by="supervisor"``, ``app.dispatch.progress``) takes a resolved
+      alert back to where its work stood (the last milestone it reached). It is staff work only:
+      the phone's view (``device_status``), its stream and its join rule stay as the resolution
+      left them, so the holder of the phone learns nothing and a later press does not join it.
+    - **The device's join** (``by="device"``, ``app.ingestion.press``): a press that reopens the
+      device's latest alert, whatever its state, makes it ``received`` again at ``at`` with its
+      progress stamps cleared, so it is routed afresh (a new ladder, a new acknowledgement clock,
+      a new 112 hand-off if nobody takes it). What came before stays in its events
+      (``alert.reopened``); what the phone sees is computed from its own facts by the caller.
     """
+    alert.updated_at = at
+    alert.sla_dirty = True  # the clocks derive from the stamps: they follow either way
+    if by == "device":
+        alert.state = AlertState.RECEIVED.value
+        for name in _CLEARED_ON_DEVICE_REOPEN:
+            setattr(alert, name, None)
+        return
     current = AlertState(alert.state)
     if current is not AlertState.RESOLVED:
         raise IllegalTransition(f"Only a resolved alert is reopened, not a {current} one.")
@@ -127,10 +153,6 @@ def reopen(alert: Alert, *, at: datetime, device_sees: bool) -> None:
     alert.state = (reached[-1] if reached else _before_resolution(alert)).value
     alert.resolved_at = None
     alert.disposition = None
-    alert.updated_at = at
-    alert.sla_dirty = True  # the clocks' stops come from the stamps: they run on from them
-    if device_sees:
-        alert.device_status, alert.device_closed_at, alert.joinable = "active", None, True
 
 
 def _before_resolution(alert: Alert) -> AlertState:

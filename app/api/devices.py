@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response
 
 from app.access import require_device
@@ -15,14 +13,18 @@ from app.errors import (
     PinIncorrect,
     PinLocked,
     PinRules,
-    RateLimited,
     ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from app.identity.devices import register_device, revoke_device, rotate_credential, set_pins
-from app.ratelimit import enforce, network_key
+from app.identity.devices import (
+    register_from_network,
+    revoke_device,
+    rotate_credential,
+    set_pins,
+)
+from app.ratelimit import network_key
 from app.schemas.identity import DeviceCreate, DeviceCredential, DeviceRead, PinsUpdate
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
@@ -33,12 +35,13 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"])
     status_code=201,
     summary="Register an app install",
     description=(
-        "Open to anyone (a victim needs no account), limited per network. The credential is "
-        "returned once; the server keeps only its SHA-256."
+        "Open to anyone (a victim needs no account) and never refused for volume: past its "
+        "network's limit a device is registered unvetted, alike in the answer. The credential "
+        "is returned once; the server keeps only its SHA-256."
     ),
     response_model=DeviceCredential,
     responses=error_responses(
-        BodyTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, ServiceUnavailable
+        BodyTooLarge, UnsupportedMediaType, ValidationFailed, ServiceUnavailable
     ),
 )
 async def register(
@@ -46,18 +49,14 @@ async def register(
 ) -> DeviceCredential:
     now = context.clock.now()
     client = request.client.host if request.client else None
-    try:
-        await enforce(
-            session,
-            key=f"register:{network_key(client)}",
-            limit=context.settings.intake.registrations_per_network_per_hour,
-            window=timedelta(hours=1),
-            now=now,
-        )
-    except RateLimited:
-        await session.commit()  # the counted attempt stays counted
-        raise
-    device, credential = await register_device(session, data=data, keyring=context.keyring, now=now)
+    device, credential = await register_from_network(
+        session,
+        data=data,
+        network=network_key(client),
+        settings=context.settings,
+        keyring=context.keyring,
+        now=now,
+    )
     await session.commit()
     return DeviceCredential(
         device_id=device.id, credential=credential, created_at=device.created_at

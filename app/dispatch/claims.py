@@ -64,8 +64,10 @@ def _facts_of_leg(facts: AlertFacts, leg_id: uuid.UUID) -> LegFacts:
     return next(g for g in facts.legs if g.id == leg_id)
 
 
-def _ppa_holder(legs: list[Assignment]) -> Assignment:
-    return next(g for g in legs if g.leg_kind in LADDER_KINDS and g.status == "accepted")
+def _holder_beside(legs: list[Assignment], leg: Assignment) -> Assignment:
+    """Who holds the side ``leg`` is on: the UPTD PPA leg (post or central) or the transit one."""
+    ppa = leg.leg_kind in LADDER_KINDS
+    return next(g for g in legs if (g.leg_kind in LADDER_KINDS) == ppa and g.status == "accepted")
 
 
 def take_up(
@@ -123,7 +125,7 @@ async def accept(
         if verdict.reason == "accepted_by_you":
             return leg  # accepting twice is harmless
         if verdict.reason == "held_by_other":
-            holder = leg if leg.status == "accepted" else _ppa_holder(legs)
+            holder = leg if leg.status == "accepted" else _holder_beside(legs, leg)
             raise verdict.refuse(
                 f"{holder.unit_code} already holds this alert.",
                 extra={"holder": await _holder_name(session, holder)},
@@ -141,15 +143,16 @@ async def accept(
         now=now,
         replace_due=True,
     )
-    if leg.leg_kind in LADDER_KINDS:
-        others = [g for g in legs if g.id != leg.id and g.leg_kind in LADDER_KINDS]
-        await withdraw(
-            session,
-            legs=others,
-            reason=f"accepted by {leg.unit_code}",
-            code="accepted_elsewhere",
-            now=now,
-        )
+    # The other offers on the same side close: the other plausible posts or the central desk for
+    # a UPTD PPA leg, the control desk or station desk for a transit one.
+    same_side = LADDER_KINDS if leg.leg_kind in LADDER_KINDS else (leg.leg_kind,)
+    await withdraw(
+        session,
+        legs=[g for g in legs if g.id != leg.id and g.leg_kind in same_side],
+        reason=f"accepted by {leg.unit_code}",
+        code="accepted_elsewhere",
+        now=now,
+    )
     if leg.leg_kind in LADDER_KINDS:
         take_up(session, legs=legs, by=leg, now=now)
     if AlertState(alert.state) in (AlertState.RECEIVED, AlertState.ROUTED):

@@ -57,7 +57,8 @@ async def offer(
     ``legs`` are (unit code, leg kind, reason, preferred sex).
     """
     first = AlertState(alert.state) is AlertState.RECEIVED
-    step = 0 if first else alert.dispatch_step + 1
+    # A reopened alert (received again) starts a new ladder after its earlier decisions.
+    step = 0 if first and not alert.reopen_count else alert.dispatch_step + 1
     record = RoutingDecision(
         id=uuid.uuid4(),
         alert_id=alert.id,
@@ -146,6 +147,7 @@ async def offer(
             ref=str(leg.id),
             now=now,
             dispatch=dispatch,
+            first=first,  # a new alert's or a reopen's first offers
         )
     ladder = [leg for leg in offered if leg.leg_kind in LADDER_KINDS]
     central = snapshot.central_code

@@ -42,8 +42,9 @@ async def queue_message(
     ref: str,
     now: datetime,
     dispatch: Dispatch,
+    first: bool = False,
 ) -> None:
-    message = notify.Message(tuple(recipients), kind, text, alert_id, ref)
+    message = notify.Message(tuple(recipients), kind, text, alert_id, ref, first)
     pending: list[notify.Message] | None = session.info.get(_NOTIFICATIONS)
     if pending is not None:
         pending.append(message)

@@ -172,8 +172,10 @@ def may_accept(facts: AlertFacts, actor: Actor, leg: LegFacts | None, now: datet
     if leg.status == "accepted":
         mine = leg.accepted_by == actor.user_id
         return no("accepted_by_you" if mine else "held_by_other", assignment_id=on)
-    # One UPTD PPA leg holds the case; a transit claim never blocks it.
-    if leg.ppa and any(g.ppa and g.id != leg.id for g in _held(facts.legs)):
+    # One UPTD PPA leg holds the case; a transit claim never blocks it. Likewise one transit
+    # desk holds the transit side: a station's Pos SAPA and its control room are offered at once,
+    # and the first to accept holds it.
+    if any(g.ppa == leg.ppa and g.id != leg.id for g in _held(facts.legs)):
         return no("held_by_other", assignment_id=on)
     if leg.status == "offered":
         return Verdict(True, until=leg.deadline_at, assignment_id=leg.id)

@@ -281,10 +281,11 @@ async def reopen(
     alert, legs, _ = await _locked_for(
         session, alert_id, staff, now, lambda f, a: may_reopen(f, a, now, window)
     )
-    reopen_alert(alert, at=now, device_sees=False)
+    reopen_alert(alert, at=now, by="supervisor")
+    # Not alert.reopened: that one is a press reopening the alert, which the phone sees.
     emit(
         session,
-        "alert.reopened",
+        "alert.resumed",
         at=now,
         alert_id=alert.id,
         data={"staff_id": str(staff.user_id), "state": alert.state},
@@ -292,7 +293,7 @@ async def reopen(
     record(
         session,
         principal=staff,
-        action="alert.reopened",
+        action="alert.resumed",
         object_type="alert",
         object_id=alert.id,
         at=now,

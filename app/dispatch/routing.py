@@ -154,8 +154,11 @@ class TransitOutcome:
     partner_code: str
     station_uid: str | None
     source: Literal["context", "location"]
-    unit_code: str | None  # the unit offered, or None when none was available
+    unit_code: str | None  # the unit offered first, or None when none was available
     considered: tuple[Candidate, ...]  # station help desk (if configured) then control desk
+    together: tuple[str, ...] = ()
+    """Also offered at once: the control desk beside a staffed station help desk (Pos SAPA).
+    The guard at the station and the control room both see it; the first to accept holds it."""
 
 
 @dataclass(frozen=True)
@@ -211,11 +214,12 @@ def decide(data: RoutingInput) -> Decision:
     legs = ladder
     if transit is not None and transit.unit_code is not None:
         if ladder:
-            legs = (*ladder, _transit_leg(units, transit, alert))
+            offered = (transit.unit_code, *transit.together)
+            legs = (*ladder, *(_transit_leg(units, transit, code, alert) for code in offered))
         else:
             # Never the transit partner alone: with no ladder leg the caller hands off to 112,
             # and the transit outcome records what was available without claiming an offer.
-            transit = replace(transit, unit_code=None)
+            transit = replace(transit, unit_code=None, together=())
     return Decision(
         policy=data.policy.mode,
         legs=legs,
@@ -303,8 +307,10 @@ def _preferred_sex(unit: UnitState | None, alert: AlertFacts) -> str | None:
     return wanted if any(m.sex == wanted for m in unit.on_duty) else None
 
 
-def _transit_leg(units: Mapping[str, UnitState], transit: TransitOutcome, alert: AlertFacts) -> Leg:
-    chosen = next(c for c in transit.considered if c.code == transit.unit_code)
+def _transit_leg(
+    units: Mapping[str, UnitState], transit: TransitOutcome, code: str, alert: AlertFacts
+) -> Leg:
+    chosen = next(c for c in transit.considered if c.code == code)
     unit = units.get(chosen.code)
     reason = "station_help_desk" if unit is not None and unit.station_uid else "control_desk"
     return Leg(chosen.code, "transit", reason, chosen.eta_s, _preferred_sex(unit, alert))
@@ -398,8 +404,12 @@ def _transit(
         considered.append(Candidate(partner.control_desk_code, None, None, False, "inactive"))
     elif all(c.code != control.code for c in considered):
         considered.append(_candidate(control, data, origin, ladder=False))
-    chosen = next((c.code for c in considered if c.available), None)
-    return TransitOutcome(partner_code, station, source, chosen, tuple(considered))
+    available = [c.code for c in considered if c.available]
+    chosen = available[0] if available else None
+    # A staffed station desk does not make the control room wait its turn: both are offered at
+    # once (the station desks come first in `considered`, the control desk last).
+    together = tuple(available[1:])
+    return TransitOutcome(partner_code, station, source, chosen, tuple(considered), together)
 
 
 def _json(value: object) -> Any:

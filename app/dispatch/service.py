@@ -8,9 +8,9 @@ events in that same transaction; the task row is deleted with them, so the work 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dispatch.ladder import (
@@ -30,7 +30,7 @@ from app.dispatch.runtime import Dispatch, snapshot_for
 from app.dispatch.timers import finish_task
 from app.events import emit
 from app.models import Alert, Assignment, DispatchTask
-from app.states import AlertState
+from app.states import AlertState, transition
 from app.tasks import schedule
 
 
@@ -85,6 +85,20 @@ async def route(session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now:
         )
         return
     if state is AlertState.RECEIVED:
+        reopened = alert.reopen_count > 0
+        if reopened:
+            # Routed afresh, as a new press would be: the earlier cycle's offers and claims
+            # end here (its history stays in the events).
+            await withdraw(
+                session,
+                legs=await legs_of(session, alert.id),
+                reason="reopened by a new press",
+                code="reopened",
+                now=now,
+            )
+            if alert.flood_suspected_at is not None:
+                await _set_aside_as_flood(session, alert=alert, dispatch=dispatch, now=now)
+                return
         snapshot = await snapshot_for(session, alert, dispatch, now)
         routing_input = await build_input(
             session,
@@ -96,13 +110,30 @@ async def route(session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now:
             include_transit=True,
         )
         decision = decide(routing_input)
+        legs = decision_legs(decision)
+        if reopened:
+            legs = await within_ring_bound(
+                session, alert=alert, legs=legs, dispatch=dispatch, now=now
+            )
+            if not any(kind in LADDER_KINDS for _, kind, *_ in legs):
+                # Every unit it would ring has had its share of this phone's cycles.
+                alert.flood_suspected_at = now
+                emit(
+                    session,
+                    "alert.flood_suspected",
+                    at=now,
+                    alert_id=alert.id,
+                    data={"reopen_count": alert.reopen_count, "reason": "ring_bound"},
+                )
+                await _set_aside_as_flood(session, alert=alert, dispatch=dispatch, now=now)
+                return
         await offer(
             session,
             alert=alert,
             decision=decision,
             explanation=decision.to_json(),
-            legs=decision_legs(decision),
-            trigger="received",
+            legs=legs,
+            trigger="reopened" if reopened else "received",
             snapshot=snapshot,
             dispatch=dispatch,
             now=now,
@@ -111,6 +142,57 @@ async def route(session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now:
     if state is AlertState.ROUTED:
         await _reroute_if_moved(session, alert=alert, dispatch=dispatch, now=now)
     # Acknowledged or later: the holder follows the alert's own location events.
+
+
+async def within_ring_bound(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    legs: list[tuple[str, str, str, str | None]],
+    dispatch: Dispatch,
+    now: datetime,
+) -> list[tuple[str, str, str, str | None]]:
+    """The legs of a reopen, less those to units already offered ``ring_max_offers_per_unit``
+    of this device's alerts within ``ring_window_s``: one phone's press/cancel cycles cannot
+    keep ringing a unit (docs/dispatch.md, "Floods")."""
+    settings = dispatch.settings
+    offered: dict[str, int] = {
+        code: int(count)
+        for code, count in (
+            await session.execute(
+                select(Assignment.unit_code, func.count())
+                .join(Alert, Alert.id == Assignment.alert_id)
+                .where(
+                    Alert.device_id == alert.device_id,
+                    Assignment.offered_at > now - timedelta(seconds=settings.ring_window_s),
+                )
+                .group_by(Assignment.unit_code)
+            )
+        ).all()
+    }
+    return [leg for leg in legs if offered.get(leg[0], 0) < settings.ring_max_offers_per_unit]
+
+
+async def _set_aside_as_flood(
+    session: AsyncSession, *, alert: Alert, dispatch: Dispatch, now: datetime
+) -> None:
+    """A suspected flood stays open for staff as one attention item (``alert.flood_suspected``)
+    and is offered to nobody; the supervisors on duty are told once."""
+    transition(alert, AlertState.ROUTED, at=now)
+    snapshot = await snapshot_for(session, alert, dispatch, now)
+    await tell_supervisors(
+        session,
+        alert=alert,
+        snapshot=snapshot,
+        dispatch=dispatch,
+        now=now,
+        kind="flood_suspected",
+        ref="flood",
+        what=(
+            f"pressed and cancelled again and again ({alert.reopen_count} reopens): kept open "
+            "for you, not offered to units again."
+        ),
+    )
 
 
 async def _reroute_if_moved(

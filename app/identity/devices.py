@@ -8,8 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import notify
+from app.config import Settings
+from app.db import note_written
 from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
+from app.events import emit
 from app.models import Device
+from app.ratelimit import count_hit, window_start
 from app.schemas.identity import DeviceCreate, PinsUpdate
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
 from app.security.fields import KeyRing
@@ -25,8 +30,72 @@ def contact_aad(device_id: object) -> str:
     """Binds a device's contact ciphertext to its row."""
     return f"device.contact:{device_id}"
 
+REGISTRATION_SURGE_EVENT = "device.registration_surge"
+
+
+async def register_from_network(
+    session: AsyncSession,
+    *,
+    data: DeviceCreate,
+    network: str,
+    settings: Settings,
+    keyring: KeyRing,
+    now: datetime,
+) -> tuple[Device, str]:
+    """Register an app install; never refused for volume. Past its network's hourly limit the
+    device is registered ``unvetted`` (a victim behind a carrier NAT that someone else
+    exhausted must still get a credential and press): its presses are recorded, routed and
+    shown like any other, its on-call messages draw on a small lane of their own
+    (``app.notify.budget``), and the supervisors on duty are told of the surge, once per
+    ``registration_surge_window_s``. The answer is the same either way."""
+    hits = await count_hit(session, key=f"register:{network}", window=timedelta(hours=1), now=now)
+    unvetted = hits > settings.intake.registrations_per_network_per_hour
+    device, credential = await register_device(
+        session, data=data, keyring=keyring, now=now, unvetted=unvetted
+    )
+    if unvetted:
+        await _tell_of_surge(session, settings=settings, now=now)
+    return device, credential
+
+
+async def _tell_of_surge(session: AsyncSession, *, settings: Settings, now: datetime) -> None:
+    window = timedelta(seconds=settings.intake.registration_surge_window_s)
+    if await count_hit(session, key="register-surge", window=window, now=now) > 1:
+        return  # already told in this window
+    since = window_start(now, window)
+    emit(
+        session,
+        REGISTRATION_SURGE_EVENT,
+        at=now,
+        data={
+            "since": since.isoformat(),
+            "window_s": settings.intake.registration_surge_window_s,
+            "limit_per_network": settings.intake.registrations_per_network_per_hour,
+        },
+    )
+    note_written(session.sync_session, "notification")  # wakes the notifier at commit
+    await notify.queue(
+        session,
+        recipients=await notify.supervisors_on_duty(
+            session, region_code=settings.geo.default_region, at=now
+        ),
+        kind="registration_surge",
+        text="Sigap: many app installs are registering from one network; new ones are marked "
+        "unvetted (their alerts are still routed). Watch the console.",
+        alert_id=None,
+        ref=since.isoformat(),
+        now=now,
+        settings=settings.dispatch,
+    )
+
+
 async def register_device(
-    session: AsyncSession, *, data: DeviceCreate, keyring: KeyRing, now: datetime
+    session: AsyncSession,
+    *,
+    data: DeviceCreate,
+    keyring: KeyRing,
+    now: datetime,
+    unvetted: bool = False,
 ) -> tuple[Device, str]:
     credential = new_secret(DEVICE_PREFIX)
     device = Device(
@@ -36,6 +105,7 @@ async def register_device(
         app_version=data.app_version,
         created_at=now,
         pin_failures=0,
+        unvetted=unvetted,
     )
     if data.contact and (data.contact.name or data.contact.phone):
         device.contact_enc = keyring.encrypt_json(

@@ -142,6 +142,16 @@ async def cancel_alert(
         alert.duress = True
         alert.do_not_call_back = True
         emit(session, "alert.duress_signalled", at=now, alert_id=alert.id, data={})
+    elif alert.flood_suspected_at is not None:
+        # A suspected flood stays open for staff as one attention item; the phone is shown
+        # its cancel as usual (docs/intake.md).
+        emit(
+            session,
+            "alert.cancelled",
+            at=now,
+            alert_id=alert.id,
+            data={"by": "device", "kept_open": "flood_suspected"},
+        )
     else:
         transition(alert, AlertState.CANCELLED, at=now)
         emit(session, "alert.cancelled", at=now, alert_id=alert.id, data={"by": "device"})

@@ -77,6 +77,9 @@ def build_new_alert(
         do_not_call_back=False,
         legal_hold=False,  # every column is bound in the one-statement press
         linked_alert_id=linked,
+        reopen_count=0,
+        reopened_at=None,
+        flood_suspected_at=None,
         updated_at=received_at,
     )
     if payload.private:

@@ -2,8 +2,9 @@
 clocks, its routing task, its ``alert.received`` event and the idempotency record, each insert
 chained on the alert's through CTEs (``INSERT … SELECT``).
 
-The alert is inserted only when the device has no joinable alert of this kind and no record for
-this key; otherwise nothing is written and the press takes the general path
+The alert is inserted only when the device has no joinable alert of this kind, no real alert it
+must reopen instead (cancelled a short while ago, or several opened in the last hour) and no record
+for this key; otherwise nothing is written and the press takes the general path
 (``app.ingestion.press``: join, replay, 422, expired record). A concurrent twin still trips the
 unique indexes, exactly as on the general path. The statement is built once per shape of rows and
 only bound per press, so SQLAlchemy's compiled cache and asyncpg's prepared statements are reused.
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     Table,
@@ -37,8 +40,9 @@ from app.models import Alert, IdempotencyRecord, OutboxEvent
 from app.models.base import Base
 from app.states import AlertState
 
-_Shape = tuple[tuple[type[Base], ...], bool]
-"""The rows a first press writes besides the alert (in order), and whether a key is checked."""
+_Shape = tuple[tuple[type[Base], ...], bool, bool]
+"""The rows a first press writes besides the alert (in order), whether a key is checked, and
+whether the press is a real one (which may have to reopen the device's latest alert)."""
 _TEMPLATES: dict[_Shape, Select[tuple[uuid.UUID]]] = {}
 
 
@@ -67,7 +71,7 @@ def _values(model: type[Base], prefix: str, **computed: ColumnElement[Any]) -> l
 def _template(shape: _Shape) -> Select[tuple[uuid.UUID]]:
     """One statement per shape, built once: a press only binds values to it, so SQLAlchemy's
     compiled cache and asyncpg's prepared statements are reused from the second press on."""
-    dependents, keyed = shape
+    dependents, keyed, real = shape
     linked = (
         select(Alert.id)
         .where(
@@ -86,6 +90,31 @@ def _template(shape: _Shape) -> Select[tuple[uuid.UUID]]:
             Alert.joinable.is_(True),
         )
     ]
+    if real:
+        # The join rule's reopen (``app.ingestion.press._reopenable``): a phone that saw its
+        # alert cancelled a short while ago, or that opened several alerts in the last hour,
+        # reopens its latest one; the general path decides which.
+        blockers.append(
+            ~exists().where(
+                Alert.device_id == bindparam("reopen_device_id", type_=Alert.device_id.type),
+                Alert.is_drill.is_(False),
+                Alert.device_status == "cancelled",
+                Alert.device_closed_at
+                >= bindparam("reopen_closed_after", type_=Alert.device_closed_at.type),
+            )
+        )
+        blockers.append(
+            select(func.count())
+            .select_from(Alert)
+            .where(
+                Alert.device_id == bindparam("recent_device_id", type_=Alert.device_id.type),
+                Alert.is_drill.is_(False),
+                Alert.received_at
+                >= bindparam("recent_after", type_=Alert.received_at.type),
+            )
+            .scalar_subquery()
+            < bindparam("recent_max", type_=Integer())
+        )
     if keyed:
         blockers.append(
             ~exists().where(
@@ -137,7 +166,12 @@ def _bind(obj: Base, prefix: str, *, skip: tuple[str, ...] = ()) -> dict[str, An
 
 
 async def insert_first_press(
-    session: AsyncSession, *, new: NewAlert, record: IdempotencyRecord | None
+    session: AsyncSession,
+    *,
+    new: NewAlert,
+    record: IdempotencyRecord | None,
+    rejoin_window_s: int,
+    rejoin_alerts_per_hour: int,
 ) -> bool:
     """Write ``new`` (and the idempotency ``record``, when the press has a key) in one
     statement; False when nothing was written because the press is not a first one."""
@@ -147,7 +181,8 @@ async def insert_first_press(
         dependents.append(new.location)
     if record is not None:
         dependents.append(record)
-    shape: _Shape = (tuple(type(d) for d in dependents), record is not None)
+    real = not alert.is_drill
+    shape: _Shape = (tuple(type(d) for d in dependents), record is not None, real)
     statement = _TEMPLATES.get(shape)
     if statement is None:
         statement = _TEMPLATES.setdefault(shape, _template(shape))
@@ -159,6 +194,11 @@ async def insert_first_press(
         **_bind(alert, "alert", skip=("linked_alert_id",)),
         **_bind(new.event, "event", skip=("payload",)),
     }
+    if real:
+        params["reopen_device_id"] = params["recent_device_id"] = alert.device_id
+        params["reopen_closed_after"] = alert.received_at - timedelta(seconds=rejoin_window_s)
+        params["recent_after"] = alert.received_at - timedelta(hours=1)
+        params["recent_max"] = rejoin_alerts_per_hour
     if record is not None:
         params["key_device_id"], params["key_key_hash"] = record.device_id, record.key_hash
     for n, row in enumerate(dependents):

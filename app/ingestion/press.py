@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,9 +33,9 @@ from app.ingestion.one_statement import insert_first_press
 from app.ingestion.payload import PressPayload, parse_press
 from app.ingestion.trail import append_fixes
 from app.ingestion.views import device_view
-from app.models import Alert, IdempotencyRecord
+from app.models import Alert, Device, IdempotencyRecord, SlaClock
 from app.security.fields import KeyRing
-from app.states import AlertState
+from app.states import TERMINAL, AlertState, reopen
 from app.tasks import schedule
 
 _MAX_ATTEMPTS = 4
@@ -153,19 +153,46 @@ async def _ingest_once(
                 is_drill=bool(json.loads(record.response_body).get("is_drill")),
             )
 
-    joinable = await session.scalar(
-        select(Alert)
-        .where(
-            Alert.device_id == device_id,
-            Alert.is_drill.is_(payload.is_drill),
-            Alert.joinable.is_(True),
+    reopenable = None
+    if payload.is_drill:
+        joinable = await session.scalar(
+            select(Alert)
+            .where(
+                Alert.device_id == device_id,
+                Alert.is_drill.is_(True),
+                Alert.joinable.is_(True),
+            )
+            .with_for_update()
         )
-        .with_for_update()
-    )
+    else:  # a real press never joins a drill
+        # One query for both: the joinable real alert if there is one, else the latest.
+        latest = await session.scalar(
+            select(Alert)
+            .where(Alert.device_id == device_id, Alert.is_drill.is_(False))
+            .order_by(Alert.joinable.desc(), Alert.received_at.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # a concurrent reopen, after the lock
+        )
+        joinable = latest if latest is not None and latest.joinable else None
+        if latest is not None and joinable is None:
+            reopenable = await _reopenable(
+                session, latest=latest, received_at=received_at, settings=settings
+            )
     outcome: Literal["created", "joined"]
     if joinable is not None:
         alert, status, outcome = joinable, 200, "joined"
         await _join(session, alert=alert, payload=payload, received_at=received_at, geo=geo)
+    elif reopenable is not None:
+        alert, status, outcome = reopenable, 200, "joined"
+        await _reopen(
+            session,
+            alert=alert,
+            payload=payload,
+            received_at=received_at,
+            geo=geo,
+            settings=settings,
+        )
     else:
         alert, status, outcome = (
             await _create(
@@ -236,8 +263,8 @@ async def _create_in_one_statement(
     keyring: KeyRing,
 ) -> PressResult | None:
     """PostgreSQL, a first press (the usual case): everything in one statement
-    (``app.ingestion.one_statement``). None when the device has a joinable alert or the key a
-    record: nothing was written, and the press takes the general path."""
+    (``app.ingestion.one_statement``). None when the device has a joinable alert (or one to
+    reopen) or the key a record: nothing was written, and the press takes the general path."""
     new = build_new_alert(
         device_id=device_id,
         payload=payload,
@@ -261,7 +288,13 @@ async def _create_in_one_statement(
             received_at=received_at,
             settings=settings,
         )
-    if not await insert_first_press(session, new=new, record=record):
+    if not await insert_first_press(
+        session,
+        new=new,
+        record=record,
+        rejoin_window_s=settings.intake.rejoin_window_s,
+        rejoin_alerts_per_hour=settings.intake.rejoin_alerts_per_hour,
+    ):
         return None
     return PressResult(
         status=201, body=body, alert_id=alert.id, outcome="created", is_drill=alert.is_drill
@@ -350,3 +383,112 @@ async def _join(
         alert_id=alert.id,
         data={"press_count": alert.press_count, "location_moved": moved},
     )
+
+
+ALERT_CLOCKS = ("routing", "acknowledgement", "first_contact", "on_scene")
+"""The alert's own clocks (``app.sla.policy.ALERT_CLOCKS``): a reopen starts them afresh."""
+
+
+async def _reopenable(
+    session: AsyncSession, *, latest: Alert, received_at: datetime, settings: Settings
+) -> Alert | None:
+    """The device's ``latest`` real alert (not joinable) when this press must reopen it rather
+    than open a new one: the phone saw it cancelled within ``rejoin_window_s``, or the device
+    already opened ``rejoin_alerts_per_hour`` alerts in the last hour. Decided from what the
+    phone itself saw (its alert's ``device_status`` and when it ended, its own presses), never
+    from what staff did, so a press after a duress cancel is answered exactly as after a
+    genuine one."""
+    intake = settings.intake
+    closed = latest.device_closed_at
+    if (
+        latest.device_status == "cancelled"
+        and closed is not None
+        and closed >= received_at - timedelta(seconds=intake.rejoin_window_s)
+    ):
+        return latest
+    opened = await session.scalar(
+        select(func.count())
+        .select_from(Alert)
+        .where(
+            Alert.device_id == latest.device_id,
+            Alert.is_drill.is_(False),
+            Alert.received_at >= received_at - timedelta(hours=1),
+        )
+    )
+    return latest if (opened or 0) >= intake.rejoin_alerts_per_hour else None
+
+
+async def _reopen(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    payload: PressPayload,
+    received_at: datetime,
+    geo: GeoService,
+    settings: Settings,
+) -> None:
+    """The device's latest alert, which its phone saw end, is received again: the phone is
+    shown an active alert from this press on, and staff get it routed afresh at once (new legs
+    from the press's location, a new ladder and acknowledgement clock, first-offer messages),
+    with the whole history kept in its events. Past ``dispatch.flood_cycles`` reopens it is a
+    suspected flood: open for staff as one attention item, not offered again."""
+    alert.press_count += 1
+    alert.reopen_count += 1
+    alert.last_pressed_at = received_at
+    alert.reopened_at = received_at
+    # What the phone sees starts here, alike after a genuine and a duress cancel.
+    alert.device_status, alert.device_closed_at, alert.joinable = "active", None, True
+    if payload.flags:
+        alert.flags = sorted(set(alert.flags) | set(payload.flags))
+    suspected = alert.flood_suspected_at is not None
+    newly_suspected = not suspected and alert.reopen_count > settings.dispatch.flood_cycles
+    if newly_suspected:
+        alert.flood_suspected_at = received_at
+        # The device's flood history: its alerts no longer spend the established devices'
+        # reserved share of messages (``app.notify.budget``).
+        await session.execute(
+            update(Device)
+            .where(Device.id == alert.device_id, Device.flooded_at.is_(None))
+            .values(flooded_at=received_at)
+        )
+        emit(
+            session,
+            "alert.flood_suspected",
+            at=received_at,
+            alert_id=alert.id,
+            data={
+                "reopen_count": alert.reopen_count,
+                "flood_cycles": settings.dispatch.flood_cycles,
+            },
+        )
+    route = not suspected or AlertState(alert.state) in TERMINAL
+    if route:
+        # Routed afresh: the progress of the earlier cycle stays in the events, and the
+        # alert's own clocks start again from this press.
+        reopen(alert, at=received_at, by="device")
+        await session.execute(
+            delete(SlaClock).where(SlaClock.alert_id == alert.id, SlaClock.clock.in_(ALERT_CLOCKS))
+        )
+    alert.updated_at = received_at
+    moved = False
+    if payload.location is not None:
+        trail = await append_fixes(
+            session, alert=alert, fixes=[payload.location], geo=geo, received_at=received_at
+        )
+        moved = trail.moved
+    emit(
+        session,
+        "alert.reopened",
+        at=received_at,
+        alert_id=alert.id,
+        data={
+            "reopen_count": alert.reopen_count,
+            "press_count": alert.press_count,
+            "location_moved": moved,
+            "flood_suspected": alert.flood_suspected_at is not None,
+        },
+    )
+    if route:
+        await schedule(
+            session, alert_id=alert.id, kind="route", due_at=received_at, now=received_at
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.geo.runtime import GeoService
@@ -46,7 +47,9 @@ def device_view(alert: Alert) -> AlertDeviceView:
     ``state``, ``duress`` and ``do_not_call_back`` are never read here: whoever holds the phone
     must not be able to tell a duress cancel from a real one, now or later.
     """
-    if alert.device_status == "active":
+    if alert.device_status == "active" and alert.reopened_at is not None:
+        status = _since_reopen(alert, alert.reopened_at)
+    elif alert.device_status == "active":
         status = _DEVICE_STATUS_BY_STATE[alert.state]
     else:
         status = "cancelled" if alert.device_status == "cancelled" else "resolved"
@@ -59,6 +62,17 @@ def device_view(alert: Alert) -> AlertDeviceView:
         closed_at=alert.device_closed_at,
         flags=list(alert.flags),
     )
+
+
+def _since_reopen(alert: Alert, since: datetime) -> DeviceStatus:
+    """A reopened alert as the phone sees it: only what happened from its re-press on (a
+    responder who accepted since, who reached the victim since), the same whatever ended it
+    before (a genuine or a duress cancel, a resolution)."""
+    if any(t is not None and t >= since for t in (alert.on_scene_at, alert.handed_over_at)):
+        return "help_on_scene"
+    if alert.acknowledged_at is not None and alert.acknowledged_at >= since:
+        return "acknowledged"
+    return "received"
 
 
 def private_aad(alert_id: object) -> str:
@@ -116,6 +130,8 @@ def staff_view(
         transit_context=alert.transit_context,
         last_location=last,
         press_count=alert.press_count,
+        reopen_count=alert.reopen_count,
+        flood_suspected_at=alert.flood_suspected_at,
         duress=alert.duress if fields.shows_profile else None,
         do_not_call_back=alert.do_not_call_back,
         linked_alert_id=linked_alert_id(fields, alert.linked_alert_id),

@@ -122,6 +122,13 @@ class Alert(Base):
     supervisor who broke the glass (``app.policy.restriction``). None: not restricted."""
     restriction_reason: Mapped[str | None] = mapped_column(String(24))
     """Why, as a category (staff_member, protected_witness, public_figure, other), never text."""
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Presses that reopened this alert after the phone saw it end (``app.ingestion.press``)."""
+    reopened_at: Mapped[datetime | None]
+    """The latest such re-press: what the phone sees of the alert starts there."""
+    flood_suspected_at: Mapped[datetime | None]
+    """Reopened past the flood bound: kept open for staff as one attention item, not offered
+    again (``alert.flood_suspected``)."""
     updated_at: Mapped[datetime]
 
 

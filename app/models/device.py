@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import Boolean, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -29,3 +29,9 @@ class Device(Base):
     pin_locked_until: Mapped[datetime | None]
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     """Optional contact the victim chose to give (name, phone), AEAD-encrypted."""
+    unvetted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Registered past its network's limit (never refused for volume): its presses are routed
+    like any other, but its on-call notifications draw on a small lane of their own."""
+    flooded_at: Mapped[datetime | None]
+    """When one of its alerts was first set aside as a suspected flood (its flood history: its
+    notifications leave the established devices' reserved share alone from then on)."""

@@ -28,16 +28,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DispatchSettings
 from app.events import emit
-from app.models import Notification, StaffUser
+from app.models import Alert, Device, Notification, StaffUser
 from app.notify.budget import (
     CRITICAL,
     CRITICAL_KINDS,
+    ESTABLISHED,
+    LANES,
     ORDINARY,
+    UNVETTED,
+    UNVETTED_POOL,
     cap_of,
+    first_time_low,
+    lane_of,
     local_day,
     pool_of,
     refund,
     spend,
+    spend_ordinary,
 )
 from app.notify.digest import Due, Send, plan
 from app.notify.providers import NotificationProvider, OutboundMessage
@@ -51,6 +58,7 @@ LOOP_NAME = "notifier"
 MAX_ATTEMPTS = 5
 MAX_BATCHES_PER_CYCLE = 10
 CAP_REACHED_EVENT = "notification.cap_reached"
+POOL_LOW_EVENT = "notification.pool_low"
 
 
 @dataclass(frozen=True)
@@ -138,8 +146,14 @@ async def _claim(context: AppContext, settings: DispatchSettings) -> list[Claim]
                 Notification.status,
                 Notification.digest_id,
                 Notification.attempts,
+                # The lane's facts: the history of the device whose alert it is about.
+                Device.created_at,
+                Device.unvetted,
+                Device.flooded_at,
             )
             .join(StaffUser, StaffUser.id == Notification.recipient_id)
+            .outerjoin(Alert, Alert.id == Notification.alert_id)
+            .outerjoin(Device, Device.id == Alert.device_id)
             # A ``sending`` row is due when its lease has run out (``due_at`` is the lease's end).
             .where(Notification.status.in_(("queued", "sending")), Notification.due_at <= now)
             .order_by(Notification.due_at, Notification.created_at, Notification.id)
@@ -147,7 +161,40 @@ async def _claim(context: AppContext, settings: DispatchSettings) -> list[Claim]
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=Notification)
-        rows = [Due(*row) for row in (await session.execute(query)).all()]
+        rows = [
+            Due(
+                id=row_id,
+                recipient_id=recipient_id,
+                username=username,
+                phone=phone,
+                kind=kind,
+                text=text,
+                status=status,
+                digest_id=digest_id,
+                attempts=attempts,
+                lane=lane_of(
+                    registered_at=registered_at,
+                    unvetted=unvetted,
+                    flooded_at=flooded_at,
+                    now=now,
+                    settings=settings,
+                ),
+            )
+            for (
+                row_id,
+                recipient_id,
+                username,
+                phone,
+                kind,
+                text,
+                status,
+                digest_id,
+                attempts,
+                registered_at,
+                unvetted,
+                flooded_at,
+            ) in (await session.execute(query)).all()
+        ]
         if not rows:
             return []
         sends, held = plan(
@@ -161,20 +208,38 @@ async def _claim(context: AppContext, settings: DispatchSettings) -> list[Claim]
             await session.execute(
                 update(Notification).where(Notification.id.in_(ids)).values(due_at=due_at)
             )
-        for pool in (CRITICAL, ORDINARY):
-            wanted = [s for s in sends if s.pool == pool]
+        # The critical pool first, then each lane of the ordinary pool, the reserved one first.
+        for pool, lane in ((CRITICAL, None), *((ORDINARY, lane) for lane in LANES)):
+            wanted = [s for s in sends if s.pool == pool and (lane is None or s.lane == lane)]
             if not wanted:
                 continue
             cap = cap_of(pool, settings)
-            grant = await spend(session, day=day, pool=pool, wanted=len(wanted), cap=cap, now=now)
+            if lane is None:
+                grant = await spend(
+                    session, day=day, pool=pool, wanted=len(wanted), cap=cap, now=now
+                )
+            else:
+                grant = await spend_ordinary(
+                    session, day=day, lane=lane, wanted=len(wanted), settings=settings, now=now
+                )
             context.metrics.notification_budget_spent.labels(pool).set(grant.spent)
             refused = [row.id for s in wanted[grant.granted :] for row in s.rows]
             if refused:
                 await session.execute(
                     update(Notification)
                     .where(Notification.id.in_(refused))
-                    .values(status="suppressed", claimed_until=None, last_error="daily cap reached")
+                    .values(
+                        status="suppressed",
+                        claimed_until=None,
+                        last_error="daily cap reached"
+                        if lane in (None, ESTABLISHED)
+                        else f"daily share of {lane} devices reached",
+                    )
                 )
+            if lane is not None and await first_time_low(
+                session, day=day, spent=grant.spent, settings=settings, now=now
+            ):
+                await _tell_pool_low(context, session, spent=grant.spent, day=day, now=now)
             if grant.first_refusal:
                 capped.append(pool)
                 await _tell_of_cap(
@@ -274,6 +339,33 @@ async def _tell_of_cap(
     )
 
 
+async def _tell_pool_low(
+    context: AppContext, session: AsyncSession, *, spent: int, day: date, now: datetime
+) -> None:
+    """The ordinary pool runs low: supervisors are told once a day, from the critical pool,
+    while offers can still be sent."""
+    cap = context.settings.dispatch.notify_daily_cap
+    emit(
+        session,
+        POOL_LOW_EVENT,
+        at=now,
+        data={"pool": ORDINARY, "spent": spent, "cap": cap, "day": day.isoformat()},
+    )
+    await queue(
+        session,
+        recipients=await supervisors_on_duty(
+            session, region_code=context.settings.geo.default_region, at=now
+        ),
+        kind="notify_low",
+        text=f"Sigap: {spent} of today's {cap} routine messages are spent; new devices' offers "
+        "stop first. Watch the console.",
+        alert_id=None,
+        ref=f"{day.isoformat()}:low",
+        now=now,
+        settings=context.settings.dispatch,
+    )
+
+
 async def _send_all(
     claims: list[Claim], providers: list[NotificationProvider], concurrency: int
 ) -> list[Outcome]:
@@ -320,6 +412,8 @@ async def _record(context: AppContext, claims: list[Claim], outcomes: list[Outco
         else:
             unsent.setdefault((outcome.error, claim.attempts, claim.lease), []).extend(ids)
             refunds[(claim.day, claim.send.pool)] += 1
+            if claim.send.pool == ORDINARY and claim.send.lane == UNVETTED:
+                refunds[(claim.day, UNVETTED_POOL)] += 1
     async with context.sessions() as session, session.begin():
         # Only where the lease is still ours: a row whose lease ran out belongs to its new sender.
         for (channel, error, lease), ids in sent.items():

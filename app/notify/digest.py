@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.notify.budget import ORDINARY, pool_of
+from app.notify.budget import ESTABLISHED, ORDINARY, pool_of
 
 DIGEST_KIND = "digest"
 DIGEST_MAX_CHARS = 480
@@ -36,6 +36,8 @@ class Due:
     """queued, or sending (a claim whose lease expired)"""
     digest_id: uuid.UUID | None
     attempts: int
+    lane: str = ESTABLISHED
+    """The ordinary pool's lane of the device whose alert it is about (``budget.lane_of``)."""
 
 
 @dataclass
@@ -48,6 +50,10 @@ class Send:
     @property
     def pool(self) -> str:
         return pool_of(self.rows[0].kind)
+
+    @property
+    def lane(self) -> str:
+        return self.rows[0].lane
 
     @property
     def kind(self) -> str:

@@ -1,9 +1,9 @@
 """Queueing messages in the transaction of the change they announce (never sent before it
 commits). Each row has a stable id and a de-duplication key, so a retried transaction or a second
 worker cannot queue it twice and a provider can drop a repeat. Routine messages are limited per
-alert and person per window (a phone must not be flooded); critical ones never are here, they are
-coalesced into digests when sent. Texts carry the case code and what to do, never a victim's
-identity (UU SPPA Art. 19, UU PDP).
+alert and person per window (a phone must not be flooded), except the first offer of an alert or
+of a reopen; critical ones never are here, they are coalesced into digests when sent. Texts carry
+the case code and what to do, never a victim's identity (UU SPPA Art. 19, UU PDP).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Message:
     text: str
     alert_id: uuid.UUID | None
     ref: str
+    first: bool = False
+    """The first offer of an alert, or of a reopen: never withheld by the per-alert limit."""
 
 
 async def queue(
@@ -89,7 +91,9 @@ async def queue_many(
                 "kind": message.kind,
                 "text": message.text,
                 "status": "suppressed"
-                if sent >= settings.notify_per_alert_person and message.kind not in CRITICAL_KINDS
+                if sent >= settings.notify_per_alert_person
+                and message.kind not in CRITICAL_KINDS
+                and not message.first
                 else "queued",
                 "created_at": now,
                 "due_at": now,

@@ -35,11 +35,13 @@ from app.realtime.device_replay import only_device
 from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
+    DEVICE_REOPENING_EVENT,
     AlertFacts,
     Audience,
     LegSight,
     ScopeFacts,
     StreamEvent,
+    device_windows,
     message_for,
 )
 from app.waiting import woken
@@ -120,20 +122,22 @@ async def load_facts(
             ).where(Alert.id.in_(alert_ids))
         )
     ).all()
-    closed: dict[uuid.UUID, int] = {
-        alert_id: int(seq)
-        for alert_id, seq in (
-            await session.execute(
-                select(OutboxEvent.alert_id, func.min(OutboxEvent.seq))
-                .where(
-                    OutboxEvent.alert_id.in_(alert_ids),
-                    OutboxEvent.event_type.in_(DEVICE_CLOSING_EVENTS),
-                    OutboxEvent.seq.is_not(None),
-                )
-                .group_by(OutboxEvent.alert_id)
+    # When the phone saw each alert end and, if a press reopened it, start again: a handful
+    # of rows per alert (a reopen is bounded, docs/intake.md).
+    turns: dict[uuid.UUID, list[tuple[int, str]]] = {}
+    for alert_id, event_type, seq in (
+        await session.execute(
+            select(OutboxEvent.alert_id, OutboxEvent.event_type, OutboxEvent.seq)
+            .where(
+                OutboxEvent.alert_id.in_(alert_ids),
+                OutboxEvent.event_type.in_((*DEVICE_CLOSING_EVENTS, DEVICE_REOPENING_EVENT)),
+                OutboxEvent.seq.is_not(None),
             )
-        ).all()
-    }
+            .order_by(OutboxEvent.seq)
+        )
+    ).all():
+        turns.setdefault(alert_id, []).append((int(seq), event_type))
+    windows = {alert_id: device_windows(rows) for alert_id, rows in turns.items()}
     legs = (
         await session.execute(
             select(
@@ -159,7 +163,8 @@ async def load_facts(
     return {
         alert_id: AlertFacts(
             device_id=device_id,
-            device_closed_seq=closed.get(alert_id),
+            device_closed_seq=windows[alert_id][0][1] if alert_id in windows else None,
+            device_windows=windows.get(alert_id),
             legs=tuple(sights.get(alert_id, ())),
             scope=ScopeFacts(
                 is_drill=is_drill,

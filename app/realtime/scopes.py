@@ -45,6 +45,8 @@ _DEVICE_EVENTS: dict[str, tuple[str, str]] = {
     "alert.resolved": ("alert.resolved", "resolved"),
     "alert.cancelled": ("alert.cancelled", "cancelled"),
     "alert.duress_signalled": ("alert.cancelled", "cancelled"),
+    # A press that reopened the alert after the phone saw it end: received again.
+    "alert.reopened": ("alert.received", "received"),
 }
 
 
@@ -64,6 +66,31 @@ DEVICE_CLOSING_EVENTS = ("alert.cancelled", "alert.duress_signalled", "alert.res
 """The events that end what the phone sees of its alert (a duress cancel included)."""
 
 
+DEVICE_REOPENING_EVENT = "alert.reopened"
+"""A press reopened the alert (``app.ingestion.press``): the phone sees it again from there."""
+
+DeviceWindows = tuple[tuple[int, int | None], ...]
+"""(first, last) stream positions of each stretch the phone saw its alert active, in order;
+the last is None while it still is."""
+
+
+def device_windows(turns: list[tuple[int, str]]) -> DeviceWindows:
+    """The phone's windows on one alert from its closing and reopening events, by position:
+    from the start to the first close, then from each reopen to the next close."""
+    windows: list[tuple[int, int | None]] = []
+    start: int | None = 0
+    for seq, event_type in turns:
+        if event_type == DEVICE_REOPENING_EVENT:
+            if start is None:
+                start = seq
+        elif start is not None:
+            windows.append((start, seq))
+            start = None
+    if start is not None:
+        windows.append((start, None))
+    return tuple(windows)
+
+
 OUT_OF_EVERY_SCOPE = ScopeFacts()
 """An alert no integrator's data scope holds (no transit offer, hand-over or transfer)."""
 
@@ -73,6 +100,9 @@ class AlertFacts:
     device_id: uuid.UUID
     device_closed_seq: int | None
     """Stream position of the event that ended the phone's view; nothing after it reaches it."""
+    device_windows: DeviceWindows | None = None
+    """When the alert was ever reopened, every stretch the phone saw it active (closing
+    events included): what the phone may be sent. None: up to ``device_closed_seq``."""
     legs: tuple[LegSight, ...] = ()
     scope: ScopeFacts = OUT_OF_EVERY_SCOPE
     """What integrators' data scopes read: drill, hand-over, transfer, transit offers."""
@@ -131,7 +161,13 @@ def _for_device(
     mapped = _DEVICE_EVENTS.get(event.event)
     if mapped is None:
         return None
-    if facts.device_closed_seq is not None and event.seq > facts.device_closed_seq:
+    if facts.device_windows is not None:
+        if not any(
+            first <= event.seq and (last is None or event.seq <= last)
+            for first, last in facts.device_windows
+        ):
+            return None  # while the phone saw it ended, whatever staff did stays with staff
+    elif facts.device_closed_seq is not None and event.seq > facts.device_closed_seq:
         return None  # the phone saw its alert end: whatever staff do next stays with staff
     name, status = mapped
     return name, {"alert_id": str(event.alert_id), "status": status}

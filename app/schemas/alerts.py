@@ -176,6 +176,16 @@ class AlertStaffView(BaseModel):
     transit_context: dict[str, str] | None
     last_location: LocationRead | None
     press_count: int
+    reopen_count: int = Field(
+        0, description="Presses that reopened the alert after the phone saw it end"
+    )
+    flood_suspected_at: datetime | None = Field(
+        None,
+        description=(
+            "Reopened past the flood bound: open as one attention item, offered to nobody "
+            "(docs/intake.md, Floods)"
+        ),
+    )
     duress: bool | None = Field(None, description="Not shown to transit staff or partners")
     do_not_call_back: bool
     linked_alert_id: uuid.UUID | None = Field(

@@ -124,6 +124,7 @@ def times_of(alert: Alert, facts: BatchFacts) -> AlertTimes:
         risk_level=case.risk_level if case else None,
         violence_types=tuple(case.violence_types) if case else (),
         milestones=milestones,
+        reopened_at=alert.reopened_at,
     )
 
 

@@ -46,6 +46,8 @@ class AlertTimes:
     risk_level: str | None = None
     violence_types: tuple[str, ...] = ()
     milestones: Mapping[str, datetime] | None = None
+    reopened_at: datetime | None = None
+    """A press that reopened the alert (``app.ingestion.press``): its own clocks start there."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,9 @@ def excluded(times: AlertTimes) -> bool:
 
 def plan_clocks(times: AlertTimes) -> list[ClockPlan]:
     """Every clock that has started, with its stop time if it has stopped."""
-    plans = [ClockPlan("routing", "routing", times.received_at, times.routed_at)]
+    plans = [
+        ClockPlan("routing", "routing", times.reopened_at or times.received_at, times.routed_at)
+    ]
     if times.routed_at is not None:
         plans.append(
             ClockPlan("acknowledgement", "acknowledgement", times.routed_at, times.acknowledged_at)

@@ -9,6 +9,7 @@ from app.clock import FrozenClock
 from app.context import AppContext
 from tests.dispatch.staffing import drain, event_names, events, legs, on_duty, post, token_on_duty
 from tests.helpers import auth, press, press_body, register, sign_in, staff_token
+from tests.ingestion.test_flood import device_sees
 
 KB, KL = "3171060", "3171050"
 
@@ -130,6 +131,8 @@ async def test_a_supervisor_reopens_a_resolved_alert_and_the_phone_sees_nothing_
     await post(client, f"/v1/alerts/{alert_id}/progress", counselor, {"milestone": "contacted"})
     await post(client, f"/v1/alerts/{alert_id}/resolve", counselor, {"disposition": "assisted"})
     device_before = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(credential))).json()
+    device_id = (await client.get("/v1/devices/me", headers=auth(credential))).json()["device_id"]
+    stream_before = await device_sees(context, device_id)
 
     clock.advance(3600)
     supervisor = await _signed_in_again(client, "spv")
@@ -142,6 +145,7 @@ async def test_a_supervisor_reopens_a_resolved_alert_and_the_phone_sees_nothing_
     assert [g.status for g in await legs(context, alert_id) if g.status == "offered"] == ["offered"]
     device_after = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(credential))).json()
     assert device_after == device_before  # still "resolved" for whoever holds the phone
+    assert await device_sees(context, device_id) == stream_before  # and its stream says nothing
     again = await press(client, credential, press_body(context))
     assert again.status_code == 201 and again.json()["id"] != alert_id  # never joins it
 

@@ -36,7 +36,7 @@ def test_a_supervisors_reopen_goes_back_to_the_work_and_leaves_the_device_as_it_
 ) -> None:
     alert = _resolved(contacted=contacted)
     closed_at = alert.device_closed_at
-    reopen(alert, at=T0 + timedelta(hours=1), device_sees=False)
+    reopen(alert, at=T0 + timedelta(hours=1), by="supervisor")
     assert (alert.state, alert.resolved_at, alert.disposition) == (back_to, None, None)
     assert (alert.device_status, alert.device_closed_at, alert.joinable) == (
         "resolved",
@@ -45,14 +45,15 @@ def test_a_supervisors_reopen_goes_back_to_the_work_and_leaves_the_device_as_it_
     )
 
 
-def test_a_reopen_the_device_sees_makes_it_the_devices_active_alert_again() -> None:
+def test_the_devices_reopen_starts_the_alert_afresh_whatever_its_state() -> None:
     alert = _resolved(contacted=True)
-    reopen(alert, at=T0 + timedelta(hours=1), device_sees=True)
-    assert (alert.device_status, alert.device_closed_at, alert.joinable) == ("active", None, True)
+    reopen(alert, at=T0 + timedelta(hours=1), by="device")
+    assert alert.state == "received"
+    assert (alert.acknowledged_at, alert.contacted_at, alert.resolved_at) == (None, None, None)
 
 
 @pytest.mark.parametrize("state", ["acknowledged", "cancelled"])
 def test_only_a_resolved_alert_is_reopened(state: str) -> None:
     alert = Alert(id=uuid.uuid4(), state=state, device_status="active", joinable=True)
     with pytest.raises(IllegalTransition):
-        reopen(alert, at=T0, device_sees=False)
+        reopen(alert, at=T0, by="supervisor")

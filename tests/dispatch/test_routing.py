@@ -309,8 +309,9 @@ LADDER = [
 NIGHT_ALERT = alert(stations=AT_BHI)
 TRANSIT = [
     Case(
-        "context-with-station-help-desk",
-        "p1:nearest mrt-sapa:station_help_desk",
+        # The station's Pos SAPA and the control room are offered at once: no wait in turn.
+        "context-with-station-help-desk-offers-the-control-desk-too",
+        "p1:nearest mrt-sapa:station_help_desk mrt-control:control_desk",
         transit="context mrt:BHI mrt-sapa",
         alert=alert(transit_partner="mrt", transit_station="mrt:BHI"),
     ),
@@ -322,7 +323,7 @@ TRANSIT = [
     ),
     Case(
         "at-station-by-location-takes-the-nearest-station-at-which-it-is",
-        "p1:nearest mrt-sapa:station_help_desk",
+        "p1:nearest mrt-sapa:station_help_desk mrt-control:control_desk",
         transit="location mrt:BHI mrt-sapa",
         alert=alert(stations=(StationNear("mrt:X", "mrt", 10.0, False), *AT_BHI)),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import select
 
@@ -37,7 +39,9 @@ async def test_registration_refuses_unknown_fields_and_wrong_media_type(
         assert (await session.scalars(select(Device))).all() == []
 
 
-async def test_registration_is_limited_per_network(context: AppContext) -> None:
+async def test_registration_past_the_network_limit_is_never_refused_but_unvetted(
+    context: AppContext,
+) -> None:
     from dataclasses import replace
 
     from app.main import create_app
@@ -50,18 +54,24 @@ async def test_registration_is_limited_per_network(context: AppContext) -> None:
     )
     app = create_app(context=limited, run_loops=False)
 
-    async def attempt(host: str) -> int:
+    async def attempt(host: str) -> bool:
+        """Whether the device registered from ``host`` is unvetted (the answer is alike)."""
         transport = httpx.ASGITransport(app=app, client=(host, 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            return (await http.post("/v1/devices", json={})).status_code
+            answer = await http.post("/v1/devices", json={})
+        assert answer.status_code == 201, answer.text
+        assert set(answer.json()) == {"device_id", "credential", "created_at"}
+        async with context.sessions() as session:
+            device = await session.get(Device, uuid.UUID(answer.json()["device_id"]))
+            assert device is not None
+            return device.unvetted
 
-    statuses = [await attempt("198.51.100.9") for _ in range(4)]
-    assert statuses == [201, 201, 201, 429]
-    assert await attempt("198.51.100.10") == 201  # another address is not affected
-    assert await attempt("2001:db8:1:2::1") == 201
-    assert await attempt("2001:db8:1:2::ffff") == 201
-    assert await attempt("2001:db8:1:2::abcd") == 201
-    assert await attempt("2001:db8:1:2:aaaa::1") == 429  # same /64
+    assert [await attempt("198.51.100.9") for _ in range(4)] == [False, False, False, True]
+    assert await attempt("198.51.100.10") is False  # another address is not affected
+    assert await attempt("2001:db8:1:2::1") is False
+    assert await attempt("2001:db8:1:2::ffff") is False
+    assert await attempt("2001:db8:1:2::abcd") is False
+    assert await attempt("2001:db8:1:2:aaaa::1") is True  # same /64
 
 
 async def test_rotation_keeps_the_old_credential_briefly_and_revocation_ends_it(

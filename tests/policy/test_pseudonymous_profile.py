@@ -202,10 +202,15 @@ def test_a_withdrawal_tells_pseudonymous_audiences_its_code_not_a_supervisors_te
 
 
 async def test_pseudonymous_audiences_are_not_told_a_new_alert_is_linked_to_a_duress_one(
-    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+    client: httpx.AsyncClient,
+    context: AppContext,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The victim cancels under duress, then presses again: staff of UPTD PPA see the new alert
     linked to the one still running; transit staff and the operator's system see neither."""
+    # A new alert, not a join of the cancelled one (docs/intake.md, "Floods").
+    monkeypatch.setattr(context.settings.intake, "rejoin_window_s", 0)
     await on_duty(context, "konselor.kb", KB)
     tj = await token_on_duty(client, context, "petugas.tj", "transit_staff", "transjakarta")
     supervisor = await staff_token(client, context, "spv", "supervisor", "central")
