@@ -14,6 +14,7 @@ sigap backup PATH | restore BACKUP [--replace]     SQLite: a consistent copy whi
                                                    back (see app/cli_backup.py)
 sigap keys rotate | pins                           re-encrypt fields | PIN hashes per pepper
 sigap secrets                                      prints fresh secrets for a .env file
+sigap audit verify [--checkpoints FILE] | seal | checkpoint --restored-from T
 """
 
 from __future__ import annotations
@@ -303,27 +304,71 @@ def cmd_integrator_list(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
-    """Exit 0 when the sealed trail is intact, 1 when a row was changed, inserted or deleted."""
-    from app.security.audit_chain import chain_key, verify
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the sealed trail is intact and reaches every checkpoint, 1 when a row was
+    changed, inserted, deleted or back-dated, or batches are gone from its end."""
+    from datetime import timedelta
 
-    key = chain_key(settings.effective_secret_key)
-    verdict = asyncio.run(in_session(settings, lambda s: verify(s, key=key)))
+    from app.security.audit_anchor import read_checkpoints
+    from app.security.audit_chain import audit_keys, verify
+
+    keys = audit_keys(settings)
+    paths = [Path(p) for p in args.checkpoints] or [settings.audit_checkpoint_path]
+    checkpoints, warnings = read_checkpoints(paths)
+    tolerance = timedelta(seconds=settings.security.audit_late_tolerance_s)
+    verdict = asyncio.run(
+        in_session(
+            settings,
+            lambda s: verify(s, keys=keys, checkpoints=checkpoints, tolerance=tolerance),
+        )
+    )
+    verdict.warnings[:0] = warnings
     print(json.dumps(verdict.as_dict(), indent=2))
     return 0 if verdict.intact else 1
 
 
 def cmd_audit_seal(_args: argparse.Namespace, settings: Settings) -> int:
     """Seal what is pending now (the service's sealer does this every few seconds)."""
-    from app.security.audit_chain import chain_key, seal_pending
+    from datetime import timedelta
 
-    key = chain_key(settings.effective_secret_key)
+    from app.security.audit_anchor import append_checkpoint
+    from app.security.audit_chain import audit_keys, seal_pending
+
+    keys = audit_keys(settings)
+    tolerance = timedelta(seconds=settings.security.audit_late_tolerance_s)
     total = 0
-    while sealed := asyncio.run(
-        in_session(settings, lambda s: seal_pending(s, key=key, now=_now()))
+    while head := asyncio.run(
+        in_session(settings, lambda s: seal_pending(s, keys=keys, now=_now(), tolerance=tolerance))
     ):
-        total += sealed
+        append_checkpoint(settings.audit_checkpoint_path, head)
+        total += head.rows
     print(f"sealed={total}")
+    return 0
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    """After restoring a backup: an audited "restored from backup taken at T" checkpoint."""
+    from app.security.audit_chain import write_restore_checkpoint
+
+    try:
+        taken = datetime.fromisoformat(args.restored_from)
+    except ValueError:
+        print(
+            "error: --restored-from: an ISO 8601 time, e.g. 2026-12-07T03:00:00Z", file=sys.stderr
+        )
+        return 2
+    if taken.tzinfo is None:
+        print("error: --restored-from: give the time zone (Z or +07:00)", file=sys.stderr)
+        return 2
+    checkpoint = asyncio.run(
+        in_session(
+            settings,
+            lambda s: write_restore_checkpoint(
+                s, settings=settings, backup_taken_at=taken, now=_now()
+            ),
+        )
+    )
+    print(checkpoint.to_json())
     return 0
 
 
@@ -372,6 +417,7 @@ def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
     print(f"SIGAP_SECURITY__PIN_PEPPERS={new_key_spec('p1')}")
+    print(f"SIGAP_SECURITY__AUDIT_KEYS={new_key_spec('a1')}")
     return 0
 
 
@@ -448,13 +494,30 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
         dest="action", required=True
     )
-    audit.add_parser(
-        "verify", help="check the sealed chain; report changed, inserted or deleted rows"
-    ).set_defaults(func=cmd_audit_verify)
+    verify = audit.add_parser(
+        "verify",
+        help="check the sealed chain and its checkpoints; report changed, inserted, deleted "
+        "or back-dated rows and a cut tail",
+    )
+    verify.add_argument(
+        "--checkpoints",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="checkpoint file(s) to check against (default: SIGAP_SECURITY__AUDIT_CHECKPOINT_FILE)",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
     audit.add_parser("seal", help="seal pending rows now").set_defaults(func=cmd_audit_seal)
     from app.cli_audit import add_query_parser
 
     add_query_parser(audit)
+    checkpoint = audit.add_parser(
+        "checkpoint", help="after a restore: record that the trail now ends where the backup's did"
+    )
+    checkpoint.add_argument(
+        "--restored-from", required=True, metavar="T", help="when the backup was taken (ISO 8601)"
+    )
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
 
     keys = sub.add_parser("keys", help="the encryption key ring").add_subparsers(
         dest="action", required=True

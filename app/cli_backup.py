@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import ShellOperator, record
 from app.cli_support import fail, run
 from app.config import Settings
+from app.security.audit_anchor import Checkpoint
 
 _KEYS_REMINDER = (
     "This copy holds victims' data, readable with the encryption keys in .env and useless\n"
@@ -141,7 +142,9 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"restore refused: {exc}")
 
     epoch = run(settings, lambda session: _after_restore(session, backup=backup, taken=taken))
+    anchor = run(settings, lambda session: _audit_checkpoint(session, settings, taken=taken))
     print(f"restored {backup} into {target}")
+    print(f"audit trail checkpointed as restored at batch {anchor.batch} (`sigap audit verify`)")
     if taken is not None:
         print(f"its newest record is from {taken.isoformat()}: anything later is not in it")
     print(f"stream epoch replaced ({epoch}): every console and phone resynchronises")
@@ -167,6 +170,20 @@ async def _after_restore(session: AsyncSession, *, backup: Path, taken: datetime
     record(session, principal=ShellOperator.current(), action="database.restored",
            object_type="database", object_id=None, at=datetime.now(UTC), detail=detail)
     return epoch
+
+
+async def _audit_checkpoint(
+    session: AsyncSession, settings: Settings, *, taken: datetime | None
+) -> Checkpoint:
+    """The audit chain's "restored from a backup taken at T" checkpoint, so that ``sigap audit
+    verify`` takes the batches sealed after the copy as given up, not cut. T is the copy's
+    newest record: any seal after it is not in the copy."""
+    from app.security.audit_chain import write_restore_checkpoint
+
+    now = datetime.now(UTC)
+    return await write_restore_checkpoint(
+        session, settings=settings, backup_taken_at=taken or now, now=now
+    )
 
 
 def add_parsers(sub: Any) -> None:

@@ -70,6 +70,10 @@ class DatabaseSettings(BaseModel):
     """An intake retry waiting this long on its in-flight twin gets 409 instead of hanging."""
     sqlite_busy_timeout_ms: int = Field(30000, ge=100)
     """How long a SQLite transaction waits for the write lock: as long as a request lives."""
+    migration_url: str | None = None
+    """PostgreSQL only: the owner role's URL, used for migrations alone (``sigap serve``,
+    ``sigap migrate``), so that the running app's role (``database_url``) needs no DDL and may
+    add audit rows but never change or delete them (docs/deploy.md)."""
 
 
 class OverloadSettings(BaseModel):
@@ -124,6 +128,16 @@ class SecuritySettings(BaseModel):
     audit_seal_interval_s: float = Field(5.0, gt=0, le=30)
     """How often the sealer chains new audit rows: the longest a row stays unsealed (and a
     change to it undetectable by ``sigap audit verify``) on a running service."""
+    audit_keys: SecretStr = SecretStr("")
+    """The audit chain's own HMAC key ring, "kid:base64url(32 bytes),kid2:..."; the first seals,
+    all verify. Empty: the chain stays keyed from ``secret_key`` as before (a warning, never a
+    refusal); batches sealed that way keep verifying after a key is added."""
+    audit_checkpoint_file: Path | None = None
+    """Where each seal's head is appended (JSON lines); default: ``audit-checkpoints.jsonl``
+    beside the SQLite file (``var/`` on PostgreSQL). An operator or SIEM keeps a copy elsewhere."""
+    audit_late_tolerance_s: float = Field(300.0, ge=1, le=86400)
+    """A row dated more than this before the previous seal is sealed all the same and reported
+    (a transaction that began before a seal may commit after it)."""
 
 
 class IntakeSettings(BaseModel):
@@ -293,6 +307,9 @@ class SlaSettings(BaseModel):
     monitor_interval_s: float = Field(30.0, gt=0, le=300)
     """The SLA monitor's fallback poll: it sleeps until the next warning or deadline, and
     commits that may change clocks wake it."""
+    report_min_cell: int = Field(5, ge=1, le=1000)
+    """A report's group counting fewer alerts than this is suppressed for audiences without
+    province-wide sight (``app.policy.reports``): no group can single out a person."""
 
     @field_validator("targets_s", mode="before")
     @classmethod
@@ -396,6 +413,12 @@ class Settings(BaseSettings):
             self.dispatch.ack_timeout_s, ACK_TIMEOUT_DEFAULTS, (), "dispatch.ack_timeout_s"
         )
         _require_positive(self.dispatch.ack_timeout_s, "dispatch.ack_timeout_s")
+        if self.db.migration_url and not normalise_database_url(self.db.migration_url).startswith(
+            "postgresql"
+        ):
+            raise ValueError("db.migration_url: a PostgreSQL URL (the owner role's)")
+        if self.db.migration_url and self.is_sqlite:
+            raise ValueError("db.migration_url is for PostgreSQL; SQLite has no roles")
         return self
 
     unsafe_answer_before_commit_s: float = Field(0.0, ge=0, le=5)
@@ -425,6 +448,16 @@ class Settings(BaseSettings):
     def effective_secret_key(self) -> str:
         value = self.security.secret_key.get_secret_value()
         return value or (DEV_SECRET_KEY if self.dev else "")
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """The checkpoint file: the setting, else beside the SQLite file (else ``var/``)."""
+        if self.security.audit_checkpoint_file is not None:
+            return self.security.audit_checkpoint_file
+        folder = Path("var")
+        if self.is_sqlite:
+            folder = Path(self.database_url.split(":///", 1)[1]).parent
+        return folder / "audit-checkpoints.jsonl"
 
     @cached_property
     def effective_encryption_keys(self) -> str:

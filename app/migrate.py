@@ -1,5 +1,7 @@
 """Applying migrations: under a PostgreSQL advisory lock, so several hosts starting at once wait
-for one another instead of racing on the same DDL."""
+for one another instead of racing on the same DDL. With ``SIGAP_DB__MIGRATION_URL`` set they run
+as that (owner) role, and the app's own role needs no DDL (docs/deploy.md, "The app's database
+role")."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from app.config import Settings
+from app.config import Settings, normalise_database_url
 from app.db import create_engine
 
 MIGRATION_LOCK_KEY = 0x5167_6170  # "Sigap": one advisory lock id for schema changes
@@ -23,8 +25,16 @@ def alembic_config() -> Config:
     return config
 
 
+def migration_settings(settings: Settings) -> Settings:
+    """The settings migrations connect with: the owner's URL when one is set."""
+    url = settings.db.migration_url
+    if not url:
+        return settings
+    return settings.model_copy(update={"database_url": normalise_database_url(url)})
+
+
 async def upgrade(settings: Settings, revision: str = "head") -> None:
-    engine = create_engine(settings, pool_size=1)
+    engine = create_engine(migration_settings(settings), pool_size=1)
     try:
         async with engine.connect() as connection:
             postgres = connection.dialect.name == "postgresql"
@@ -38,6 +48,9 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
                 await connection.commit()
             finally:
                 if postgres:
+                    # A failed migration leaves the transaction aborted: roll it back first, or
+                    # the unlock fails too and hides why the migration failed.
+                    await connection.rollback()
                     await connection.execute(
                         text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
                     )

@@ -8,6 +8,7 @@ Choose the backend with SIGAP_TEST_BACKEND=sqlite|postgresql (``./test`` runs bo
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -39,6 +40,7 @@ BACKEND = os.environ.get("SIGAP_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get("SIGAP_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
 
+AUDIT_CHECKPOINTS = Path(tempfile.gettempdir()) / f"sigap-test-audit-{os.getpid()}.jsonl"
 OPERATIONAL_TABLES = (
     "attention_item",
     "webhook_delivery",
@@ -59,6 +61,7 @@ OPERATIONAL_TABLES = (
     "shift",
     "break_glass_grant",
     "audit_entry",
+    "audit_seal",
     "outbox_event",
     "idempotency_record",
     "alert_location",
@@ -108,6 +111,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
             "argon2_time_cost": 1,
             "argon2_memory_cost_kib": 64,
             "argon2_parallelism": 1,
+            # Never beside a developer's own var/ database (the default on PostgreSQL): its
+            # checkpoints would not match the seals of a test database.
+            "audit_checkpoint_file": str(AUDIT_CHECKPOINTS),
         },
         "intake": {"registrations_per_network_per_hour": 10_000},
         "geo": {"extra_region_dirs": [str(TEST_REGION)]},

@@ -27,15 +27,47 @@ from app.errors import (
 from app.models import Region, SlaClock
 from app.policy.alerts import open_alert
 from app.policy.events import UPTD_CLOCKS
+from app.policy.reports import report_audience
 from app.schemas.cases import CaseCreate, CaseRead, CaseUpdate, MilestoneCreate, SlaClockRead
 from app.sla import cases
 from app.sla.clocks import clocks_now
-from app.sla.reports import GroupBy, as_csv, sla_report
+from app.sla.reports import GroupBy, as_csv, sla_report, snap
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 _ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, PassedOn, ValidationFailed)
 _WRITE = {**_ERRORS, **error_responses(Conflict, UnsupportedMediaType)}
 _CASE_STAFF = ("counselor", "paralegal", "supervisor", "admin")
+_REPORT_EXAMPLE: dict[str, Any] = {
+    "from": "2026-11-01T17:00:00+00:00",
+    "to": "2026-11-02T17:00:00+00:00",
+    "group_by": "post",
+    "region": "dki-jakarta",
+    "timezone": "Asia/Jakarta",
+    "granularity": "day",
+    "min_cell": 5,
+    "percentiles": "continuous (linear interpolation), seconds",
+    "groups": [
+        {
+            "key": "3171060",
+            "suppressed": False,
+            "alerts": 12,
+            "excluded": {"drills": 1, "accidental": 2},
+            "clocks": {
+                "acknowledgement": {
+                    "finished": 9,
+                    "met": 8,
+                    "breached": 1,
+                    "share_met": 0.8889,
+                    "p50_s": 21.4,
+                    "p90_s": 52.0,
+                    "p99_s": 71.3,
+                    "breaches_by_cause": {"timed_out": 1},
+                }
+            },
+        },
+        {"key": "3171070", "suppressed": True},
+    ],
+}
 
 
 @router.get(
@@ -173,10 +205,20 @@ async def post_milestone(
     description=(
         "Supervisors, admins and integrators with `reports:read`. Drills and accidental "
         "presses are counted apart and never against a target; alerts cancelled under duress "
-        "count like any other. Percentiles are continuous (as PostgreSQL's percentile_cont)."
+        "count like any other. Percentiles are continuous (as PostgreSQL's percentile_cont).\n\n"
+        "So that no report singles out a person, the window snaps outward to whole days in the "
+        "region's time zone (whole hours for supervisors) and the answer's `from`/`to` state "
+        "the snapped window; integrators get no group of fewer than `min_cell` alerts (it "
+        'reads `"suppressed": true` without figures, with as many further groups as it takes '
+        "that no total gives it away); `cancelled_under_duress` is given to supervisors only."
     ),
     responses={
-        200: {"content": {"application/json": {}, "text/csv": {}}},
+        200: {
+            "content": {
+                "application/json": {"example": _REPORT_EXAMPLE},
+                "text/csv": {},
+            }
+        },
         **_ERRORS,
     },
 )
@@ -202,9 +244,20 @@ async def get_report(
     zone = await session.scalar(select(Region.timezone).where(Region.code == region))
     if zone is None:
         raise NotFound()
+    audience = report_audience(principal, min_cell=context.settings.sla.report_min_cell)
+    start, end = snap(start, end, granularity=audience.granularity, timezone=zone)
     report = await sla_report(
-        session, start=start, end=end, group_by=group_by, timezone=zone, region=region
+        session,
+        start=start,
+        end=end,
+        group_by=group_by,
+        timezone=zone,
+        region=region,
+        audience=audience,
     )
     if format == "csv":
-        return Response(as_csv(report), media_type="text/csv; charset=utf-8")
+        return Response(
+            as_csv(report, shows_duress=audience.shows_duress),
+            media_type="text/csv; charset=utf-8",
+        )
     return report

@@ -49,3 +49,8 @@ class AuditSeal(Base):
     sealed_at: Mapped[datetime]
     rows: Mapped[int] = mapped_column(Integer)
     head: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    """The audit key ring's key that sealed it; None: the key derived from the JWT secret (the
+    chain's first keying, kept for batches sealed before the ring)."""
+    total: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    """Rows sealed up to and including this batch (None on batches sealed before it was kept)."""

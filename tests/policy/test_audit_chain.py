@@ -10,9 +10,9 @@ from sqlalchemy import delete, insert, select, update
 from app.audit import record
 from app.context import AppContext
 from app.models import AuditEntry
-from app.security.audit_chain import chain_key, seal_pending, verify
+from app.security.audit_chain import AuditKeys, chain_key, seal_pending, verify
 
-KEY = chain_key("test-secret-that-is-long-enough-for-the-chain")
+KEY = AuditKeys.single(chain_key("test-secret-that-is-long-enough-for-the-chain"))
 
 
 async def _write(context: AppContext, n: int) -> None:
@@ -32,16 +32,18 @@ async def _write(context: AppContext, n: int) -> None:
 async def _sealed(context: AppContext) -> None:
     await _write(context, 5)
     async with context.sessions() as session:
-        assert await seal_pending(session, key=KEY, now=context.clock.now(), limit=3) == 3
+        head = await seal_pending(session, keys=KEY, now=context.clock.now(), limit=3)
+        assert head is not None and head.rows == 3
     await _write(context, 2)
     async with context.sessions() as session:
-        assert await seal_pending(session, key=KEY, now=context.clock.now()) == 4
+        head = await seal_pending(session, keys=KEY, now=context.clock.now())
+        assert head is not None and head.rows == 4
     await _write(context, 1)  # not sealed yet
 
 
 async def _verdict(context: AppContext) -> list[str]:
     async with context.sessions() as session:
-        return (await verify(session, key=KEY)).problems
+        return (await verify(session, keys=KEY)).problems
 
 
 async def test_an_untouched_trail_verifies_and_counts_what_is_not_sealed(
@@ -49,16 +51,21 @@ async def test_an_untouched_trail_verifies_and_counts_what_is_not_sealed(
 ) -> None:
     await _sealed(context)
     async with context.sessions() as session:
-        verdict = await verify(session, key=KEY)
+        verdict = await verify(session, keys=KEY)
     assert verdict.as_dict() == {
         "intact": True,
         "sealed": 7,
         "unsealed": 1,
         "batches": 2,
         "problems": [],
+        "late_rows": [],
+        "checkpoints": 0,
+        "restores": [],
+        "warnings": [],
     }
     async with context.sessions() as session:
-        assert (await verify(session, key=chain_key("another key"))).problems  # key matters
+        other = AuditKeys.single(chain_key("another key"))
+        assert (await verify(session, keys=other)).problems  # the key matters
 
 
 @pytest.mark.parametrize("tamper", ["change", "delete_middle", "delete_last", "insert"])

@@ -142,6 +142,17 @@ async def test_a_backup_taken_while_presses_arrive_restores_every_acknowledged_a
     assert [row[0] for row in rows] == [f"cli:{getpass.getuser()}"]
     assert json.loads(rows[0][1])["file"] == "sigap-backup.db"
 
+    # The audit trail: the restore left a "restored from backup" checkpoint beside the restored
+    # file, and verify, given the live server's checkpoints and the restored one's, takes the
+    # batches the copy lacks as given up, not cut.
+    checked = await asyncio.to_thread(
+        sigap, restored_url, "audit", "verify",
+        "--checkpoints", str(tmp_path / "live" / "audit-checkpoints.jsonl"),
+        "--checkpoints", str(tmp_path / "restored" / "audit-checkpoints.jsonl"),
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert len(json.loads(checked.stdout)["restores"]) == 1
+
 
 async def test_backup_refuses_postgresql_and_names_its_tools(tmp_path: Path) -> None:
     refused = await asyncio.to_thread(

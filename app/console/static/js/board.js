@@ -247,8 +247,9 @@ function glassSection() {
 }
 
 function reportSection() {
-  const week = report.week?.groups || [];
-  const today = report.today?.groups || [];
+  // A suppressed group (a reader without province-wide sight) has no figures to draw.
+  const week = (report.week?.groups || []).filter((g) => !g.suppressed);
+  const today = (report.today?.groups || []).filter((g) => !g.suppressed);
   const ack = (g) => g.clocks?.acknowledgement || {};
   return h(
     "section",
