@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from app.context import AppContext
 from app.db import is_outage
 from app.identity.principal import authenticate_bearer
 from app.policy.integrators import principal_scope
+from app.realtime.device_stream import device_head, needs_resync, replay_device
 from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
@@ -168,11 +170,13 @@ class StreamConnection:
     async def _run(self, first: dict[str, Any]) -> None:
         assert self.session is not None
         principal = self.session.principal
+        phone = principal.device.id if isinstance(principal, DevicePrincipal) else None
         after, epoch = first.get("after"), first.get("epoch")
         oldest, restored = 0, False
         if after is not None:
             async with self.context.sessions() as db:
-                oldest = await oldest_replayable(self.hub, db, now=self.context.clock.now())
+                if phone is None:
+                    oldest = await oldest_replayable(self.hub, db, now=self.context.clock.now())
                 # The database itself, not this process's memory of it: a restore or failover
                 # since the hub started changes it too (app/realtime/epoch.py).
                 restored = epoch is not None and epoch != await stream_epoch(db)
@@ -181,19 +185,21 @@ class StreamConnection:
         # replay ends and live delivery begins.
         await self.hub.pump()
         head = self.hub.head
-        resync = after is not None and (
-            restored
-            or (epoch is not None and epoch != self.hub.epoch)
-            or after > head
-            or after + 1 < oldest
-        )
-        replay_from = after if after is not None and not resync else None
         self.reader = self.hub.join(head)
+        other_epoch = restored or (epoch is not None and epoch != self.hub.epoch)
+        if phone is None:
+            shown_head = head
+            resync = after is not None and (other_epoch or after > head or after + 1 < oldest)
+        else:
+            # A phone's numbering is its own (app/realtime/device_stream.py), read as of the
+            # position it just joined at, whatever the relay numbered since.
+            shown_head, resync = await self._phone_position(phone, head, after, other_epoch)
+        replay_from = after if after is not None and not resync else None
         if isinstance(principal, StaffPrincipal):
             self.context.presence_tracker.connected(principal.user_id, self.context.clock.now())
         self.context.metrics.stream_connections.inc()
         tasks = [
-            asyncio.create_task(self._send(head, resync, replay_from)),
+            asyncio.create_task(self._send(head, shown_head, resync, replay_from)),
             asyncio.create_task(self._receive()),
             asyncio.create_task(self._watch()),
         ]
@@ -206,6 +212,24 @@ class StreamConnection:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _phone_position(
+        self, device_id: uuid.UUID, head: int, after: int | None, other_epoch: bool
+    ) -> tuple[int, bool]:
+        """(the phone's own head as of ``head``, whether its ``after`` needs a resync)."""
+        window = timedelta(hours=self.settings.replay_window_h)
+        async with self.context.sessions() as db:
+            shown_head = await device_head(db, device_id, upto=head)
+            if after is None:
+                return shown_head, False
+            resync = other_epoch or await needs_resync(
+                db,
+                device_id,
+                after=after,
+                head=shown_head,
+                window_starts=self.context.clock.now() - window,
+            )
+        return shown_head, resync
+
     async def _emit(self, text: str) -> None:
         async with self._send_lock:
             try:
@@ -214,16 +238,30 @@ class StreamConnection:
             except TimeoutError as exc:
                 raise Closing(CLOSE_TOO_SLOW, "too slow: resume from your last seq") from exc
 
-    async def _send(self, head: int, resync: bool, replay_from: int | None) -> None:
+    async def _send(
+        self, head: int, shown_head: int, resync: bool, replay_from: int | None
+    ) -> None:
+        """``head``: the deployment's position where live delivery begins; ``shown_head``: the
+        same point on the numbering this client sees (a phone's own)."""
         assert self.session is not None
         audience = audience_of(self.session.principal)
-        await self._emit(encode({"type": "ready", "head_seq": head, "epoch": self.hub.epoch}))
+        ready = {"type": "ready", "head_seq": shown_head, "epoch": self.hub.epoch}
+        await self._emit(encode(ready))
         if resync:
-            await self._emit(encode({"type": "resync_required", "head_seq": head}))
-        if replay_from is not None:
-            async for _seq, message in self.hub.replay(audience, after=replay_from, upto=head):
-                if message is not None:
-                    await self._emit(message)
+            await self._emit(encode({"type": "resync_required", "head_seq": shown_head}))
+        if replay_from is not None and audience.kind == "device":
+            async for message in replay_device(
+                self.context.sessions,
+                audience,
+                after=replay_from,
+                upto=head,
+                batch=self.settings.replay_batch,
+            ):
+                await self._emit(message)
+        elif replay_from is not None:
+            async for _seq, missed in self.hub.replay(audience, after=replay_from, upto=head):
+                if missed is not None:
+                    await self._emit(missed)
         reader = self.reader
         assert reader is not None
         while True:
@@ -234,9 +272,9 @@ class StreamConnection:
                 await self.hub.wait_beyond(reader.cursor)
                 continue
             for delivered in batch:
-                message = render(audience, delivered)
-                if message is not None:
-                    await self._emit(message)
+                live = render(audience, delivered)
+                if live is not None:
+                    await self._emit(live)
                 reader.cursor = delivered.event.seq
 
     async def _receive(self) -> None:

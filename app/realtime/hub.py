@@ -31,7 +31,6 @@ from app.db import wait_out_outages
 from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
-from app.realtime.device_replay import only_device
 from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
@@ -69,36 +68,31 @@ def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
     return encode({"type": "event", "seq": seq, "event": name, "at": at, "data": data})
 
 
+def stream_event(row: OutboxEvent) -> StreamEvent:
+    return StreamEvent(
+        seq=int(row.seq or 0),
+        event=row.event_type,
+        at=row.created_at,
+        alert_id=row.alert_id,
+        data=row.payload,
+        device_id=row.device_id,
+        device_seq=row.device_seq,
+    )
+
+
 async def load_events(
-    session: AsyncSession,
-    *,
-    after: int,
-    upto: int | None,
-    limit: int,
-    device_id: uuid.UUID | None = None,
+    session: AsyncSession, *, after: int, upto: int | None, limit: int
 ) -> list[StreamEvent]:
-    """``device_id``: only that phone's alerts' events (app/realtime/device_replay.py)."""
+    """A phone's replay reads its own numbering instead (app/realtime/device_stream.py)."""
     query = (
         select(OutboxEvent)
         .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
         .order_by(OutboxEvent.seq)
         .limit(limit)
     )
-    if device_id is not None:
-        query = only_device(query, device_id)
     if upto is not None:
         query = query.where(OutboxEvent.seq <= upto)
-    rows = (await session.scalars(query)).all()
-    return [
-        StreamEvent(
-            seq=int(r.seq or 0),
-            event=r.event_type,
-            at=r.created_at,
-            alert_id=r.alert_id,
-            data=r.payload,
-        )
-        for r in rows
-    ]
+    return [stream_event(r) for r in (await session.scalars(query)).all()]
 
 
 async def load_facts(
@@ -201,11 +195,21 @@ def _encode_event(event: StreamEvent, name: str, data: dict[str, Any]) -> str:
 
 
 def render(audience: Audience, delivered: Delivered) -> str | None:
-    visible = message_for(audience, delivered.event, delivered.facts)
+    event = delivered.event
+    if audience.kind == "device":
+        # A phone's stream numbers only its own events (app/realtime/device_stream.py): an
+        # event without its number is not for it, whatever else is true.
+        if event.device_seq is None or event.device_id != audience.device_id:
+            return None
+        shown = message_for(audience, event, delivered.facts)
+        if shown is None:
+            return None
+        at = event.at.isoformat().replace("+00:00", "Z")
+        return event_message(event.device_seq, shown[0], at, shown[1])
+    visible = message_for(audience, event, delivered.facts)
     if visible is None:
         return None
     name, data = visible
-    event = delivered.event
     # The policy copies what it changes and never mutates ``event.data``: the very same dict
     # under the same name is the event unchanged.
     if name == event.event and data is event.data:
@@ -293,14 +297,13 @@ class Hub:
     async def replay(
         self, audience: Audience, *, after: int, upto: int
     ) -> AsyncIterator[tuple[int, str | None]]:
-        """What a resuming socket missed, read from the database: (seq, message or None)."""
+        """What a resuming socket missed, read from the database: (seq, message or None). A
+        phone resumes on its own numbering instead (app/realtime/device_stream.py)."""
         batch = self._context.settings.realtime.replay_batch
         cursor = after
         while cursor < upto:
             async with self._context.sessions() as session:
-                events = await load_events(
-                    session, after=cursor, upto=upto, limit=batch, device_id=audience.device_id
-                )
+                events = await load_events(session, after=cursor, upto=upto, limit=batch)
                 if not events:
                     return
                 facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})

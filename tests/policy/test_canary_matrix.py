@@ -395,16 +395,18 @@ async def _anonymous_is_refused(live: Live, after: int | None) -> bool:
 def _expected(
     who: str, everything: list[OutboxEvent], scenario: Scenario, table: dict[str, Who]
 ) -> dict[int, str]:
-    """seq -> event name: what the principal must get of the whole history, from the table."""
+    """seq -> event name: what the principal must get of the whole history, from the table
+    (a phone's seq is on its own numbering)."""
     entitled = table[who]
     expected: dict[int, str] = {}
     for row in everything:
         assert row.seq is not None
         name, data = row.event_type, row.payload
         if entitled.device:
+            # A phone's stream numbers only its own events, 1, 2, 3, ... (docs/stream.md).
             mapped = DEVICE_EVENTS.get(name)
             if mapped is not None and row.alert_id == uuid.UUID(scenario.alert_id):
-                expected[row.seq] = mapped
+                expected[len(expected) + 1] = mapped
             continue
         if entitled.events_from == "*":
             expected[row.seq] = name
