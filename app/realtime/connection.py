@@ -3,7 +3,8 @@
 1. The first message must be ``{"type": "auth", "token": ..., "after"?, "epoch"?}`` within
    ``auth_timeout_s`` (4001 otherwise); nothing is sent before it succeeds. A token in the URL, a
    foreign browser origin or a refused token: 4003; an expired token: 4008; a malformed message:
-   4400.
+   4400. Too many sockets from one network still authenticating, or already open for one
+   credential (app/realtime/caps.py): 4029.
 2. ``ready`` with the head and epoch; then, with ``after``, every later event the client may see,
    in order — or ``resync_required`` when that position is in another epoch or beyond the replay
    window — then live events.
@@ -32,6 +33,7 @@ from app.context import AppContext
 from app.db import is_outage
 from app.identity.principal import authenticate_bearer
 from app.policy.integrators import principal_scope
+from app.ratelimit import network_key
 from app.realtime.device_stream import device_head, needs_resync, replay_device
 from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
@@ -45,6 +47,8 @@ CLOSE_NO_AUTH = 4001
 CLOSE_REFUSED = 4003
 CLOSE_EXPIRED = 4008
 CLOSE_MALFORMED = 4400
+CLOSE_TOO_MANY = 4029
+"""Too many sockets: from one network still authenticating, or open for one credential."""
 CLOSE_TRY_AGAIN = 1013
 """RFC 6455's "try again later": the database did not answer; reconnect, resume with after."""
 _URL_SECRETS = ("token", "access_token", "credential", "auth", "authorization", "jwt")
@@ -93,13 +97,20 @@ class StreamConnection:
         self._send_lock = asyncio.Lock()
         self._left = False
         self._reauthenticated = asyncio.Event()
+        self._network: str | None = None
+        """Set while this socket counts against its network's unauthenticated cap."""
+        self._subject: str | None = None
+        """Set while this socket counts against its credential's cap."""
 
     async def serve(self) -> None:
         await self.ws.accept()
         try:
             self._check_handshake()
+            self._wait_in_line()
             first = await self._first_message()
             self.session = await self._authenticate(first["token"])
+            self._done_waiting()
+            self._claim()
             await self._run(first)
         except Closing as closing:
             self._leave()  # at once: a close frame to a stuck client may never get out
@@ -123,6 +134,30 @@ class StreamConnection:
                     await self.ws.close(code=code, reason=reason)
         finally:
             self._leave()
+
+    def _wait_in_line(self) -> None:
+        network = network_key(self.ws.client.host if self.ws.client else None)
+        if not self.hub.caps.wait(network):
+            log.warning("stream refused: too many unauthenticated sockets from %s", network)
+            raise Closing(CLOSE_TOO_MANY, "too many unauthenticated sockets from your network")
+        self._network = network
+
+    def _done_waiting(self) -> None:
+        if self._network is not None:
+            self.hub.caps.done_waiting(self._network)
+            self._network = None
+
+    def _claim(self) -> None:
+        assert self.session is not None
+        subject = subject_of(self.session.principal)
+        if not self.hub.caps.open(subject):
+            limit = self.hub.caps.limit_for(subject)
+            # Loud on purpose: a refused console is a counselor who may miss an alert.
+            log.warning("stream refused: %s already holds %d open sockets", subject, limit)
+            raise Closing(
+                CLOSE_TOO_MANY, f"too many open streams for this account ({limit}): close one"
+            )
+        self._subject = subject
 
     def _check_handshake(self) -> None:
         if any(name in self.ws.query_params for name in _URL_SECRETS):
@@ -345,6 +380,10 @@ class StreamConnection:
         if self._left:
             return
         self._left = True
+        self._done_waiting()
+        if self._subject is not None:
+            self.hub.caps.close(self._subject)
+            self._subject = None
         if self.reader is not None:
             self.hub.leave(self.reader)
             self.context.metrics.stream_connections.dec()

@@ -31,6 +31,7 @@ from app.db import wait_out_outages
 from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
+from app.realtime.caps import SocketCaps
 from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
@@ -226,6 +227,8 @@ class Hub:
         self.head = 0
         self.epoch = ""
         self.readers: set[Reader] = set()
+        self.caps = SocketCaps(context.settings.realtime)
+        """This process's socket counts (per network before auth, per credential after)."""
         self._backlog: deque[Delivered] = deque(maxlen=context.settings.realtime.backlog_events)
         self._moved = asyncio.Event()
         self._wake = asyncio.Event()

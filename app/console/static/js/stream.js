@@ -77,13 +77,18 @@ export class Stream {
     if (ws !== this.ws) return;
     clearInterval(this.ping);
     if (this.stopped) return;
-    this.onStatus("offline", { code });
     if (code === 4003) {
+      this.onStatus("offline", { code });
       this.onStatus("refused", { code });
       return;
     }
+    // 4029: this account holds too many sockets (or this network too many unauthenticated
+    // ones). Say so loudly, not as a passing blip, and keep trying more slowly: a slot comes
+    // back when another tab closes.
+    const crowded = code === 4029;
+    this.onStatus(crowded ? "crowded" : "offline", { code });
     this.retry += 1;
-    const wait = Math.min(5000, 500 * 2 ** Math.min(this.retry, 4));
+    const wait = crowded ? 15000 : Math.min(5000, 500 * 2 ** Math.min(this.retry, 4));
     await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.stopped) return;
     if (code === 4008 || !token()) {
