@@ -241,7 +241,11 @@ class RealtimeSettings(BaseModel):
     presence_required: bool = True
     """Staff count as on duty only while rostered *and* their console is connected (or was,
     within ``presence_grace_s``). False: rosters alone decide."""
-    presence_grace_s: float = Field(120.0, ge=5)
+    presence_grace_s: float = Field(60.0, ge=5)
+    """After an unclean drop (no close frame), how long the last sign of life still counts:
+    longer than the console's reconnect back-off (0.5 s doubling to 5 s) and a flush
+    (``presence_flush_s``), so a guard underground or a counselor on 4G does not flap off duty.
+    A clean close, the page's beacon and sign-out end presence at once."""
     presence_flush_s: float = Field(10.0, gt=0, le=60)
     unauthenticated_per_network: int = Field(500, ge=1)
     """Sockets from one network (IPv4 address, IPv6 /64) still authenticating, per process

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
+from app.events import announce_access_changed
 from app.models import Device
 from app.schemas.identity import DeviceCreate, PinsUpdate
 from app.security.credentials import DEVICE_PREFIX, digest, new_secret
@@ -78,6 +79,7 @@ async def revoke_device(session: AsyncSession, *, device: Device, now: datetime)
     """The credential stops working; the device's alerts carry on untouched."""
     device.revoked_at = now
     device.previous_valid_until = None
+    announce_access_changed(session, subject=f"device:{device.id}", at=now)  # its open streams
     await session.flush()
 
 

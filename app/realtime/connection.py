@@ -39,7 +39,7 @@ from app.realtime.epoch import stream_epoch
 from app.realtime.hub import CLOSE_TOO_SLOW, Hub, Reader, encode, render
 from app.realtime.scopes import Audience
 from app.realtime.window import oldest_replayable
-from app.security.credentials import DEVICE_PREFIX
+from app.security.credentials import DEVICE_PREFIX, digest
 from app.waiting import woken
 
 log = logging.getLogger("sigap.stream")
@@ -47,6 +47,9 @@ CLOSE_NO_AUTH = 4001
 CLOSE_REFUSED = 4003
 CLOSE_EXPIRED = 4008
 CLOSE_MALFORMED = 4400
+CLOSE_LEFT = 1000
+"""The page holding the socket said it is going away (``POST /v1/stream/leave``)."""
+CLEAN_CLOSES = frozenset({1000, 1001})
 CLOSE_TOO_MANY = 4029
 """Too many sockets: from one network still authenticating, or open for one credential."""
 CLOSE_TRY_AGAIN = 1013
@@ -96,7 +99,12 @@ class StreamConnection:
         """This socket's cursor: the last sequence number it has dealt with."""
         self._send_lock = asyncio.Lock()
         self._left = False
-        self._reauthenticated = asyncio.Event()
+        self._woken = asyncio.Event()
+        """Wakes the watch: a fresh token, or a push from the hub (``_recheck``, ``_leaving``)."""
+        self._recheck = False
+        self._leaving = False
+        self._clean = False
+        """The person left (a close frame, sign-out, revoked): their presence ends at once."""
         self._network: str | None = None
         """Set while this socket counts against its network's unauthenticated cap."""
         self._subject: str | None = None
@@ -113,12 +121,18 @@ class StreamConnection:
             self._claim()
             await self._run(first)
         except Closing as closing:
+            self._clean = closing.code in (CLOSE_LEFT, CLOSE_REFUSED)
             self._leave()  # at once: a close frame to a stuck client may never get out
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await self.ws.close(code=closing.code, reason=closing.reason)
-        except WebSocketDisconnect:
-            pass
+        except WebSocketDisconnect as disconnect:
+            # A close frame saying "done" (1000: the console's own close, on sign-out) or
+            # "going away" (1001: the page closes) is a goodbye. Anything else, including
+            # 1005/1006 (the connection lost without a close frame; servers differ in which they
+            # report), is a drop: presence lasts the grace.
+            self._clean = disconnect.code in CLEAN_CLOSES
+            self._leave()
         except Exception as exc:
             # Never let it reach the HTTP error handlers, which would answer a socket with an
             # HTTP response (a second error): close it, and the client resumes from its cursor.
@@ -220,7 +234,13 @@ class StreamConnection:
         # replay ends and live delivery begins.
         await self.hub.pump()
         head = self.hub.head
-        self.reader = self.hub.join(head)
+        self.reader = self.hub.join(
+            head,
+            subject=subject_of(principal),
+            token_digest=digest(self.session.token),
+            recheck=self._push_recheck,
+            left=self._push_left,
+        )
         other_epoch = restored or (epoch is not None and epoch != self.hub.epoch)
         if phone is None:
             shown_head = head
@@ -332,8 +352,10 @@ class StreamConnection:
         if audience_of(fresh.principal) != audience_of(self.session.principal):
             raise Closing(CLOSE_REFUSED, "your role or unit changed: connect again")
         self.session = fresh
+        if self.reader is not None:
+            self.reader.token_digest = digest(fresh.token)
         self._alive()
-        self._reauthenticated.set()
+        self._woken.set()
 
     def _alive(self) -> None:
         assert self.session is not None
@@ -342,10 +364,25 @@ class StreamConnection:
                 self.session.principal.user_id, self.context.clock.now()
             )
 
+    def _push_recheck(self) -> None:
+        self._recheck = True
+        self._woken.set()
+
+    def _push_left(self) -> None:
+        self._leaving = True
+        self._woken.set()
+
     async def _watch(self) -> None:
-        """Close on token expiry, or on revocation found by periodic revalidation."""
+        """Close on token expiry, or on revocation: pushed by the hub when access changes
+        (``access.changed``, in every process), and found by periodic revalidation otherwise."""
         assert self.session is not None
         while True:
+            if self._leaving:
+                raise Closing(CLOSE_LEFT, "the page was closed")
+            if self._recheck:
+                self._recheck = False
+                await self._revalidate()
+                continue
             device = isinstance(self.session.principal, DevicePrincipal)
             wait_s = self.settings.device_revalidate_s if device else self.settings.revalidate_s
             if self.session.expires_at is not None:
@@ -353,9 +390,9 @@ class StreamConnection:
                 if left <= 0:
                     raise Closing(CLOSE_EXPIRED, "token expired: send a fresh auth message")
                 wait_s = min(wait_s, left)
-            self._reauthenticated.clear()
-            if await woken(self._reauthenticated, wait_s):
-                continue  # a fresh token: recompute the deadline
+            self._woken.clear()
+            if await woken(self._woken, wait_s):
+                continue  # a fresh token (recompute the deadline) or a push
             await self._revalidate()
 
     async def _revalidate(self) -> None:
@@ -391,7 +428,7 @@ class StreamConnection:
                 assert self.session is not None
                 principal = self.session.principal
                 assert isinstance(principal, StaffPrincipal)
-                self.context.presence_tracker.disconnected(principal.user_id)
+                self.context.presence_tracker.disconnected(principal.user_id, clean=self._clean)
 
 
 def _parse(raw: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.db import wait_out_outages
+from app.events import ACCESS_CHANGED, INTERNAL_EVENTS
 from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
@@ -175,6 +176,13 @@ class Reader:
     cursor: int
     dropped: bool = False
     """Fell out of the backlog: its socket is closed (4009) and resumes from the database."""
+    subject: str | None = None
+    """Whose socket (``staff:<id>``, ``client:<id>``, ``device:<id>``)."""
+    token_digest: str | None = None
+    recheck: Callable[[], None] | None = None
+    """Called when the subject's access changed: check it again now."""
+    left: Callable[[], None] | None = None
+    """Called when the page holding this socket said it is closing (its token's digest)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,8 @@ def _encode_event(event: StreamEvent, name: str, data: dict[str, Any]) -> str:
 
 def render(audience: Audience, delivered: Delivered) -> str | None:
     event = delivered.event
+    if event.event in INTERNAL_EVENTS:
+        return None  # the hub's own signals between processes (Hub.signal)
     if audience.kind == "device":
         # A phone's stream numbers only its own events (app/realtime/device_stream.py): an
         # event without its number is not for it, whatever else is true.
@@ -266,10 +276,35 @@ class Hub:
     def sockets(self) -> int:
         return len(self.readers)
 
-    def join(self, cursor: int) -> Reader:
-        reader = Reader(cursor=cursor)
+    def join(self, cursor: int, **who: Any) -> Reader:
+        reader = Reader(cursor=cursor, **who)
         self.readers.add(reader)
         return reader
+
+    def signal(self, events: list[StreamEvent]) -> None:
+        """Act on the signals among newly read events, in every process alike: a subject whose
+        access changed has its sockets checked again at once (a disabled or demoted account is
+        closed by this push, not by the revalidation tick); a page that said it is closing has
+        its socket closed; a staff member who left one socket but holds another here is written
+        present again."""
+        for event in events:
+            if event.event not in INTERNAL_EVENTS:
+                continue
+            subject = event.data.get("subject")
+            if not isinstance(subject, str):
+                continue
+            token = event.data.get("token")
+            for reader in self.readers:
+                if reader.subject != subject:
+                    continue
+                if event.event == ACCESS_CHANGED and reader.recheck is not None:
+                    reader.recheck()
+                elif token and token == reader.token_digest and reader.left is not None:
+                    reader.left()
+            kind, _, staff_id = subject.partition(":")
+            if kind == "staff":
+                with contextlib.suppress(ValueError):
+                    self._context.presence_tracker.reassert(uuid.UUID(staff_id))
 
     def leave(self, reader: Reader) -> None:
         self.readers.discard(reader)
@@ -369,6 +404,7 @@ class Hub:
                     if self.readers
                     else {}
                 )
+            self.signal(events)
             await self._make_room(len(events))
             for event in events:
                 self._backlog.append(
