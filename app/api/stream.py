@@ -31,16 +31,15 @@ async def stream(websocket: WebSocket) -> None:
     description=(
         "Sent by the console with `navigator.sendBeacon` on `pagehide`, so a counselor who "
         "closes the page stops counting as present at once, even if the browser never gets "
-        "the socket's close frame out. The body is `{\"token\": \"<access token>\"}` of any "
-        "content type (a beacon cannot choose headers): the token in the body, never a cookie "
-        "or the URL, so another site cannot forge it. Safe to send twice."
+        "the socket's close frame out. The body is `{\"token\": \"<access token>\"}`, sent "
+        "as `application/json` or as the `text/plain` a beacon uses: the token in the body, "
+        "never a cookie or the URL, so another site cannot forge it. Safe to send twice."
     ),
     responses=error_responses(Unauthenticated),
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "text/plain": {"schema": {"type": "string"}},
                 "application/json": {
                     "schema": {
                         "type": "object",
