@@ -3,11 +3,14 @@ numbering, and the same for a duress cancel as for a genuine one (PRODUCT.md sec
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
 
 from app.context import AppContext
+from app.models import OutboxEvent
 from tests.dispatch.staffing import drain, legs, on_duty
 from tests.helpers import auth, press, press_body, register, staff_token
 from tests.realtime.live import Live, StreamClient, live_server, settled, stream
@@ -154,3 +157,34 @@ async def test_a_duress_cancel_numbers_the_phones_stream_exactly_as_a_genuine_on
     ]
     assert genuine["replayed"] == genuine["live"]
     assert genuine["later_ready"]["head_seq"] == 2 and genuine["resumed"] == []
+
+
+async def test_purging_a_phones_old_events_leaves_its_head_where_it_was(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """Retention deletes a closed alert's events (a duress alert, still open for staff, keeps
+    them longer): the phone's head must not move, or the two could be told apart."""
+    await on_duty(context, "konselor.kb", KB)
+    _, credential = await register(client)
+    alert_id = (await press(client, credential, press_body(context))).json()["id"]
+    await drain(context)
+    async with live_server(context) as live:
+        await settled(context, live)
+        async with stream(live.base, credential) as ws:
+            head = ws.ready["head_seq"]
+        assert head == 1  # alert.received
+        async with context.sessions() as session:
+            await session.execute(
+                delete(OutboxEvent).where(OutboxEvent.alert_id == uuid.UUID(alert_id))
+            )
+            await session.commit()
+        async with stream(live.base, credential) as ws:
+            assert ws.ready["head_seq"] == head
+        # Its missed events are gone: told to resync, on its own numbering.
+        async with stream(live.base, credential, after=0, epoch=live.hub.epoch) as ws:
+            assert await ws.receive() == {"type": "resync_required", "head_seq": head}
+        await someone_else_presses(client, context)
+        await accept_every_offer(client, context, alert_id)
+        await settled(context, live)
+        async with stream(live.base, credential) as ws:
+            assert ws.ready["head_seq"] == head + 1  # numbering goes on from the kept head
