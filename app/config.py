@@ -286,8 +286,20 @@ class RealtimeSettings(BaseModel):
     presence_required: bool = True
     """Staff count as on duty only while rostered *and* their console is connected (or was,
     within ``presence_grace_s``). False: rosters alone decide."""
-    presence_grace_s: float = Field(120.0, ge=5)
+    presence_grace_s: float = Field(60.0, ge=5)
+    """After an unclean drop (no close frame), how long the last sign of life still counts:
+    longer than the console's reconnect back-off (0.5 s doubling to 5 s) and a flush
+    (``presence_flush_s``), so a guard underground or a counselor on 4G does not flap off duty.
+    A clean close, the page's beacon and sign-out end presence at once."""
     presence_flush_s: float = Field(10.0, gt=0, le=60)
+    unauthenticated_per_network: int = Field(500, ge=1)
+    """Sockets from one network (IPv4 address, IPv6 /64) still authenticating, per process
+    (app/realtime/caps.py); past it a new one is closed 4029."""
+    streams_per_staff: int = Field(20, ge=1)
+    """Open sockets per staff member, per process: several tabs and devices fit easily."""
+    streams_per_integrator: int = Field(20, ge=1)
+    streams_per_device: int = Field(4, ge=1)
+    """Per phone credential: the app needs one; a reconnect overlapping the old socket, two."""
 
 
 class ConsoleSettings(BaseModel):

@@ -54,3 +54,20 @@ def emit(
         if isinstance(alert, Alert):
             alert.sla_dirty = True
     return event
+
+
+ACCESS_CHANGED = "access.changed"
+"""Someone's access changed (disabled, demoted, moved, signed out, revoked): every process's hub
+has that subject's open streams checked again at once (app/realtime/hub.py), instead of at the
+next revalidation tick. ``data``: ``{"subject": "staff:<id>" | "client:<id>" | "device:<id>"}``."""
+PRESENCE_ENDED = "presence.ended"
+"""A staff member left (a clean close, a page closed, signed out): processes that still hold
+another of their streams write their presence again at once (app/realtime/presence.py)."""
+INTERNAL_EVENTS = frozenset({ACCESS_CHANGED, PRESENCE_ENDED})
+"""Signals between processes, carried by the outbox and its announcements like any event so
+they cross processes in commit order; never sent on a stream nor to a webhook."""
+
+
+def announce_access_changed(session: AsyncSession, *, subject: str, at: datetime) -> None:
+    """In the caller's transaction: published only if the change commits."""
+    emit(session, ACCESS_CHANGED, at=at, data={"subject": subject})

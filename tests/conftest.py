@@ -71,6 +71,7 @@ OPERATIONAL_TABLES = (
     "sign_in_throttle",
     "staff_user",
     "integrator_client",
+    "device_stream",
     "device",
 )
 

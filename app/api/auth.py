@@ -28,6 +28,7 @@ from app.identity.tokens import (
 )
 from app.models import StaffUser
 from app.ratelimit import network_key
+from app.realtime.presence import sign_out_presence
 from app.schemas.identity import OAuthError, PrincipalRead, TokenResponse
 
 router = APIRouter(prefix="/v1", tags=["auth"])
@@ -238,7 +239,9 @@ async def revoke(request: Request, session: Session, context: Context) -> Respon
         (token_value,) = _require(form, "token")
     except OAuthFailure as failure:
         return _oauth_error(failure)
-    await revoke_refresh_token(session, refresh_token=token_value, now=context.clock.now())
+    now = context.clock.now()
+    await sign_out_presence(session, refresh_token=token_value, at=now)
+    await revoke_refresh_token(session, refresh_token=token_value, now=now)
     await session.commit()
     # RFC 7009 fixes the status, not the body: an empty JSON object, typed, so every client
     # (and the published schema) knows what a 200 holds.
@@ -254,7 +257,9 @@ async def revoke(request: Request, session: Session, context: Context) -> Respon
 async def logout(session: Session, context: Context, principal: CurrentPrincipal) -> Response:
     staff = require_staff(principal)
     if staff.family_id is not None:
-        await revoke_family(session, family_id=staff.family_id, now=context.clock.now())
+        now = context.clock.now()
+        await sign_out_presence(session, staff_id=staff.user_id, at=now)
+        await revoke_family(session, family_id=staff.family_id, now=now)
         await session.commit()
     return Response(status_code=204)
 

@@ -35,6 +35,7 @@ from app.identity.tokens import (
     revoke_refresh_token,
 )
 from app.ratelimit import network_key
+from app.realtime.presence import sign_out_presence
 from app.schemas.common import StrictInput
 
 router = APIRouter(prefix="/v1/auth/session", tags=["auth"])
@@ -200,7 +201,10 @@ async def sign_out(request: Request, session: Session, context: Context) -> Resp
     _check_browser_request(request, context)
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        await revoke_refresh_token(session, refresh_token=cookie, now=context.clock.now())
+        now = context.clock.now()
+        # Presence ends with the sign-in, not a grace later (app/realtime/presence.py).
+        await sign_out_presence(session, refresh_token=cookie, at=now)
+        await revoke_refresh_token(session, refresh_token=cookie, now=now)
         await session.commit()
     response = Response(status_code=204, headers=_NO_STORE)
     _forget(response)

@@ -17,6 +17,9 @@ from app.observability import Metrics
 # Routes whose bodies are not JSON objects read by a strict model.
 FORM_PATHS = frozenset({"/v1/auth/token", "/v1/auth/revoke"})
 PRESS_PATH = "/v1/alerts"
+BEACON_PATH = "/v1/stream/leave"
+"""A ``navigator.sendBeacon`` body is text/plain (a browser may refuse other types): the route
+parses it itself."""
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
@@ -69,7 +72,7 @@ class EdgeMiddleware:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return None
         path = scope["path"]
-        if path == PRESS_PATH or path in FORM_PATHS:
+        if path in (PRESS_PATH, BEACON_PATH) or path in FORM_PATHS:
             return None  # the press takes any body; the token routes check form data themselves
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()

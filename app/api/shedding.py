@@ -52,6 +52,7 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("DELETE", "/v1/devices/me"): S,
     # the stream
     ("WS", "/v1/stream"): V,
+    ("POST", "/v1/stream/leave"): V,  # presence must end when a counselor's page closes
     # responders acting on an offer or a claim
     ("POST", "/v1/assignments/{assignment_id}/accept"): V,
     ("POST", "/v1/assignments/{assignment_id}/decline"): V,

@@ -12,7 +12,7 @@ from app import notify
 from app.config import Settings
 from app.db import note_written
 from app.errors import Conflict, PinIncorrect, PinLocked, PinRules, ValidationFailed
-from app.events import emit
+from app.events import announce_access_changed, emit
 from app.models import Alert, Device
 from app.ratelimit import count_hit, window_start
 from app.schemas.identity import DeviceCreate, PinsUpdate
@@ -148,6 +148,7 @@ async def revoke_device(session: AsyncSession, *, device: Device, now: datetime)
     """The credential stops working; the device's alerts carry on untouched."""
     device.revoked_at = now
     device.previous_valid_until = None
+    announce_access_changed(session, subject=f"device:{device.id}", at=now)  # its open streams
     await session.flush()
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import INTEGRATOR_SCOPES
 from app.errors import NotFound, ValidationFailed
+from app.events import announce_access_changed
 from app.integrations.scope import DATA_SCOPES, ClientScope
 from app.integrations.ssrf import check_network
 from app.models import IntegratorClient
@@ -158,6 +159,7 @@ async def revoke_integrator(
     client = await get_integrator(session, client_id)
     if client.disabled_at is None:
         client.disabled_at = now
+        announce_access_changed(session, subject=f"client:{client.id}", at=now)
         await session.flush()
     return client
 

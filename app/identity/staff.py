@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import LastAdmin, NotFound, UsernameTaken, ValidationFailed
+from app.events import announce_access_changed
 from app.identity.throttle import (
     SignInPolicy,
     SignInThrottled,
@@ -84,6 +85,7 @@ async def update_user(
     user = await session.get(StaffUser, user_id)
     if user is None:
         raise NotFound()
+    access_before = (user.role, user.unit_id, user.disabled_at is None)
     role = data.role or user.role
     if user.role == "admin" and user.disabled_at is None and (role != "admin" or data.disabled):
         await _keep_an_admin(session, user)
@@ -103,6 +105,9 @@ async def update_user(
         user.phone = data.phone
     if data.disabled is not None:
         user.disabled_at = (user.disabled_at or now) if data.disabled else None
+    if (user.role, user.unit_id, user.disabled_at is None) != access_before:
+        # Their open streams are checked again at once, in every process, when this commits.
+        announce_access_changed(session, subject=f"staff:{user.id}", at=now)
     await session.flush()
     return user
 

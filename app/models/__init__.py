@@ -23,7 +23,7 @@ from app.models.integration import (
     WebhookEndpoint,
 )
 from app.models.notification import Notification, NotificationBudget
-from app.models.outbox import OutboxEvent, StaffPresence, StreamState
+from app.models.outbox import DeviceStream, OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
 from app.models.sla import Case, SlaClock
 from app.models.staff import IntegratorClient, RefreshToken, SignInThrottle, StaffUser
@@ -43,6 +43,7 @@ __all__ = [
     "Case",
     "ChannelAlert",
     "Device",
+    "DeviceStream",
     "DispatchTask",
     "Holiday",
     "IdempotencyRecord",

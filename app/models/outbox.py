@@ -25,8 +25,11 @@ class OutboxEvent(Base):
         ),
         # Resume: the replay window's start, and the retention purge.
         Index("ix_outbox_event_created_at", "created_at", "seq"),
-        # A phone's replay: its alerts' events in stream order (app/realtime/device_replay.py).
+        # An alert's events in stream order (a phone's facts: when its alert ended for it).
         Index("ix_outbox_event_alert_seq", "alert_id", "seq"),
+        # A phone's own numbering (app/realtime/device_stream.py): its replay reads by it, and
+        # no number is ever given twice.
+        Index("ix_outbox_event_device_seq", "device_id", "device_seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(
@@ -41,6 +44,12 @@ class OutboxEvent(Base):
     """Position in the deployment-wide stream, given by the relay *after* commit, in the order
     commits became visible: a reader resuming "after seq N" can never skip a late commit, as it
     could by ``id`` (taken from a sequence before commit)."""
+    device_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The phone that sees this event (set with ``device_seq``), or None."""
+    device_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Position in that phone's own stream (1, 2, 3, ... gap-free), given by the relay in the
+    same transaction as ``seq`` to the events the phone may see: its stream counts nothing
+    that happens to anyone else (PRODUCT.md section 6)."""
 
 
 class StreamState(Base):
@@ -52,6 +61,19 @@ class StreamState(Base):
     epoch: Mapped[str] = mapped_column(String(40))
     last_seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class DeviceStream(Base):
+    """A phone's stream head: the last number given to one of its events. Kept apart from the
+    events, so purging old events never moves it (a genuine and a duress cancel, whose events
+    are kept for different times, must leave the same head)."""
+
+    __tablename__ = "device_stream"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class StaffPresence(Base):

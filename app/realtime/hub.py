@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.db import wait_out_outages
+from app.events import ACCESS_CHANGED, INTERNAL_EVENTS
 from app.loops import note_error
 from app.models import Alert, Assignment, OutboxEvent, StreamState, Unit
 from app.realtime.broker import Throttled
-from app.realtime.device_replay import only_device
+from app.realtime.caps import SocketCaps
 from app.realtime.epoch import stream_epoch
 from app.realtime.scopes import (
     DEVICE_CLOSING_EVENTS,
@@ -71,36 +72,31 @@ def event_message(seq: int, name: str, at: str, data: dict[str, Any]) -> str:
     return encode({"type": "event", "seq": seq, "event": name, "at": at, "data": data})
 
 
+def stream_event(row: OutboxEvent) -> StreamEvent:
+    return StreamEvent(
+        seq=int(row.seq or 0),
+        event=row.event_type,
+        at=row.created_at,
+        alert_id=row.alert_id,
+        data=row.payload,
+        device_id=row.device_id,
+        device_seq=row.device_seq,
+    )
+
+
 async def load_events(
-    session: AsyncSession,
-    *,
-    after: int,
-    upto: int | None,
-    limit: int,
-    device_id: uuid.UUID | None = None,
+    session: AsyncSession, *, after: int, upto: int | None, limit: int
 ) -> list[StreamEvent]:
-    """``device_id``: only that phone's alerts' events (app/realtime/device_replay.py)."""
+    """A phone's replay reads its own numbering instead (app/realtime/device_stream.py)."""
     query = (
         select(OutboxEvent)
         .where(OutboxEvent.seq.is_not(None), OutboxEvent.seq > after)
         .order_by(OutboxEvent.seq)
         .limit(limit)
     )
-    if device_id is not None:
-        query = only_device(query, device_id)
     if upto is not None:
         query = query.where(OutboxEvent.seq <= upto)
-    rows = (await session.scalars(query)).all()
-    return [
-        StreamEvent(
-            seq=int(r.seq or 0),
-            event=r.event_type,
-            at=r.created_at,
-            alert_id=r.alert_id,
-            data=r.payload,
-        )
-        for r in rows
-    ]
+    return [stream_event(r) for r in (await session.scalars(query)).all()]
 
 
 async def load_facts(
@@ -185,6 +181,13 @@ class Reader:
     cursor: int
     dropped: bool = False
     """Fell out of the backlog: its socket is closed (4009) and resumes from the database."""
+    subject: str | None = None
+    """Whose socket (``staff:<id>``, ``client:<id>``, ``device:<id>``)."""
+    token_digest: str | None = None
+    recheck: Callable[[], None] | None = None
+    """Called when the subject's access changed: check it again now."""
+    left: Callable[[], None] | None = None
+    """Called when the page holding this socket said it is closing (its token's digest)."""
 
 
 @dataclass(frozen=True)
@@ -206,11 +209,23 @@ def _encode_event(event: StreamEvent, name: str, data: dict[str, Any]) -> str:
 
 
 def render(audience: Audience, delivered: Delivered) -> str | None:
-    visible = message_for(audience, delivered.event, delivered.facts)
+    event = delivered.event
+    if event.event in INTERNAL_EVENTS:
+        return None  # the hub's own signals between processes (Hub.signal)
+    if audience.kind == "device":
+        # A phone's stream numbers only its own events (app/realtime/device_stream.py): an
+        # event without its number is not for it, whatever else is true.
+        if event.device_seq is None or event.device_id != audience.device_id:
+            return None
+        shown = message_for(audience, event, delivered.facts)
+        if shown is None:
+            return None
+        at = event.at.isoformat().replace("+00:00", "Z")
+        return event_message(event.device_seq, shown[0], at, shown[1])
+    visible = message_for(audience, event, delivered.facts)
     if visible is None:
         return None
     name, data = visible
-    event = delivered.event
     # The policy copies what it changes and never mutates ``event.data``: the very same dict
     # under the same name is the event unchanged.
     if name == event.event and data is event.data:
@@ -227,6 +242,8 @@ class Hub:
         self.head = 0
         self.epoch = ""
         self.readers: set[Reader] = set()
+        self.caps = SocketCaps(context.settings.realtime)
+        """This process's socket counts (per network before auth, per credential after)."""
         self._backlog: deque[Delivered] = deque(maxlen=context.settings.realtime.backlog_events)
         self._moved = asyncio.Event()
         self._wake = asyncio.Event()
@@ -264,10 +281,35 @@ class Hub:
     def sockets(self) -> int:
         return len(self.readers)
 
-    def join(self, cursor: int) -> Reader:
-        reader = Reader(cursor=cursor)
+    def join(self, cursor: int, **who: Any) -> Reader:
+        reader = Reader(cursor=cursor, **who)
         self.readers.add(reader)
         return reader
+
+    def signal(self, events: list[StreamEvent]) -> None:
+        """Act on the signals among newly read events, in every process alike: a subject whose
+        access changed has its sockets checked again at once (a disabled or demoted account is
+        closed by this push, not by the revalidation tick); a page that said it is closing has
+        its socket closed; a staff member who left one socket but holds another here is written
+        present again."""
+        for event in events:
+            if event.event not in INTERNAL_EVENTS:
+                continue
+            subject = event.data.get("subject")
+            if not isinstance(subject, str):
+                continue
+            token = event.data.get("token")
+            for reader in self.readers:
+                if reader.subject != subject:
+                    continue
+                if event.event == ACCESS_CHANGED and reader.recheck is not None:
+                    reader.recheck()
+                elif token and token == reader.token_digest and reader.left is not None:
+                    reader.left()
+            kind, _, staff_id = subject.partition(":")
+            if kind == "staff":
+                with contextlib.suppress(ValueError):
+                    self._context.presence_tracker.reassert(uuid.UUID(staff_id))
 
     def leave(self, reader: Reader) -> None:
         self.readers.discard(reader)
@@ -298,14 +340,13 @@ class Hub:
     async def replay(
         self, audience: Audience, *, after: int, upto: int
     ) -> AsyncIterator[tuple[int, str | None]]:
-        """What a resuming socket missed, read from the database: (seq, message or None)."""
+        """What a resuming socket missed, read from the database: (seq, message or None). A
+        phone resumes on its own numbering instead (app/realtime/device_stream.py)."""
         batch = self._context.settings.realtime.replay_batch
         cursor = after
         while cursor < upto:
             async with self._context.sessions() as session:
-                events = await load_events(
-                    session, after=cursor, upto=upto, limit=batch, device_id=audience.device_id
-                )
+                events = await load_events(session, after=cursor, upto=upto, limit=batch)
                 if not events:
                     return
                 facts = await load_facts(session, {e.alert_id for e in events if e.alert_id})
@@ -368,6 +409,7 @@ class Hub:
                     if self.readers
                     else {}
                 )
+            self.signal(events)
             await self._make_room(len(events))
             for event in events:
                 self._backlog.append(

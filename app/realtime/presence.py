@@ -2,8 +2,17 @@
 
 Each process notes the signs of life of its own sockets and writes them to ``staff_presence``
 every few seconds (and at once when someone connects), so the dispatcher in any process can ask
-"who on this roster has a console open?". A member unseen for longer than the grace does not
-count as on duty.
+"who on this roster has a console open?".
+
+Presence ends when the person leaves (issue 22):
+- **at once** on a clean end: a close frame from the client (the console closes its socket on
+  sign-out and when its page goes away), a ``pagehide`` beacon (``POST /v1/stream/leave``), a
+  sign-out, or access revoked. The row is deleted and ``presence.ended`` announced, so a process
+  that still holds another socket of the same person writes them present again at once;
+- **after the grace** (``presence_grace_s``, 60 s) on an unclean drop (the network went, the
+  phone slept): the last sign of life stays written and ages out, long enough for the console's
+  reconnect back-off (0.5 s doubling to 5 s) to bring a guard out of a tunnel or a counselor on
+  4G back before they flap off duty.
 """
 
 from __future__ import annotations
@@ -14,11 +23,16 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.access import StaffPrincipal
 from app.clock import Clock
-from app.models import StaffPresence
+from app.events import PRESENCE_ENDED, announce_access_changed, emit
+from app.identity.principal import authenticate_bearer
+from app.models import RefreshToken, StaffPresence
+from app.security.credentials import digest
+from app.security.tokens import TokenSigner
 from app.upsert import dialect_insert
 from app.waiting import woken
 
@@ -32,23 +46,41 @@ class PresenceTracker:
     def __init__(self) -> None:
         self._seen: dict[uuid.UUID, datetime] = {}
         self._connected: dict[uuid.UUID, int] = {}
+        self._ended: set[uuid.UUID] = set()
         self.urgent = asyncio.Event()
 
     def connected(self, staff_id: uuid.UUID, at: datetime) -> None:
         self._connected[staff_id] = self._connected.get(staff_id, 0) + 1
         self._seen[staff_id] = at
+        self._ended.discard(staff_id)
         self.urgent.set()  # a new console should count before the next periodic flush
 
-    def disconnected(self, staff_id: uuid.UUID) -> None:
+    def disconnected(self, staff_id: uuid.UUID, *, clean: bool = False) -> None:
+        """``clean``: the person left (a close frame, sign-out, revoked), so presence ends at
+        once if this was their last socket here; otherwise the grace runs from the last sign of
+        life."""
         left = self._connected.get(staff_id, 0) - 1
         if left > 0:
             self._connected[staff_id] = left
-        else:
-            self._connected.pop(staff_id, None)
+            return
+        self._connected.pop(staff_id, None)
+        if clean:
+            self._seen.pop(staff_id, None)  # a last ping must not write them back
+            self._ended.add(staff_id)
+            self.urgent.set()
 
     def alive(self, staff_id: uuid.UUID, at: datetime) -> None:
         if staff_id in self._connected:
             self._seen[staff_id] = at
+
+    def reassert(self, staff_id: uuid.UUID) -> None:
+        """Someone's presence was ended elsewhere: if they still have a socket here, write them
+        present again at once."""
+        if staff_id in self._connected:
+            self.urgent.set()
+
+    def holds(self, staff_id: uuid.UUID) -> int:
+        return self._connected.get(staff_id, 0)
 
     def due(self, at: datetime) -> dict[uuid.UUID, datetime]:
         """What to write: fresh signs of life, and every open console (it is still there)."""
@@ -57,22 +89,87 @@ class PresenceTracker:
             seen[staff_id] = max(seen.get(staff_id, at), at)
         return seen
 
+    def end_later(self, ended: set[uuid.UUID]) -> None:
+        self._ended |= ended - set(self._connected)
+
+    def ended(self) -> set[uuid.UUID]:
+        """Who left this process cleanly since the last flush (and has not come back)."""
+        ended, self._ended = self._ended - set(self._connected), set()
+        return ended
+
+
+async def end_presence(
+    session: AsyncSession, *, staff_id: uuid.UUID, at: datetime, token_digest: str | None = None
+) -> None:
+    """In the caller's transaction: the person is no longer present, and every process learns it
+    (``presence.ended``; with ``token_digest``, the socket of that token is closed too)."""
+    await session.execute(delete(StaffPresence).where(StaffPresence.staff_id == staff_id))
+    data: dict[str, str] = {"subject": f"staff:{staff_id}"}
+    if token_digest is not None:
+        data["token"] = token_digest
+    emit(session, PRESENCE_ENDED, at=at, data=data)
+
+
+async def sign_out_presence(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    staff_id: uuid.UUID | None = None,
+    refresh_token: str | None = None,
+) -> None:
+    """On sign-out (by the account, or by the sign-in's refresh token), in its transaction:
+    presence ends now, and the streams of the signed-out session are checked again at once
+    (their tokens are dead), in every process. The person's other sessions (another device)
+    stay connected and are written present again by the process that holds them."""
+    if staff_id is None and refresh_token is not None:
+        staff_id = await session.scalar(
+            select(RefreshToken.user_id).where(RefreshToken.token_hash == digest(refresh_token))
+        )
+    if staff_id is None:
+        return  # an unknown token: nobody to sign out
+    await session.execute(delete(StaffPresence).where(StaffPresence.staff_id == staff_id))
+    announce_access_changed(session, subject=f"staff:{staff_id}", at=at)
+
+
+async def page_closed(
+    session: AsyncSession, *, token: str, signer: TokenSigner, now: datetime
+) -> bool:
+    """The console's ``pagehide`` beacon: the page holding ``token``'s socket is going away, so
+    presence ends now and that socket is closed (in whichever process holds it), even if the
+    browser never gets its close frame out. False: not a valid token."""
+    principal = await authenticate_bearer(session, token=token, signer=signer, now=now)
+    if principal is None:
+        return False
+    if isinstance(principal, StaffPrincipal):
+        await end_presence(session, staff_id=principal.user_id, at=now, token_digest=digest(token))
+    return True
+
 
 async def flush(
     sessions: async_sessionmaker[AsyncSession], tracker: PresenceTracker, clock: Clock
 ) -> int:
-    rows = tracker.due(clock.now())
-    if not rows:
+    now = clock.now()
+    ended = tracker.ended()
+    rows = tracker.due(now)
+    if not rows and not ended:
         return 0
-    async with sessions() as session, session.begin():
-        statement = dialect_insert(session, StaffPresence)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["staff_id"], set_={"last_seen_at": statement.excluded.last_seen_at}
-            ),
-            [{"staff_id": k, "last_seen_at": v} for k, v in rows.items()],
-        )
-    return len(rows)
+    try:
+        async with sessions() as session, session.begin():
+            for staff_id in ended:
+                await end_presence(session, staff_id=staff_id, at=now)
+            if rows:
+                statement = dialect_insert(session, StaffPresence)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["staff_id"],
+                        set_={"last_seen_at": statement.excluded.last_seen_at},
+                    ),
+                    [{"staff_id": k, "last_seen_at": v} for k, v in rows.items()],
+                )
+    except BaseException:
+        tracker.end_later(ended)  # open consoles are listed again anyway; the ends are not
+        raise
+    return len(rows) + len(ended)
 
 
 async def run_presence_flush(

@@ -5,7 +5,9 @@ late can become visible after a larger id, and a reader resuming "after id N" wo
 relay only ever sees committed rows; it numbers them (``seq``) in one transaction under a lock
 (an advisory lock on PostgreSQL, in a single statement: one relay at a time across processes;
 SQLite has one writer), so
-sequence numbers become visible in increasing batches and "after seq N" can never miss one.
+sequence numbers become visible in increasing batches and "after seq N" can never miss one. In
+the same transaction it numbers the events each phone sees on that phone's own stream
+(``app/realtime/device_stream.py``).
 
 After each batch it announces the new head: ``pg_notify`` (the head and this process's origin,
 delivered at commit) to every process, and the local broker at once. The relay is woken by local
@@ -25,6 +27,7 @@ from app.context import AppContext
 from app.loops import note_error
 from app.models import OutboxEvent, StreamState
 from app.realtime.broker import CHANNEL, ORIGIN
+from app.realtime.device_stream import number_for_devices
 from app.waiting import woken
 
 log = logging.getLogger("sigap.relay")
@@ -91,7 +94,13 @@ async def sequence_batch(context: AppContext, *, batch: int = 1000) -> tuple[int
                     },
                 )
             ).one()
-            return (None, 0) if row.head is None else (int(row.head), int(row.numbered))
+            if row.head is None:
+                return None, 0
+            head, numbered = int(row.head), int(row.numbered)
+            # Still under the relay's lock, in the same transaction: the phones' own numbers
+            # become visible together with ``seq`` (app/realtime/device_stream.py).
+            await number_for_devices(session, first=head - numbered + 1, last=head)
+            return head, numbered
         ids = (
             await session.scalars(
                 select(OutboxEvent.id)
@@ -112,6 +121,7 @@ async def sequence_batch(context: AppContext, *, batch: int = 1000) -> tuple[int
         )
         state.last_seq = first + len(ids) - 1
         state.updated_at = now
+        await number_for_devices(session, first=first, last=state.last_seq)
         return state.last_seq, len(ids)
 
 

@@ -62,6 +62,9 @@ class Audience:
     """An integrator's data scope (which alerts, from when)."""
 
 
+DEVICE_EVENT_TYPES = frozenset(_DEVICE_EVENTS)
+"""The only events a phone may be shown (and so the only ones given a number on its stream)."""
+
 DEVICE_CLOSING_EVENTS = ("alert.cancelled", "alert.duress_signalled", "alert.resolved")
 """The events that end what the phone sees of its alert (a duress cancel included)."""
 
@@ -118,6 +121,10 @@ class StreamEvent:
     at: datetime
     alert_id: uuid.UUID | None
     data: dict[str, Any]
+    device_id: uuid.UUID | None = None
+    device_seq: int | None = None
+    """The event's number on its phone's own stream, if the phone sees it
+    (app/realtime/device_stream.py)."""
 
 
 def message_for(

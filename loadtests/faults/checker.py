@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from app.events import INTERNAL_EVENTS
 from loadtests.faults.clients import Follower
 from loadtests.faults.history import History
 
@@ -82,6 +83,7 @@ async def numbered_events(connection: asyncpg.Connection, until: int) -> list[Nu
             else None,
         )
         for row in rows
+        if row["event_type"] not in INTERNAL_EVENTS  # signals between processes: sent to nobody
     ]
 
 

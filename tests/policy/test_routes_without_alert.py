@@ -68,6 +68,7 @@ NO_ALERT_IN_PATH: dict[tuple[str, str], str] = {
     ("POST", "/v1/auth/session"): SESSION,
     ("POST", "/v1/auth/session/refresh"): SESSION,
     ("POST", "/v1/auth/session/signout"): SESSION,
+    ("POST", "/v1/stream/leave"): SESSION,
     ("GET", "/v1/regions"): PUBLIC,
     ("GET", "/v1/units"): PUBLIC,
     ("GET", "/v1/units/{code}"): PUBLIC,

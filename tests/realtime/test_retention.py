@@ -3,6 +3,7 @@ own alerts' events."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from app.ingestion.retention import purge_outbox
 from app.models import Alert, OutboxEvent
 from app.realtime import hub as hub_module
 from app.realtime import window
+from app.realtime.device_stream import replay_device
 from app.realtime.scopes import Audience
 from tests.dispatch.staffing import drain, on_duty
 from tests.helpers import press, press_body, register
@@ -93,13 +95,18 @@ async def test_a_phone_replays_only_its_own_alerts_events(
         return events
 
     monkeypatch.setattr(hub_module, "load_events", recording)
-    hub = hub_module.Hub(context)
     audience = Audience(kind="device", device_id=device_id)
-    replayed = [seq async for seq, message in hub.replay(audience, after=0, upto=head) if message]
+    # The phone reads its own numbering, by (device_id, device_seq): never the deployment's.
+    replayed = [
+        json.loads(m)
+        async for m in replay_device(context.sessions, audience, after=0, upto=head, batch=2)
+    ]
     assert replayed  # the phone's reassurance events
-    assert read and set(read) == {mine}
+    assert read == []
+    assert [m["seq"] for m in replayed] == list(range(1, len(replayed) + 1))
+    assert {m["data"]["alert_id"] for m in replayed} == {str(mine)}
+    hub = hub_module.Hub(context)
     staff = Audience(kind="staff", role="supervisor")
-    read.clear()
     [_ async for _ in hub.replay(staff, after=0, upto=head)]
     assert len(set(read)) == 4  # staff replay still reads everything
 

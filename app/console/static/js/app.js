@@ -308,6 +308,9 @@ function onStatus(status) {
   } else if (status === "offline") {
     showBanner("banner.offline");
     document.body.classList.add("offline");
+  } else if (status === "crowded") {
+    showBanner("banner.crowded");
+    document.body.classList.add("offline");
   } else if (status === "refused") {
     expired();
   }

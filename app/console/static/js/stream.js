@@ -1,6 +1,7 @@
 // /v1/stream with first-message auth, resume from the last sequence (after + epoch), a REST
-// reload on resync_required, and reconnection with backoff. The open socket is the counselor's
-// presence; its pings are the heartbeat.
+// reload on resync_required, and reconnection with backoff (0.5 s doubling to 5 s; the server
+// keeps a dropped console present for a grace, 60 s, well beyond it). The open socket is the
+// counselor's presence; its pings are the heartbeat; closing it, or the page, ends it at once.
 import { refresh, token, on as onSession } from "./session.js";
 
 export class Stream {
@@ -19,6 +20,27 @@ export class Stream {
         this.ws.send(JSON.stringify({ type: "auth", token: fresh }));
       }
     });
+    // The page is going away (closed, reloaded, navigated, or frozen in the back/forward
+    // cache): say so, so presence ends at once rather than after the grace the server keeps
+    // for a dropped connection (a phone in a tunnel). The beacon gets out when a close frame
+    // may not; the token rides in its body, never a cookie or the URL.
+    this.paused = false;
+    window.addEventListener("pagehide", () => this.pause());
+    window.addEventListener("pageshow", (shown) => {
+      if (shown.persisted && this.paused && !this.stopped) {
+        this.paused = false;
+        this.connect(); // back from the cache: resume from the last seq
+      }
+    });
+  }
+
+  pause() {
+    if (this.stopped || this.paused) return;
+    this.paused = true;
+    clearInterval(this.ping);
+    const current = token();
+    if (current) navigator.sendBeacon("/v1/stream/leave", JSON.stringify({ token: current }));
+    this.ws?.close(1000);
   }
 
   start() {
@@ -76,16 +98,21 @@ export class Stream {
   async closed(ws, code) {
     if (ws !== this.ws) return;
     clearInterval(this.ping);
-    if (this.stopped) return;
-    this.onStatus("offline", { code });
+    if (this.stopped || this.paused) return;
     if (code === 4003) {
+      this.onStatus("offline", { code });
       this.onStatus("refused", { code });
       return;
     }
+    // 4029: this account holds too many sockets (or this network too many unauthenticated
+    // ones). Say so loudly, not as a passing blip, and keep trying more slowly: a slot comes
+    // back when another tab closes.
+    const crowded = code === 4029;
+    this.onStatus(crowded ? "crowded" : "offline", { code });
     this.retry += 1;
-    const wait = Math.min(5000, 500 * 2 ** Math.min(this.retry, 4));
+    const wait = crowded ? 15000 : Math.min(5000, 500 * 2 ** Math.min(this.retry, 4));
     await new Promise((resolve) => setTimeout(resolve, wait));
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     if (code === 4008 || !token()) {
       try {
         await refresh();
