@@ -375,6 +375,7 @@ def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__SECRET_KEY={secrets.token_urlsafe(48)}")
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
+    print(f"SIGAP_OPS__METRICS_TOKEN={secrets.token_urlsafe(32)}")
     return 0
 
 

@@ -282,6 +282,11 @@ class OpsSettings(BaseModel):
     set_aside_s: float = Field(600.0, gt=0)
     """An item that fails on its own is set aside this long (the rest of its batch proceeds),
     then tried again: a fixed cause clears it, a lasting one is reported again."""
+    metrics_token: SecretStr = SecretStr("")
+    """The operator's credential (``SIGAP_OPS__METRICS_TOKEN``; ``sigap secrets`` prints one):
+    ``/metrics`` and ``/readyz``'s details answer only ``Authorization: Bearer <it>``, since
+    what they count must not reach whoever holds a victim's phone. Unset: both are refused
+    (start-up logs how to set it); intake is never affected."""
 
     @field_validator("loop_stall_after_s", mode="before")
     @classmethod

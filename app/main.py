@@ -124,6 +124,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
 async def start(context: AppContext) -> None:
     """Startup checks and warm-up, shared by the server's lifespan and the tests. A database
     that does not answer yet is waited for, never a reason to exit (``wait_out_outages``)."""
+    health.log_unset_token(context)
     await wait_out_outages(lambda: _check_and_warm_up(context))
 
 
