@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.config import Settings
+from app.config import Settings, trusted_proxies_refusal
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 from app.schemas.identity import ROLES, UserCreate
@@ -90,6 +90,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import RoleRefused, build_context, check_role
 
     settings = settings.model_copy(update={"role": args.role})
+    # Left unset, uvicorn reads FORWARDED_ALLOW_IPS (default: loopback only).
+    refusal = trusted_proxies_refusal(
+        args.forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS"), settings
+    )
+    if refusal is not None:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     try:
         check_role(settings)
     except RoleRefused as exc:
@@ -397,8 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--forwarded-allow-ips",
-        default="127.0.0.1",
-        help="proxies trusted for X-Forwarded-For (rate limits use the client address)",
+        default=None,
+        help="the reverse proxies' addresses or networks, comma-separated, trusted for "
+        "X-Forwarded-For (rate limits use the client address); default: uvicorn's "
+        "FORWARDED_ALLOW_IPS, else loopback only. '*' is refused in production",
     )
     serve.set_defaults(func=cmd_serve)
 

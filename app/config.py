@@ -405,6 +405,12 @@ class Settings(BaseSettings):
         value = self.security.encryption_keys.get_secret_value()
         return value or (DEV_ENCRYPTION_KEYS if self.dev else "")
 
+    @property
+    def is_production(self) -> bool:
+        """Production: ``SIGAP_ENVIRONMENT`` is ``production`` (the default) and ``SIGAP_DEV``
+        is not set. Development-only settings are refused there."""
+        return self.environment == "production" and not self.dev
+
     def unsafe_reasons(self) -> list[str]:
         """Why these settings are unsafe for production (empty when they are fine)."""
         reasons: list[str] = []
@@ -420,6 +426,23 @@ class Settings(BaseSettings):
         if self.unsafe_answer_before_commit_s:
             reasons.append("SIGAP_UNSAFE_ANSWER_BEFORE_COMMIT_S answers presses before commit")
         return reasons
+
+
+def trusted_proxies_refusal(forwarded_allow_ips: str | None, settings: Settings) -> str | None:
+    """Why uvicorn's ``--forwarded-allow-ips`` / ``FORWARDED_ALLOW_IPS`` cannot run, or None.
+
+    ``*`` makes uvicorn trust every connection's ``X-Forwarded-For`` and take its left-most
+    entry, which the client writes: per-network limits (sign-in back-off, registrations) would
+    count whatever address an attacker chooses. Production names its proxies; uvicorn then takes
+    the right-most address that is not one of them."""
+    entries = {part.strip() for part in (forwarded_allow_ips or "").split(",")}
+    if "*" in entries and settings.is_production:
+        return (
+            "--forwarded-allow-ips / FORWARDED_ALLOW_IPS '*' lets any client choose its own "
+            "address for the rate limits: name the reverse proxy's address or network instead "
+            "(e.g. FORWARDED_ALLOW_IPS=10.0.0.5, docs/deploy.md section 2)"
+        )
+    return None
 
 
 def normalise_database_url(value: str) -> str:
