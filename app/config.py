@@ -314,7 +314,10 @@ class OutboxSettings(BaseModel):
 
 class IntegrationSettings(BaseModel):
     webhook_http_loopback: bool = False
-    """Development only: also allow ``http://`` endpoints on loopback (a local receiver)."""
+    """Development only (refused in production): also allow ``http://`` endpoints on loopback
+    (a local receiver), at the ports of ``webhook_http_loopback_ports`` only."""
+    webhook_http_loopback_ports: list[int] = Field(default_factory=list)
+    """The local receiver's ports, which a plain-HTTP loopback URL must name (``[8081]``)."""
     webhook_connect_timeout_s: float = Field(3.0, gt=0, le=10)
     webhook_timeout_s: float = Field(5.0, gt=0, le=15)
     webhook_batch_size: int = Field(50, ge=1, le=500)
@@ -425,6 +428,11 @@ class Settings(BaseSettings):
             )
         if self.unsafe_answer_before_commit_s:
             reasons.append("SIGAP_UNSAFE_ANSWER_BEFORE_COMMIT_S answers presses before commit")
+        if self.integrations.webhook_http_loopback:
+            reasons.append(
+                "SIGAP_INTEGRATIONS__WEBHOOK_HTTP_LOOPBACK sends webhooks over plain HTTP to "
+                "this machine (development only)"
+            )
         return reasons
 
 
