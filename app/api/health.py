@@ -18,7 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
-from app.api.deps import Context
+from app.api.deps import Context, error_responses
 from app.api.problems import problem_catalogue
 from app.context import AppContext
 from app.errors import NotFound, Unauthenticated
@@ -97,7 +97,7 @@ async def healthz() -> dict[str, str]:
         "intake is never taken out of the load balancer for it."
     ),
     responses={
-        401: {"description": "A wrong operator credential"},
+        **error_responses(Unauthenticated),
         503: {"description": "The database does not answer"},
     },
 )
@@ -141,7 +141,7 @@ def _pool_saturated(context: AppContext) -> bool:
     description="Only with the operator's credential: `Authorization: Bearer` "
     "SIGAP_OPS__METRICS_TOKEN.",
     response_class=Response,
-    responses={401: {"description": "No or a wrong operator credential"}},
+    responses=error_responses(Unauthenticated),
 )
 async def metrics(request: Request, context: Context) -> Response:
     require_operator(request, context)
