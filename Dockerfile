@@ -2,8 +2,11 @@
 # Configure with SIGAP_DATABASE_URL (PostgreSQL), SIGAP_SECURITY__SECRET_KEY and
 # SIGAP_SECURITY__ENCRYPTION_KEYS (see docs/operators.md); `sigap secrets` prints fresh values.
 # Production layout (PostgreSQL settings, proxy, backups, HA): docs/deploy.md. Run it with a
-# restart policy (`--restart=always`, Kubernetes) and only the reverse proxy able to reach it:
-# `--forwarded-allow-ips "*"` trusts X-Forwarded-For from whoever connects.
+# restart policy (`--restart=always`, Kubernetes). Set FORWARDED_ALLOW_IPS to the reverse proxy's
+# address or network (e.g. -e FORWARDED_ALLOW_IPS=10.0.0.5): uvicorn then takes the client address
+# from X-Forwarded-For as the right-most hop that is not a trusted proxy, which the rate limits
+# count. Unset, only loopback is trusted (every client looks like the proxy); `*` (any client
+# chooses its own address) is refused in production.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md NOTICE ./
@@ -23,4 +26,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 # `sigap serve` applies pending migrations and loads missing reference data before serving.
-CMD ["sigap", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--forwarded-allow-ips", "*"]
+CMD ["sigap", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

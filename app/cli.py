@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from app.cli_support import in_session, print_rows
-from app.config import Settings
+from app.config import Settings, trusted_proxies_refusal
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 from app.security.fields import new_key_spec
@@ -99,6 +99,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import RoleRefused, build_context, check_role
 
     settings = settings.model_copy(update={"role": args.role})
+    # Left unset, uvicorn reads FORWARDED_ALLOW_IPS (default: loopback only).
+    refusal = trusted_proxies_refusal(
+        args.forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS"), settings
+    )
+    if refusal is not None:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     try:
         check_role(settings)
     except RoleRefused as exc:
@@ -418,6 +425,7 @@ def cmd_secrets(_args: argparse.Namespace, _settings: Settings | None) -> int:
     print(f"SIGAP_SECURITY__ENCRYPTION_KEYS={new_key_spec('k1')}")
     print(f"SIGAP_SECURITY__PIN_PEPPERS={new_key_spec('p1')}")
     print(f"SIGAP_SECURITY__AUDIT_KEYS={new_key_spec('a1')}")
+    print(f"SIGAP_OPS__METRICS_TOKEN={secrets.token_urlsafe(32)}")
     return 0
 
 
@@ -439,8 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--forwarded-allow-ips",
-        default="127.0.0.1",
-        help="proxies trusted for X-Forwarded-For (rate limits use the client address)",
+        default=None,
+        help="the reverse proxies' addresses or networks, comma-separated, trusted for "
+        "X-Forwarded-For (rate limits use the client address); default: uvicorn's "
+        "FORWARDED_ALLOW_IPS, else loopback only. '*' is refused in production",
     )
     serve.set_defaults(func=cmd_serve)
 

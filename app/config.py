@@ -342,6 +342,11 @@ class OpsSettings(BaseModel):
     set_aside_s: float = Field(600.0, gt=0)
     """An item that fails on its own is set aside this long (the rest of its batch proceeds),
     then tried again: a fixed cause clears it, a lasting one is reported again."""
+    metrics_token: SecretStr = SecretStr("")
+    """The operator's credential (``SIGAP_OPS__METRICS_TOKEN``; ``sigap secrets`` prints one):
+    ``/metrics`` and ``/readyz``'s details answer only ``Authorization: Bearer <it>``, since
+    what they count must not reach whoever holds a victim's phone. Unset: both are refused
+    (start-up logs how to set it); intake is never affected."""
 
     @field_validator("loop_stall_after_s", mode="before")
     @classmethod
@@ -369,7 +374,10 @@ class OutboxSettings(BaseModel):
 
 class IntegrationSettings(BaseModel):
     webhook_http_loopback: bool = False
-    """Development only: also allow ``http://`` endpoints on loopback (a local receiver)."""
+    """Development only (refused in production): also allow ``http://`` endpoints on loopback
+    (a local receiver), at the ports of ``webhook_http_loopback_ports`` only."""
+    webhook_http_loopback_ports: list[int] = Field(default_factory=list)
+    """The local receiver's ports, which a plain-HTTP loopback URL must name (``[8081]``)."""
     webhook_connect_timeout_s: float = Field(3.0, gt=0, le=10)
     webhook_timeout_s: float = Field(5.0, gt=0, le=15)
     webhook_batch_size: int = Field(50, ge=1, le=500)
@@ -481,6 +489,12 @@ class Settings(BaseSettings):
         value = self.security.pin_peppers.get_secret_value()
         return value or (DEV_PIN_PEPPERS if self.dev else "")
 
+    @property
+    def is_production(self) -> bool:
+        """Production: ``SIGAP_ENVIRONMENT`` is ``production`` (the default) and ``SIGAP_DEV``
+        is not set. Development-only settings are refused there."""
+        return self.environment == "production" and not self.dev
+
     def unsafe_reasons(self) -> list[str]:
         """Why these settings are unsafe for production (empty when they are fine)."""
         reasons: list[str] = []
@@ -495,7 +509,29 @@ class Settings(BaseSettings):
             )
         if self.unsafe_answer_before_commit_s:
             reasons.append("SIGAP_UNSAFE_ANSWER_BEFORE_COMMIT_S answers presses before commit")
+        if self.integrations.webhook_http_loopback:
+            reasons.append(
+                "SIGAP_INTEGRATIONS__WEBHOOK_HTTP_LOOPBACK sends webhooks over plain HTTP to "
+                "this machine (development only)"
+            )
         return reasons
+
+
+def trusted_proxies_refusal(forwarded_allow_ips: str | None, settings: Settings) -> str | None:
+    """Why uvicorn's ``--forwarded-allow-ips`` / ``FORWARDED_ALLOW_IPS`` cannot run, or None.
+
+    ``*`` makes uvicorn trust every connection's ``X-Forwarded-For`` and take its left-most
+    entry, which the client writes: per-network limits (sign-in back-off, registrations) would
+    count whatever address an attacker chooses. Production names its proxies; uvicorn then takes
+    the right-most address that is not one of them."""
+    entries = {part.strip() for part in (forwarded_allow_ips or "").split(",")}
+    if "*" in entries and settings.is_production:
+        return (
+            "--forwarded-allow-ips / FORWARDED_ALLOW_IPS '*' lets any client choose its own "
+            "address for the rate limits: name the reverse proxy's address or network instead "
+            "(e.g. FORWARDED_ALLOW_IPS=10.0.0.5, docs/deploy.md section 2)"
+        )
+    return None
 
 
 def normalise_database_url(value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,7 +39,7 @@ from app.api.openapi import describe
 from app.api.problems import install
 from app.api.shedding import LoadShedder
 from app.clock import Clock, SystemClock
-from app.config import Settings
+from app.config import Settings, trusted_proxies_refusal
 from app.console import routes as console
 from app.context import AppContext
 from app.db import create_engine, create_sessionmaker, is_postgresql, wait_out_outages
@@ -88,6 +89,10 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
             "a pepper. Add the line `sigap secrets` prints for it to .env and restart; existing "
             "PIN hashes keep working and are re-peppered at their next use."
         )
+    # `sigap serve` checks its flag too; this catches uvicorn started by hand.
+    proxies = trusted_proxies_refusal(os.environ.get("FORWARDED_ALLOW_IPS"), settings)
+    if proxies is not None:
+        raise UnsafeSettings(proxies)
     engine = create_engine(settings)
     dispatch_wakeup, outbox_wakeup, sla_wakeup = asyncio.Event(), asyncio.Event(), asyncio.Event()
     notify_wakeup = asyncio.Event()
@@ -138,6 +143,7 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
 async def start(context: AppContext) -> None:
     """Startup checks and warm-up, shared by the server's lifespan and the tests. A database
     that does not answer yet is waited for, never a reason to exit (``wait_out_outages``)."""
+    health.log_unset_token(context)
     await wait_out_outages(lambda: _check_and_warm_up(context))
 
 
@@ -321,7 +327,10 @@ def create_app(
         app.include_router(health.worker_router)  # health and metrics only
     app.add_middleware(LoadShedder, context=ctx)  # inside the edge: its 503s are counted there
     app.add_middleware(
-        EdgeMiddleware, max_body_bytes=settings.intake.max_body_bytes, metrics=ctx.metrics
+        EdgeMiddleware,
+        max_body_bytes=settings.intake.max_body_bytes,
+        metrics=ctx.metrics,
+        hsts=settings.console.public_url.startswith("https://"),
     )
     app.openapi = lambda: describe(app)  # type: ignore[method-assign]
     return app

@@ -52,7 +52,12 @@ from bench_intake import build_presses, connection_limit
 async def counters(port: int) -> tuple[float, float]:
     """(statements, transactions) the server has run since it started."""
     async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+        text = (
+            await client.get(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": f"Bearer {servers.OPS_TOKEN}"},
+            )
+        ).text
 
     def value(name: str) -> float:
         found = re.search(rf"^{name}_total ([0-9.e+]+)$", text, re.MULTILINE)

@@ -56,6 +56,10 @@ def free_port() -> int:
         return port
 
 
+OPS_TOKEN = secrets.token_urlsafe(32)
+"""The benchmark servers' operator credential (``/metrics``, ``/readyz`` details)."""
+
+
 def sigap_spec(
     *, db_url: str, workers: int, pool_size: int, max_overflow: int, role: str = "all"
 ) -> ServerSpec:
@@ -69,6 +73,7 @@ def sigap_spec(
         "SIGAP_SECURITY__ENCRYPTION_KEYS": f"k1:{key}",
         "SIGAP_DB__POOL_SIZE": str(pool_size),
         "SIGAP_DB__MAX_OVERFLOW": str(max_overflow),
+        "SIGAP_OPS__METRICS_TOKEN": OPS_TOKEN,  # bench_cost reads /metrics
     }
     argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     argv += ["--workers", str(workers), "--role", role]

@@ -32,6 +32,7 @@ from app.notify import RecordingProvider
 from app.realtime.presence import PresenceTracker
 from app.reference.loader import load_all
 from tests.burner import burning
+from tests.helpers import OPS_TOKEN
 from tests.pgcluster import PgCluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,6 +122,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "db": {"pool_size": 5, "max_overflow": 5},
         # Rosters alone put people on duty, unless a test is about live console presence.
         "realtime": {"presence_required": False},
+        "ops": {"metrics_token": OPS_TOKEN},
     }
     for key, value in overrides.items():
         if isinstance(value, dict):

@@ -18,6 +18,9 @@ from app.schemas.identity import UserCreate
 # TJ Blok M halte platform area (Transjakarta GTFS), in Kebayoran Baru.
 BLOK_M = {"lat": -6.243556, "lon": 106.801278}
 PASSWORD = "correct horse battery staple"
+OPS_TOKEN = "test-operator-token-" + "o" * 24
+"""``SIGAP_OPS__METRICS_TOKEN`` in the suite's settings: ``/metrics`` and ``/readyz`` details."""
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
 def auth(credential: str) -> dict[str, str]:

@@ -1,45 +1,108 @@
-"""Liveness, readiness, metrics, and the problem-type catalogue."""
+"""Liveness, readiness, metrics, and the problem-type catalogue.
+
+What anyone may read says only "alive" and "ready or not": whoever holds a victim's phone must
+not watch figures move (a cancel, staff responding). The loops' details and every metric answer
+only the operator's credential (``SIGAP_OPS__METRICS_TOKEN``), compared in constant time.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
-from app.api.deps import Context
+from app.api.deps import Context, error_responses
 from app.api.problems import problem_catalogue
 from app.context import AppContext
-from app.errors import NotFound
+from app.errors import NotFound, Unauthenticated
 from app.observability import exposition
 from app.sla import metrics as sla_metrics
 from app.watchdog import loop_report, publish_loops
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("sigap.health")
+TOKEN_SETTING = "SIGAP_OPS__METRICS_TOKEN"  # noqa: S105 - a setting's name
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sigap-operations"'}
+
+
+def operator_credential(request: Request, context: AppContext) -> bool:
+    """True when the request carries the operator's credential; False when it carries none;
+    401 when it carries a wrong one, or any while the setting is unset (said in the answer:
+    only the operator sends one)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return False
+    expected = context.settings.ops.metrics_token.get_secret_value()
+    if not expected:
+        raise Unauthenticated(
+            f"Operations details are refused until {TOKEN_SETTING} is set (docs/deploy.md).",
+            headers=_CHALLENGE,
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), expected.encode()
+    ):
+        return True
+    raise Unauthenticated(
+        "Send `Authorization: Bearer <the operator's token>`.", headers=_CHALLENGE
+    )
+
+
+def require_operator(request: Request, context: AppContext) -> None:
+    if not operator_credential(request, context):
+        raise Unauthenticated(
+            "Send `Authorization: Bearer <the operator's token>`"
+            + (
+                ""
+                if context.settings.ops.metrics_token.get_secret_value()
+                else f" ({TOKEN_SETTING} is not set: docs/deploy.md)"
+            )
+            + ".",
+            headers=_CHALLENGE,
+        )
+
+
+def log_unset_token(context: AppContext) -> None:
+    """An upgraded deployment has no token yet: it serves everything else, and says why its
+    scrapes fail (never a reason not to start)."""
+    if not context.settings.ops.metrics_token.get_secret_value():
+        log.warning(
+            "/metrics and /readyz details are refused: %s is not set. Generate one with "
+            "`sigap secrets`, set it, and give it to Prometheus (`authorization: "
+            "credentials_file`, docs/deploy.md section 5).",
+            TOKEN_SETTING,
+        )
 
 
 @router.get("/healthz", summary="The process is alive")
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "ok"}  # nothing else: it is public
 
 
 @router.get(
     "/readyz",
     summary="Alerts can be accepted (the database answers)",
     description=(
-        "200 while the database answers. Background loops are reported in the body (heartbeat "
+        "200 while the database answers, 503 otherwise; the body is only `status`. With the "
+        "operator's credential (`Authorization: Bearer`, SIGAP_OPS__METRICS_TOKEN) it also "
+        "reports the database, the reference data version and the background loops (heartbeat "
         "age, stalled, last error, items set aside); a stalled loop never makes this fail, so "
         "intake is never taken out of the load balancer for it."
     ),
-    responses={503: {"description": "The database does not answer"}},
+    responses={
+        **error_responses(Unauthenticated),
+        503: {"description": "The database does not answer"},
+    },
 )
-async def readyz(context: Context) -> JSONResponse:
+async def readyz(request: Request, context: Context) -> JSONResponse:
+    detailed = operator_credential(request, context)
     database = "ok"
     try:
         async with context.sessions() as session:
@@ -51,15 +114,16 @@ async def readyz(context: Context) -> JSONResponse:
         database = "busy" if _pool_saturated(context) else "unavailable: no answer"
     except Exception as exc:  # any other failure means "not ready", whatever its kind
         database = f"unavailable: {type(exc).__name__}"
-    loops = loop_report(context)
     ready = database in ("ok", "busy")
-    return JSONResponse(
-        {
-            "status": "ready" if ready else "unavailable",
+    body: dict[str, Any] = {"status": "ready" if ready else "unavailable"}
+    if detailed:
+        body |= {
             "database": database,
             "reference_version": context.geo.version,
-            "loops": loops,
-        },
+            "loops": loop_report(context),
+        }
+    return JSONResponse(
+        body,
         status_code=200 if ready else 503,
         headers={} if ready else {"Retry-After": "2"},
     )
@@ -74,9 +138,13 @@ def _pool_saturated(context: AppContext) -> bool:
 @router.get(
     "/metrics",
     summary="Prometheus metrics (every worker's, with several workers)",
+    description="Only with the operator's credential: `Authorization: Bearer` "
+    "SIGAP_OPS__METRICS_TOKEN.",
     response_class=Response,
+    responses=error_responses(Unauthenticated),
 )
-async def metrics(context: Context) -> Response:
+async def metrics(request: Request, context: Context) -> Response:
+    require_operator(request, context)
     publish_loops(context)
     try:
         async with context.sessions() as session:

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: body size limit, content-type check, request metrics, safe headers.
+"""Pure ASGI middleware: body size limit, content-type check, request metrics, safe headers
+(and HSTS when the deployment is served over HTTPS).
 
 The size limit counts bytes as they arrive, so a body without Content-Length cannot get past it.
 """
@@ -25,13 +26,20 @@ _SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"referrer-policy", b"no-referrer"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+"""A year; no includeSubDomains: the operator's other hosts are not ours to decide for."""
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, hsts: bool = False
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        # Served over HTTPS (the public URL says so): browsers must never try plain HTTP, where
+        # a network in between could serve a fake console or read a session cookie.
+        self.headers = _SECURITY_HEADERS + ([HSTS] if hsts else [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,9 +55,7 @@ class EdgeMiddleware:
                 existing = list(message.get("headers", []))
                 present = {name.lower() for name, _ in existing}
                 # A route that set one of these (the token endpoint's no-store) keeps its own.
-                message["headers"] = existing + [
-                    h for h in _SECURITY_HEADERS if h[0] not in present
-                ]
+                message["headers"] = existing + [h for h in self.headers if h[0] not in present]
             await send(message)
 
         try:

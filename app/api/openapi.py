@@ -46,6 +46,13 @@ from app.errors import (
 from app.schemas.alerts import AlertCreate
 
 BEARER = "bearer"
+OPERATOR = "operator"
+OPERATOR_ROUTES: dict[str, list[dict[str, list[str]]]] = {
+    "/metrics": [{OPERATOR: []}],
+    "/readyz": [{}, {OPERATOR: []}],
+}
+"""The operator's credential (SIGAP_OPS__METRICS_TOKEN): required for the metrics, optional for
+readiness (its details)."""
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 _UNUSED_WHEN_UNREFERENCED = ("HTTPValidationError", "ValidationError")
 _EXTRA_MODELS: tuple[type[BaseModel], ...] = (Problem, AlertCreate)
@@ -76,7 +83,12 @@ def describe(app: FastAPI) -> dict[str, Any]:
             "type": "http",
             "scheme": "bearer",
             "description": "A device credential (sgd_…) or an access token from /v1/auth/token",
-        }
+        },
+        OPERATOR: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The operator's credential, SIGAP_OPS__METRICS_TOKEN (docs/deploy.md)",
+        },
     }
     for route in iter_route_contexts(app.routes):  # included routers' routes, with prefixes
         if isinstance(route.original_route, APIRoute) and route.include_in_schema:
@@ -101,6 +113,8 @@ def _describe_edge(route: RouteContext, method: str, operation: dict[str, Any]) 
     responses: dict[str, Any] = operation.setdefault("responses", {})
     bearer = takes_bearer(route)
     operation["security"] = [{BEARER: []}] if bearer else []
+    if route.path_format in OPERATOR_ROUTES:
+        operation["security"] = OPERATOR_ROUTES[route.path_format]
     errors: list[type[DomainError]] = []
     if bearer:
         errors.append(Unauthenticated)

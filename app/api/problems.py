@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.audience import authorize_before_input
 from app.db import is_outage
 from app.errors import (
     PROBLEM_TYPES,
@@ -135,6 +136,10 @@ def install(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        try:  # a caller the route is not for learns nothing about its input's shape
+            await authorize_before_input(request)
+        except DomainError as refused:
+            return problem_response(request, refused)
         errors = _field_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(request, MalformedJson())
@@ -153,6 +158,10 @@ def install(app: FastAPI) -> None:
             # FastAPI's only 400: a JSON body it could not decode (not UTF-8, say). The app's
             # own errors are DomainErrors, so this one is the malformed-JSON problem.
             mapped = MalformedJson("The body is not UTF-8 JSON.")
+            try:
+                await authorize_before_input(request)
+            except DomainError as refused:
+                mapped = refused
         elif exc.status_code == 404:
             mapped = NotFound()
         elif exc.status_code == 405:

@@ -9,6 +9,7 @@ because Sigap must recompute signatures with it) that signs the status it pushes
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import uuid
 from datetime import datetime
@@ -44,6 +45,15 @@ def inbound_secret(client: IntegratorClient, keyring: KeyRing) -> str | None:
     if client.inbound_secret_enc is None:
         return None
     return keyring.decrypt(client.inbound_secret_enc, aad=_inbound_aad(client)).decode()
+
+
+def token_generation(client: IntegratorClient) -> str:
+    """What an access token must carry to be honoured: a fingerprint of the client's current
+    secret (its stored SHA-256) and scopes. Rotating the secret or changing the scopes changes
+    it, so every token issued before is refused from the next request on, not when it expires.
+    It reveals nothing: a digest of a digest of 256 random bits, and the scopes the token lists."""
+    material = f"{client.secret_hash}|{' '.join(sorted(client.scopes))}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def scope_of(client: IntegratorClient) -> ClientScope:
@@ -142,8 +152,8 @@ async def get_integrator(session: AsyncSession, client_id: str) -> IntegratorCli
 async def rotate_integrator(
     session: AsyncSession, *, client_id: str, keyring: KeyRing, now: datetime
 ) -> IntegratorCredential:
-    """New client and inbound-webhook secrets; the old ones stop working at once (access
-    tokens already issued live out their few minutes; revoke to end them too)."""
+    """New client and inbound-webhook secrets; the old ones stop working at once, and so do the
+    access tokens issued with them (their generation no longer matches)."""
     client = await get_integrator(session, client_id)
     if client.disabled_at is not None:
         raise NotFound("This client was revoked.")

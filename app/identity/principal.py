@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.identity.devices import find_device
+from app.identity.integrators import token_generation
 from app.identity.tokens import family_is_active
 from app.models import IntegratorClient, StaffUser, Unit
 from app.security.credentials import DEVICE_PREFIX
@@ -62,6 +63,8 @@ async def authenticate_bearer(
         client = await session.get(IntegratorClient, subject_id)
         if client is None or client.disabled_at is not None:
             return None
+        if claims.generation != token_generation(client):
+            return None  # issued before its secret rotated or its scopes changed
         return IntegratorPrincipal(
             client_id=client.id,
             name=client.name,

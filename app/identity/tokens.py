@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.identity.integrators import token_generation
 from app.identity.staff import authenticate_password
 from app.identity.throttle import SignInPolicy, SignInThrottled
 from app.models import IntegratorClient, RefreshToken, StaffUser
@@ -134,7 +135,10 @@ async def client_credentials_grant(
     if not scopes <= granted:
         raise OAuthFailure("invalid_scope", "A requested scope was not granted to this client.")
     token, expires = signer.issue(
-        subject=f"client:{client.id}", now=now, scopes=tuple(sorted(scopes))
+        subject=f"client:{client.id}",
+        now=now,
+        scopes=tuple(sorted(scopes)),
+        generation=token_generation(client),
     )
     return TokenResponse(
         access_token=token,

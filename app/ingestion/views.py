@@ -85,6 +85,19 @@ def access_view(
     """The staff view for the policy's whole answer: fields, and on a restricted record the
     caller's glass (until when, or how to break it)."""
     view = staff_view(alert, geo=geo, keyring=keyring, fields=access.fields)
+    if access.until is not None:  # the caller's sight ended: the location as of then
+        fix = access.last_fix
+        view.last_location = (
+            LocationRead(
+                lat=fix.lat,
+                lon=fix.lon,
+                accuracy_m=fix.accuracy_m,
+                fix_at=fix.fix_at,
+                source=fix.source,
+            )
+            if fix is not None
+            else None
+        )
     if view.restricted:
         view.glass_until = access.glass_until
         if access.may_break_glass:

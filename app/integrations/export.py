@@ -26,6 +26,7 @@ from app.access import IntegratorPrincipal, Principal, StaffPrincipal
 from app.errors import Forbidden, NotFound
 from app.models import Alert, Assignment, Case, ChannelAlert, PartnerStatus, Unit
 from app.policy.alerts import AlertAccess, export_shows_child, open_alert
+from app.policy.integrators import integrator_may_read_cases
 from app.policy.profile import approach, disposition, do_not_call_back
 from app.policy.roles import PROVINCE_WIDE_ROLES
 
@@ -185,10 +186,14 @@ async def simfoni_case(
 ) -> tuple[dict[str, Any], AlertAccess]:
     """A case in the shape of SIMFONI-PPA's entry form (field names in docs/integrators.md),
     and what the caller was allowed to see of the alert. Needs ``cases:read`` too: a case file
-    is more than an incident."""
+    is more than an incident; and only audiences allowed case data get it
+    (``integrator_may_read_cases``: not a transit operator, whatever its scopes)."""
     if isinstance(principal, IntegratorPrincipal) and "cases:read" not in principal.scopes:
         raise Forbidden("A case export needs the scopes exports:read and cases:read.")
     alert, access = await _visible_alert(session, principal, alert_id, now)
+    if isinstance(principal, IntegratorPrincipal) and not integrator_may_read_cases(principal):
+        # After the sight check: an alert it cannot see stays a 404, as everywhere.
+        raise Forbidden("Case data is not for this client's data scope.")
     case = await session.scalar(select(Case).where(Case.alert_id == alert.id))
     if case is None:
         raise NotFound("No case file is open for this alert.")

@@ -273,7 +273,11 @@ async def send_one(
     from app.errors import WebhookTargetRefused
 
     try:
-        target = parse_target(claimed.url, http_loopback=settings.webhook_http_loopback)
+        target = parse_target(
+            claimed.url,
+            http_loopback=settings.webhook_http_loopback,
+            loopback_ports=settings.webhook_http_loopback_ports,
+        )
         address = await resolve_allowed(
             target,
             allowed_network=claimed.allowed_network,

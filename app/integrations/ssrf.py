@@ -5,7 +5,13 @@ Checked when an endpoint is registered and again on every connection: the host i
 once, every address it resolves to must be allowed (a DNS answer mixing a public and a private
 address is refused), and the request goes to that address (``pinned_request``), so a name that
 is re-pointed at an internal address between the check and the connect (DNS rebinding) cannot
-reach it. Loopback over plain HTTP is allowed only with the development setting.
+reach it. Loopback over plain HTTP is allowed only with the development setting (refused in
+production at start-up), and only to the ports it lists, named in the URL: a local receiver, never
+whatever else listens on the machine (a database, a cache, Sigap's own API).
+
+No IPv6 address that carries an IPv4 address is a target, whatever that IPv4 address is: a
+NAT64 gateway, a 6to4 or Teredo relay or a dual-stack host would deliver ``64:ff9b::a9fe:a9fe``
+to 169.254.169.254, and Python calls several of these forms "global".
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +40,28 @@ class Target:
 
 
 RESOLVE_TIMEOUT_S = 3.0
+NAT64_PREFIXES = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # RFC 6052, the well-known prefix
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215, local-use translation
+)
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291's deprecated ::a.b.c.d
+EMBEDDING_NETWORKS = (
+    *NAT64_PREFIXES,
+    IPV4_COMPATIBLE,
+    ipaddress.IPv6Network("::ffff:0:0/96"),  # IPv4-mapped
+    ipaddress.IPv6Network("2002::/16"),  # 6to4
+    ipaddress.IPv6Network("2001::/32"),  # Teredo
+)
+
+
+def embeds_ipv4(address: ipaddress.IPv6Address) -> bool:
+    """Whether the address carries an IPv4 address (mapped, compatible, 6to4, Teredo, NAT64).
+    ``::1`` and ``::`` are themselves, not IPv4-compatible forms."""
+    if address.ipv4_mapped is not None or address.sixtofour is not None:
+        return True
+    if address.teredo is not None or any(address in prefix for prefix in NAT64_PREFIXES):
+        return True
+    return address in IPV4_COMPATIBLE and int(address) > 1
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -48,7 +76,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def parse_target(url: str, *, http_loopback: bool) -> Target:
+def parse_target(url: str, *, http_loopback: bool, loopback_ports: Collection[int] = ()) -> Target:
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -62,7 +90,11 @@ def parse_target(url: str, *, http_loopback: bool) -> Target:
             raise TargetRefused("HTTPS webhooks use port 443.")
         port = 443
     elif parts.scheme == "http" and http_loopback:
-        port = port or 80
+        if port is None or port not in loopback_ports:
+            raise TargetRefused(
+                "Plain-HTTP webhooks (development) name one of the ports listed in "
+                "SIGAP_INTEGRATIONS__WEBHOOK_HTTP_LOOPBACK_PORTS."
+            )
     else:
         raise TargetRefused("Webhook URLs must use https://.")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -72,8 +104,8 @@ def parse_target(url: str, *, http_loopback: bool) -> Target:
 def address_allowed(
     address: IPAddress, *, scheme: str, allowed_network: str | None, http_loopback: bool
 ) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    if isinstance(address, ipaddress.IPv6Address) and embeds_ipv4(address):
+        return False  # even a public IPv4 inside: a legitimate endpoint publishes it as itself
     if scheme == "http":
         return http_loopback and address.is_loopback
     if allowed_network is not None and address in ipaddress.ip_network(allowed_network):
@@ -96,6 +128,7 @@ def check_network(value: str | None) -> str | None:
             network.overlaps(ipaddress.ip_network(bad))
             for bad in ("127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10", "0.0.0.0/8")
         )
+        or any(network.overlaps(embedding) for embedding in EMBEDDING_NETWORKS)
     ):
         raise TargetRefused("Only a private intranet range (e.g. 10.20.0.0/16) can be allowed.")
     return str(network)

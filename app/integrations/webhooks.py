@@ -103,7 +103,11 @@ async def register_endpoint(
     client = await session.get(IntegratorClient, owner.client_id)
     if client is None:
         raise NotFound()
-    target = parse_target(data.url, http_loopback=settings.webhook_http_loopback)
+    target = parse_target(
+        data.url,
+        http_loopback=settings.webhook_http_loopback,
+        loopback_ports=settings.webhook_http_loopback_ports,
+    )
     await resolve_allowed(
         target,
         allowed_network=client.allowed_network,

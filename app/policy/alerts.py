@@ -9,7 +9,7 @@ restricted alert (``app.policy.restriction``) it also loads the caller's break-g
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access import DevicePrincipal, IntegratorPrincipal, Principal, StaffPrincipal
 from app.audit import record
 from app.errors import NotFound, PassedOn
-from app.models import Alert, Assignment, BreakGlassGrant
+from app.models import Alert, AlertLocation, Assignment, BreakGlassGrant
 from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
 from app.policy.integrators import integrator_sees_alert
 from app.policy.restriction import may_break_glass, narrow, through_glass
@@ -40,6 +40,9 @@ class AlertAccess:
     """The caller sees the restricted record whole through the glass until then."""
     may_break_glass: bool = False
     """Restricted, not seen whole, and the caller may break the glass to see it."""
+    last_fix: AlertLocation | None = None
+    """With ``until``: the newest usable fix received by then (``access_to`` loads it), shown in
+    place of the alert's newest location, by the same rule as the trail (``covers``)."""
 
     def covers(self, at: datetime) -> bool:
         """Whether something that happened at ``at`` (an event, a note) is shown."""
@@ -199,7 +202,22 @@ async def access_to(
     if alert.restricted_at is not None and isinstance(principal, StaffPrincipal):
         glass_until = (await glass_grants(session, principal, (alert.id,), now=now)).get(alert.id)
     legs = await legs_of(session, alert.id)
-    return decide(principal, alert, legs, now=now, glass_until=glass_until)
+    answer = decide(principal, alert, legs, now=now, glass_until=glass_until)
+    if isinstance(answer, AlertAccess) and answer.until is not None:
+        # A unit whose leg closed (in its late-accept grace) sees where the victim was up to
+        # the close, like its trail and timeline: never where she went after.
+        fix = await session.scalar(
+            select(AlertLocation)
+            .where(
+                AlertLocation.alert_id == alert.id,
+                AlertLocation.usable.is_(True),
+                AlertLocation.received_at <= answer.until,
+            )
+            .order_by(AlertLocation.fix_at.desc(), AlertLocation.id.desc())
+            .limit(1)
+        )
+        answer = replace(answer, last_fix=fix)
+    return answer
 
 
 async def glass_grants(

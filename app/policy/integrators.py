@@ -27,10 +27,12 @@ from app.policy.events import is_case_matter
 from app.policy.profile import pseudonymous_event
 
 __all__ = [
+    "CASE_DATA_SCOPES",
     "NO_SCOPE",
     "ClientScope",
     "ScopeFacts",
     "integrator_event",
+    "integrator_may_read_cases",
     "integrator_may_report",
     "integrator_sees_alert",
     "integrator_sees_event",
@@ -38,6 +40,15 @@ __all__ = [
 ]
 
 NO_SCOPE = ClientScope(data_scope="none")
+CASE_DATA_SCOPES = frozenset({"police"})
+"""Data scopes whose clients may receive case data (the SIMFONI-PPA export): the police PPA unit
+an alert was handed over to works the case with UPTD PPA. A transit operator's system (its
+staff see no case file either) and Jakarta Siaga 112 (an emergency dispatcher) never do, whatever
+scopes an admin granted."""
+
+
+def integrator_may_read_cases(client: IntegratorPrincipal) -> bool:
+    return "cases:read" in client.scopes and client.data_scope in CASE_DATA_SCOPES
 
 
 async def integrator_sees_alert(

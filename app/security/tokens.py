@@ -21,6 +21,8 @@ class AccessClaims:
     family_id: uuid.UUID | None
     scopes: tuple[str, ...]
     expires_at: datetime
+    generation: str | None = None
+    """An integrator token's client generation (``app.identity.integrators.token_generation``)."""
 
 
 class TokenSigner:
@@ -37,6 +39,7 @@ class TokenSigner:
         now: datetime,
         family_id: uuid.UUID | None = None,
         scopes: tuple[str, ...] = (),
+        generation: str | None = None,
     ) -> tuple[str, datetime]:
         expires = now + self.ttl
         claims: dict[str, Any] = {
@@ -52,6 +55,8 @@ class TokenSigner:
             claims["fam"] = str(family_id)
         if scopes:
             claims["scope"] = " ".join(scopes)
+        if generation is not None:
+            claims["gen"] = generation
         return jwt.encode(claims, self._key, algorithm=_ALGORITHM), expires
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims | None:
@@ -82,6 +87,7 @@ class TokenSigner:
             family_id=uuid.UUID(family) if family else None,
             scopes=tuple(str(claims.get("scope", "")).split()),
             expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
+            generation=str(claims["gen"]) if "gen" in claims else None,
         )
 
     def expiry(self, token: str) -> datetime | None:

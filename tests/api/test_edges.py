@@ -6,12 +6,12 @@ import httpx
 
 from app.context import AppContext
 from app.errors import PROBLEM_TYPES
-from tests.helpers import press, press_body, register
+from tests.helpers import OPS, press, press_body, register
 
 
 async def test_health_ready_and_metrics(client: httpx.AsyncClient, context: AppContext) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
+    ready = await client.get("/readyz", headers=OPS)
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok" and ready.json()["reference_version"] >= 1
     created = 'sigap_alerts_received_total{kind="real",outcome="created"} '
@@ -21,10 +21,10 @@ async def test_health_ready_and_metrics(client: httpx.AsyncClient, context: AppC
         line = next((li for li in text.splitlines() if li.startswith(prefix)), prefix + "0")
         return float(line.removeprefix(prefix))
 
-    before = (await client.get("/metrics")).text
+    before = (await client.get("/metrics", headers=OPS)).text
     _, credential = await register(client)
     await press(client, credential, press_body(context))
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=OPS)).text
     assert count(text, created) == count(before, created) + 1
     assert count(text, answered) == count(before, answered) + 1
     assert "sigap_intake_latency_seconds_bucket" in text

@@ -54,7 +54,16 @@ from app.identity.integrators import create_integrator
 from app.models import Assignment, Shift
 from tests.conftest import BACKEND
 from tests.dispatch.staffing import drain, legs, token_on_duty
-from tests.helpers import PASSWORD, auth, press, press_body, register, sign_in, staff_token
+from tests.helpers import (
+    OPS_TOKEN,
+    PASSWORD,
+    auth,
+    press,
+    press_body,
+    register,
+    sign_in,
+    staff_token,
+)
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite",
@@ -251,6 +260,7 @@ async def _principals(client: httpx.AsyncClient, context: AppContext) -> Princip
     )
     assert granted.status_code == 200, granted.text
     tokens["integrator"] = granted.json()["access_token"]
+    tokens["operator"] = OPS_TOKEN  # /metrics and /readyz's details
     assert credential.webhook_secret is not None
     return Principals(tokens, credential.webhook_secret, credential.client_id)
 

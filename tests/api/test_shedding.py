@@ -15,7 +15,7 @@ from app.api.shedding import ROUTE_PRIORITIES, Priority, RouteTable
 from app.context import AppContext
 from app.main import build_context, create_app, start
 from tests.conftest import make_settings
-from tests.helpers import auth, press, press_body, register
+from tests.helpers import OPS, auth, press, press_body, register
 
 
 def _routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
@@ -106,7 +106,7 @@ async def test_with_every_connection_busy_reports_are_shed_and_presses_wait_thei
         assert report.headers["retry-after"] == "5"
 
         # A saturated pool is a busy database, not a missing one: still ready.
-        ready = await client.get("/readyz")
+        ready = await client.get("/readyz", headers=OPS)
         assert ready.status_code == 200
         assert ready.json()["database"] == "busy"
 

@@ -71,3 +71,62 @@ async def test_bad_data_scopes_and_private_networks_are_refused(
         assert response.status_code == 422, body
     supervisor = await staff_token(client, context, "super1", "supervisor", "central")
     assert (await client.get("/v1/integrators", headers=auth(supervisor))).status_code == 403
+
+
+async def test_tokens_die_at_once_when_the_secret_rotates_or_scopes_shrink(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """The clock does not move: a token issued before is refused on its next request, not when
+    it expires ten minutes later."""
+    from sqlalchemy import update
+
+    from app.models import IntegratorClient
+
+    admin = await staff_token(client, context, "admin3", "admin", None)
+    created = await client.post(
+        "/v1/integrators",
+        json={"name": "Dinas Sosial", "scopes": ["alerts:read", "reference:read"]},
+        headers=auth(admin),
+    )
+    first = created.json()
+    before = (await token_for(client, first["client_id"], first["client_secret"])).json()
+    assert (
+        await client.get("/v1/regions", headers=auth(before["access_token"]))
+    ).status_code == 200
+
+    rotated = await client.post(f"/v1/integrators/{first['client_id']}/secret", headers=auth(admin))
+    assert (await client.get("/v1/me", headers=auth(before["access_token"]))).status_code == 401
+    after = (await token_for(client, first["client_id"], rotated.json()["client_secret"])).json()
+    assert (await client.get("/v1/regions", headers=auth(after["access_token"]))).status_code == 200
+
+    async with context.sessions() as session:  # an admin narrows the client's scopes
+        await session.execute(
+            update(IntegratorClient)
+            .where(IntegratorClient.client_id == first["client_id"])
+            .values(scopes=["alerts:read"])
+        )
+        await session.commit()
+    assert (await client.get("/v1/regions", headers=auth(after["access_token"]))).status_code == 401
+    assert (await client.get("/v1/me", headers=auth(after["access_token"]))).status_code == 401
+    narrowed = (await token_for(client, first["client_id"], rotated.json()["client_secret"])).json()
+    assert narrowed["scope"] == "alerts:read"
+    assert (await client.get("/v1/me", headers=auth(narrowed["access_token"]))).status_code == 200
+    assert (
+        await client.get("/v1/regions", headers=auth(narrowed["access_token"]))
+    ).status_code == 403
+
+
+async def test_a_client_token_without_a_generation_is_refused(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """A token signed before this check existed (or forged without one) names no generation."""
+    from tests.helpers import integrator_token
+
+    token = await integrator_token(client, context, ["alerts:read"])
+    claims = context.signer.verify(token, now=context.clock.now())
+    assert claims is not None and claims.generation
+    bare, _ = context.signer.issue(
+        subject=claims.subject, now=context.clock.now(), scopes=claims.scopes
+    )
+    assert (await client.get("/v1/me", headers=auth(bare))).status_code == 401
+    assert (await client.get("/v1/me", headers=auth(token))).status_code == 200

@@ -94,3 +94,58 @@ async def test_112_may_still_report_on_an_alert_transferred_long_ago(
         headers=auth(token),
     )
     assert report.status_code == 201, report.text
+
+
+async def test_the_case_export_never_reaches_a_transit_or_112_system(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """A transit operator's system sees the alert (its staff do) but never its case file, even
+    with cases:read; nor does 112's. Case data is for the police after a hand-over."""
+    from app.access import IntegratorPrincipal
+    from app.policy.integrators import integrator_may_read_cases
+    from tests.helpers import staff_token
+
+    await on_duty(context, "petugas.tj", "transjakarta", role="transit_staff")
+    alert_id, _, _ = await _offered_to_transjakarta(client, context)
+    supervisor = await staff_token(client, context, "spv.case", "supervisor", "central")
+    opened = await client.post(
+        f"/v1/alerts/{alert_id}/case",
+        json={"violence_types": ["seksual"], "risk_level": "high"},
+        headers=auth(supervisor),
+    )
+    assert opened.status_code == 201, opened.text
+    simfoni = f"/v1/exports/alerts/{alert_id}/simfoni"
+    assert (await client.get(simfoni, headers=auth(supervisor))).status_code == 200
+    system = await integrator_token(
+        client,
+        context,
+        ["alerts:read", "exports:read", "cases:read"],
+        data_scope="transit",
+        unit_code="transjakarta",
+    )
+    assert (await client.get(f"/v1/alerts/{alert_id}", headers=auth(system))).status_code == 200
+    refused = await client.get(simfoni, headers=auth(system))
+    assert refused.status_code == 403, refused.text
+    assert "seksual" not in refused.text and "no_registrasi" not in refused.text
+
+    transferred = await transferred_alert(client, context)
+    dispatcher = await client_token(
+        client, context, scopes=["exports:read", "cases:read"], data_scope="112"
+    )
+    eido = f"/v1/exports/alerts/{transferred}/eido"
+    assert (await client.get(eido, headers=auth(dispatcher))).status_code == 200
+    answer = await client.get(f"/v1/exports/alerts/{transferred}/simfoni", headers=auth(dispatcher))
+    assert answer.status_code == 403
+
+    def client_with(data_scope: str) -> IntegratorPrincipal:
+        import uuid
+
+        return IntegratorPrincipal(
+            client_id=uuid.uuid4(),
+            name="x",
+            scopes=frozenset({"exports:read", "cases:read"}),
+            data_scope=data_scope,
+        )
+
+    assert integrator_may_read_cases(client_with("police"))
+    assert not any(integrator_may_read_cases(client_with(s)) for s in ("transit", "112", "none"))

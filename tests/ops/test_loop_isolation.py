@@ -20,7 +20,7 @@ from app.integrations import handoff
 from app.models import Alert, Assignment, DispatchTask, OutboxEvent
 from app.policy import retention
 from tests.dispatch.staffing import drain, on_duty
-from tests.helpers import auth, make_staff, press, press_body, register, staff_token
+from tests.helpers import OPS, auth, make_staff, press, press_body, register, staff_token
 from tests.integrations.test_webhooks import transferred_alert
 
 KB = "3171060"
@@ -31,7 +31,7 @@ def set_aside_total(context: AppContext, loop: str) -> float:
 
 
 async def shown_in_readyz(client: httpx.AsyncClient, loop: str) -> list[str]:
-    entry = (await client.get("/readyz")).json()["loops"].get(loop, {})
+    entry = (await client.get("/readyz", headers=OPS)).json()["loops"].get(loop, {})
     return list(entry.get("set_aside", []))
 
 

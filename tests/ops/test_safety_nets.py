@@ -18,7 +18,7 @@ from app.models import Alert, Notification
 from app.sla import monitor
 from app.watchdog import check
 from tests.dispatch.staffing import drain, on_duty
-from tests.helpers import press, press_body, register
+from tests.helpers import OPS, press, press_body, register
 
 KB = "3171060"
 
@@ -64,7 +64,7 @@ async def test_one_bad_alert_is_set_aside_and_the_rest_of_its_batch_is_synced(
     assert await monitor.run_cycle(context) == 0
     assert context.metrics.items_set_aside_total.labels("sla-monitor")._value.get() == after
 
-    readyz = (await client.get("/readyz")).json()
+    readyz = (await client.get("/readyz", headers=OPS)).json()
     assert readyz["loops"]["sla-monitor"]["set_aside"] == [str(bad)]
     assert readyz["loops"]["sla-monitor"]["set_aside_count"] == 1
 
@@ -90,13 +90,13 @@ async def test_a_stalled_loop_shows_in_readyz_and_metrics_and_pages_the_supervis
     context.loop_heartbeats["sla-monitor"] = time.monotonic() - ops.stall_after("sla-monitor") - 1
     note_error(context, "sla-monitor", KeyError("no SLA target"))
     assert await check(context, paged) == []
-    readyz = (await client.get("/readyz")).json()
+    readyz = (await client.get("/readyz", headers=OPS)).json()
     assert readyz["status"] == "ready"  # intake stays in the load balancer
     assert readyz["loops"]["sla-monitor"]["stalled"] is True
     assert readyz["loops"]["sla-monitor"]["last_error"] == "KeyError: 'no SLA target'"
     assert "last_error" not in readyz["loops"]["dispatcher"]
     assert readyz["loops"]["dispatcher"]["stalled"] is False
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=OPS)).text
     assert 'sigap_background_loop_stalled{loop="sla-monitor"} 1.0' in metrics
     assert 'sigap_background_loop_stalled{loop="dispatcher"} 0.0' in metrics
     assert 'sigap_background_loop_last_success_timestamp_seconds{loop="sla-monitor"}' in metrics
@@ -116,6 +116,9 @@ async def test_a_stalled_loop_shows_in_readyz_and_metrics_and_pages_the_supervis
     # Recovered (its error no longer shown), then stalled again: a new page.
     context.loop_heartbeats["sla-monitor"] = time.monotonic()
     assert await check(context, paged) == []
-    assert "last_error" not in (await client.get("/readyz")).json()["loops"]["sla-monitor"]
+    assert (
+        "last_error"
+        not in (await client.get("/readyz", headers=OPS)).json()["loops"]["sla-monitor"]
+    )
     context.loop_heartbeats["sla-monitor"] = time.monotonic() - stalled_for - 5
     assert await check(context, paged) == ["sla-monitor"]

@@ -193,3 +193,43 @@ def test_who_an_export_tells_that_the_victim_is_a_child() -> None:
     assert (
         export_shows_child(client("police"), Alert(handed_over_to="shelter"), open_record) is False
     )
+
+
+async def test_in_the_grace_the_alert_shows_the_location_as_of_the_close_like_the_trail(
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock
+) -> None:
+    """A post whose offer expired may still open the alert for 120 s (a late accept), seeing
+    what happened up to the close: its trail and timeline stop there, and so does the alert's
+    ``last_location`` (it showed the victim's newest fix)."""
+    kb = await token_on_duty(client, context, "konselor.kb", "counselor", KB)
+    await on_duty(context, "konselor.kl", KL)
+    _, credential = await register(client)
+    alert_id = (await press(client, credential, press_body(context))).json()["id"]
+    await drain(context)
+    clock.advance(30)
+
+    def fix(lat: float) -> dict[str, object]:
+        point = {"lat": lat, "lon": 106.80, "accuracy_m": 8, "fix_at": clock.now().isoformat()}
+        return {"points": [point]}
+
+    before_close = await client.post(
+        f"/v1/alerts/{alert_id}/locations", json=fix(-6.2440), headers=auth(credential)
+    )
+    assert before_close.status_code == 200, before_close.text
+    clock.advance(30)  # Kebayoran Baru's offer expires at 60 s
+    await drain(context)
+    assert next(g for g in await legs(context, alert_id) if g.unit_code == KB).status == "expired"
+    clock.advance(10)
+    moved = await client.post(
+        f"/v1/alerts/{alert_id}/locations", json=fix(-6.2600), headers=auth(credential)
+    )
+    assert moved.status_code == 200
+
+    alert = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(kb))).json()
+    trail = (await client.get(f"/v1/alerts/{alert_id}/trail", headers=auth(kb))).json()
+    assert [p["lat"] for p in trail][-1] == -6.2440
+    assert alert["last_location"]["lat"] == -6.2440  # not -6.26: received after the close
+    assert alert["last_location"] == trail[-1]
+    supervisor = await staff_token(client, context, "pengawas", "supervisor", "central")
+    newest = (await client.get(f"/v1/alerts/{alert_id}", headers=auth(supervisor))).json()
+    assert newest["last_location"]["lat"] == -6.26

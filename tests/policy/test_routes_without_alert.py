@@ -83,8 +83,8 @@ NO_ALERT_IN_PATH: dict[tuple[str, str], str] = {
     ("GET", "/problems"): PUBLIC,
     ("GET", "/problems/{slug}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): "loop health for the operator: no personal data",
-    ("GET", "/metrics"): "counters for the operator: no personal data",
+    ("GET", "/readyz"): "ready or not; loop health only with the operator's credential",
+    ("GET", "/metrics"): "counters, only with the operator's credential: no personal data",
     ("WS", "/v1/stream"): "each event judged by app.realtime.scopes.message_for (policy)",
 }
 

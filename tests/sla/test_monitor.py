@@ -18,7 +18,7 @@ from app.models import Notification, OutboxEvent, SlaClock
 from app.sla.monitor import run_cycle
 from tests.conftest import BACKEND
 from tests.dispatch.staffing import drain, legs, on_duty, post, token_on_duty
-from tests.helpers import press, press_body, register
+from tests.helpers import OPS, press, press_body, register
 
 KB = "3171060"
 
@@ -192,7 +192,7 @@ async def test_metrics_show_clocks_breaches_and_the_oldest_unacknowledged_alert(
     await routed_alert(client, context)
     clock.advance(90)
     await run_cycle(context)
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=OPS)).text
     assert 'sigap_sla_breaches{clock="acknowledgement"} 1.0' in text
     assert "sigap_oldest_unacknowledged_alert_age_seconds 90.0" in text
     assert 'sigap_alerts{state="routed"} 1.0' in text

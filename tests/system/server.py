@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+OPS_TOKEN = "system-operator-token-" + "m" * 24
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
 def free_port() -> int:
@@ -33,6 +35,7 @@ def server_env(database_url: str) -> dict[str, str]:
             "SIGAP_DB__POOL_SIZE": "4",
             "SIGAP_DB__MAX_OVERFLOW": "2",
             "SIGAP_LOG_LEVEL": "WARNING",
+            "SIGAP_OPS__METRICS_TOKEN": OPS_TOKEN,
             # The production hashing cost, in threads at nice 19, took a sign-in to 5-20 s on a
             # 2-core machine busy with other work; these servers test flows, not password cost.
             "SIGAP_SECURITY__ARGON2_TIME_COST": "1",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database
-from tests.system.server import free_port, start_server, stop_servers
+from tests.system.server import OPS, free_port, start_server, stop_servers
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql", reason="several workers need PostgreSQL (SQLite runs one process)"
@@ -48,13 +48,14 @@ async def test_every_scrape_shows_both_workers(fresh_database: str, tmp_path: Pa
             deadline = time.monotonic() + 60
             while len(pids) < 2 and time.monotonic() < deadline:
                 # One scrape, whichever worker answers it, names every worker's loops.
-                pids = set(LOOP_PID.findall((await http.get("/metrics")).text))
+                pids = set(LOOP_PID.findall((await http.get("/metrics", headers=OPS)).text))
                 if len(pids) < 2:
                     await asyncio.sleep(0.5)
             assert len(pids) == 2, (tmp_path / "server.log").read_text()[-2000:]
             # Counters are summed over the workers: all 20 probes, whoever served them.
             totals = [
-                float(REQUESTS.findall((await http.get("/metrics")).text)[0]) for _ in range(4)
+                float(REQUESTS.findall((await http.get("/metrics", headers=OPS)).text)[0])
+                for _ in range(4)
             ]
             assert all(total >= 20 for total in totals)
     finally:

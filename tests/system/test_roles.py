@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from app.cli import main
 from app.main import RoleRefused, check_role, create_app
 from tests.conftest import BACKEND, create_pg_database, drop_pg_database, make_settings
-from tests.system.server import free_port, start_server, stop_servers
+from tests.system.server import OPS, free_port, start_server, stop_servers
 from tests.system.test_stream_scaleout import PASSWORD, create_supervisor
 
 postgresql_only = pytest.mark.skipif(
@@ -56,7 +56,7 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
         create_supervisor(fresh_database)
         base = f"http://127.0.0.1:{intake_port}"
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            intake_loops = set((await http.get("/readyz")).json()["loops"])
+            intake_loops = set((await http.get("/readyz", headers=OPS)).json()["loops"])
             assert intake_loops & WORK_LOOPS == set()
             token = (
                 await http.post(
@@ -105,9 +105,10 @@ async def test_a_press_on_intake_is_routed_by_the_worker_and_reaches_a_socket_on
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{worker_port}", timeout=10
         ) as http:
-            ready = (await http.get("/readyz")).json()
+            ready = (await http.get("/readyz", headers=OPS)).json()
             assert {"dispatcher", "relay", "sla-monitor"} <= set(ready["loops"])
-            assert (await http.get("/metrics")).status_code == 200
+            assert (await http.get("/metrics", headers=OPS)).status_code == 200
+            assert (await http.get("/metrics")).status_code == 401
             assert (await http.get("/healthz")).status_code == 200
             # The worker answers no API request: they belong to intake processes.
             assert (await http.post("/v1/devices", json={})).status_code == 404
