@@ -188,7 +188,12 @@ async def list_alerts(
     items = []
     for alert in page:  # province-wide: every alert, but a restricted one only when entitled
         access = province_access(
-            staff, alert, glass_until=glass.get(alert.id), now=now, holder=alert.id in held
+            staff,
+            alert,
+            glass_until=glass.get(alert.id),
+            now=now,
+            holder=alert.id in held,
+            claimed_at=held.get(alert.id),
         )
         items.append(access_view(alert, access, geo=context.geo, keyring=context.keyring))
         audit_read(session, staff, alert.id, access, at=now, via="list")
