@@ -14,16 +14,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.access import StaffPrincipal
 from app.audit import record
 from app.errors import Conflict, Forbidden
 from app.events import emit
-from app.models import Alert, BreakGlassGrant, StaffUser
+from app.models import Alert, AuditEntry, BreakGlassGrant, StaffUser
 from app.models.confidentiality import reason_aad
 from app.pagination import Cursor
 from app.policy.alerts import open_alert
-from app.policy.restriction import RestrictionReason, may_break_glass, may_lift, may_restrict
+from app.policy.restriction import (
+    GLASS_ROLES,
+    RestrictionReason,
+    may_break_glass,
+    may_lift,
+    may_restrict,
+)
 from app.schemas.confidentiality import BreakGlassRead
 from app.security.fields import KeyRing
 
@@ -100,14 +107,22 @@ async def break_glass(
     now: datetime,
     keyring: KeyRing,
 ) -> BreakGlassRead:
-    """A supervisor opens a restricted record whole until ``now + ttl``: the grant with its
-    reason, an audit row naming the grant, and an event that every supervisor's board sees at
-    once."""
+    """A supervisor (or a counselor or paralegal whose unit claimed the record after it was
+    restricted) opens a restricted record whole until ``now + ttl``: the grant with its reason,
+    an audit row naming the grant, and an event that every supervisor's board sees at once."""
     alert, access = await open_alert(session, staff, alert_id, now=now, lock=True)
-    if not may_break_glass(staff.role):
-        raise Forbidden("Only a supervisor may break the glass.")
+    holder = access.holds_claim and not access.fields.pseudonymous
+    if not may_break_glass(staff.role, holder=holder):
+        raise Forbidden(
+            "Only a supervisor, or a counselor or paralegal of the unit holding the claim, may "
+            "break the glass."
+        )
     if not access.restricted:
         raise Conflict("This record is not restricted: you already see it whole.")
+    if staff.role not in GLASS_ROLES and not access.fields.restricted:
+        raise Conflict(
+            "Your unit took this claim before the record was restricted: you see it whole."
+        )
     grant_id = uuid.uuid4()
     grant = BreakGlassGrant(
         id=grant_id,
@@ -159,6 +174,11 @@ def _read(
     )
 
 
+REROUTES = ("alert.reassigned", "assignment.claim_broken")
+"""What sends a claimed alert to another desk: done by the one who then accepts it, a way round
+the glass worth reporting even though the claim alone no longer opens the record."""
+
+
 async def list_grants(
     session: AsyncSession,
     *,
@@ -167,7 +187,27 @@ async def list_grants(
     keyring: KeyRing,
     alert_id: uuid.UUID | None = None,
 ) -> tuple[list[BreakGlassRead], Cursor | None]:
-    """Every break of the glass, newest first (the report supervisors and admins review)."""
+    """The report supervisors and admins review, newest first: every break of the glass, and
+    every claim someone took on a restricted alert after reassigning it (or breaking its claim)
+    themselves (``kind: claim_after_reassign``)."""
+    grants = await _grants(session, limit=limit, cursor=cursor, alert_id=alert_id)
+    claims = await _claims_after_reroute(session, limit=limit, cursor=cursor, alert_id=alert_id)
+    # Each source gave up to ``limit + 1`` rows after the cursor: merged, the first ``limit``
+    # are the page, and one more anywhere means another page.
+    rows = [
+        (grant.granted_at, grant.id, _read(grant, code, username, keyring))
+        for grant, code, username in grants
+    ]
+    rows += claims
+    rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+    page = rows[:limit]
+    next_cursor = Cursor.of(page[-1][0], page[-1][1]) if len(rows) > limit else None
+    return [item for _, _, item in page], next_cursor
+
+
+async def _grants(
+    session: AsyncSession, *, limit: int, cursor: Cursor | None, alert_id: uuid.UUID | None
+) -> list[tuple[BreakGlassGrant, str, str]]:
     query = (
         select(BreakGlassGrant, Alert.case_code, StaffUser.username)
         .join(Alert, Alert.id == BreakGlassGrant.alert_id)
@@ -182,11 +222,113 @@ async def list_grants(
             (BreakGlassGrant.granted_at < stamp)
             | ((BreakGlassGrant.granted_at == stamp) & (BreakGlassGrant.id < last_id))
         )
+    return [
+        (grant, code, username)
+        for grant, code, username in (await session.execute(query.limit(limit + 1))).all()
+    ]
+
+
+async def _claims_after_reroute(
+    session: AsyncSession, *, limit: int, cursor: Cursor | None, alert_id: uuid.UUID | None
+) -> list[tuple[datetime, uuid.UUID, BreakGlassRead]]:
+    """Claims taken on a restricted alert by someone who had reassigned it (or broken its claim)
+    before, read from the audit trail, which is written once and chained: the rows of one alert
+    are numbered in the order they happened (every one of these writes locks the alert first),
+    so "restricted at the accept" is the last restriction change before it being a restriction.
+    Positions in the listing are the accept rows' numbers as UUIDs (a cursor names a UUID)."""
+    accepted, earlier = aliased(AuditEntry), aliased(AuditEntry)
+    restricted, lifted = aliased(AuditEntry), aliased(AuditEntry)
+    rerouted_before = (
+        select(earlier.id)
+        .where(
+            earlier.object_id == accepted.object_id,
+            earlier.actor_id == accepted.actor_id,
+            earlier.action.in_(REROUTES),
+            earlier.id < accepted.id,
+        )
+        .exists()
+    )
+    lifted_since = (
+        select(lifted.id)
+        .where(
+            lifted.object_id == accepted.object_id,
+            lifted.action == "alert.unrestricted",
+            lifted.id > restricted.id,
+            lifted.id < accepted.id,
+        )
+        .exists()
+    )
+    restricted_then = (
+        select(restricted.id)
+        .where(
+            restricted.object_id == accepted.object_id,
+            restricted.action == "alert.restricted",
+            restricted.id < accepted.id,
+            ~lifted_since,
+        )
+        .exists()
+    )
+    query = (
+        select(accepted, Alert.case_code)
+        .join(Alert, Alert.id == accepted.object_id)
+        .where(
+            accepted.action == "assignment.accepted",
+            accepted.actor_type == "staff",
+            rerouted_before,
+            restricted_then,
+        )
+        .order_by(accepted.at.desc(), accepted.id.desc())
+    )
+    if alert_id is not None:
+        query = query.where(accepted.object_id == alert_id)
+    if cursor is not None:
+        stamp, last = cursor.time_and_id()
+        if last.int < 2**63:  # after a line of this kind
+            query = query.where(
+                (accepted.at < stamp) | ((accepted.at == stamp) & (accepted.id < last.int))
+            )
+        else:  # after a grant, whose random UUID sorts above every audit row's number
+            query = query.where(accepted.at <= stamp)
     rows = (await session.execute(query.limit(limit + 1))).all()
-    page = rows[:limit]
-    items = [_read(grant, code, username, keyring) for grant, code, username in page]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = Cursor.of(last.granted_at, last.id)
-    return items, next_cursor
+    if not rows:
+        return []
+    actors = {uuid.UUID(row.actor_id) for row, _ in rows}
+    alerts = {row.object_id for row, _ in rows}
+    found = await session.execute(
+        select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(actors))
+    )
+    names: dict[uuid.UUID, str] = {user_id: name for user_id, name in found.all()}
+    reroutes = (
+        await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.object_id.in_(alerts), AuditEntry.action.in_(REROUTES))
+            .order_by(AuditEntry.id)
+        )
+    ).all()
+    items = []
+    for row, code in rows:
+        why = [
+            r
+            for r in reroutes
+            if r.object_id == row.object_id and r.actor_id == row.actor_id and r.id < row.id
+        ][-1]
+        staff_id = uuid.UUID(row.actor_id)
+        assert row.object_id is not None
+        items.append(
+            (
+                row.at,
+                uuid.UUID(int=row.id),
+                BreakGlassRead(
+                    kind="claim_after_reassign",
+                    id=uuid.UUID(str(row.detail.get("assignment_id"))),
+                    alert_id=row.object_id,
+                    case_code=code,
+                    staff_id=staff_id,
+                    username=names.get(staff_id, row.actor_id),
+                    reason=str(why.detail.get("reason") or ""),
+                    granted_at=row.at,
+                    expires_at=None,
+                ),
+            )
+        )
+    return items

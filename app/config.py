@@ -108,14 +108,23 @@ class SecuritySettings(BaseModel):
     signin_free_failures: int = Field(3, ge=0, le=20)
     """Consecutive wrong passwords for an account before each next try must wait."""
     signin_max_delay_s: int = Field(60, ge=1, le=60)
-    """The back-off doubles from 1 s up to this. Never more than a minute: an account is
-    never locked, or anyone knowing a username could keep a counselor out."""
+    """The back-off doubles from 1 s up to this (then ``signin_lockout_*`` for unknown devices
+    only: a known device is never kept out by failures elsewhere)."""
     signin_trusted_network_days: int = Field(30, ge=0)
     """A network an account signed in from within this many days is judged on its own
     failures only, so failures elsewhere cannot delay the counselor at their post."""
     signin_per_network_limit: int = Field(100, ge=1)
     signin_per_network_window_s: int = Field(600, ge=10)
     """Password sign-ins per network per window (a post's staff share one NAT address)."""
+    signin_device_days: int = Field(180, ge=1, le=400)
+    """A device cookie (a browser or app that signed in to the account) is honoured this long:
+    its failures count against it alone, never against the unknown-devices lane."""
+    signin_lockout_failures: int = Field(10, ge=2, le=100)
+    """Consecutive failures that lock the account's unknown-devices lane for
+    ``signin_lockout_s`` (each further failure locks it again), and retire a device cookie."""
+    signin_lockout_s: int = Field(900, ge=60, le=24 * 3600)
+    signin_unlock_s: int = Field(3600, ge=300, le=24 * 3600)
+    """How long a supervisor's one-time unlock code stays usable."""
     signin_alert_failures: int = Field(10, ge=1)
     """Consecutive failures at which supervisors are told (again at twice, four times...)."""
     allowed_origins: list[str] = Field(default_factory=list)

@@ -70,6 +70,7 @@ OPERATIONAL_TABLES = (
     "rate_limit_counter",
     "refresh_token",
     "sign_in_throttle",
+    "sign_in_unlock",
     "staff_user",
     "integrator_client",
     "device_stream",

@@ -192,7 +192,12 @@ async def list_alerts(
     items = []
     for alert in page:  # province-wide: every alert, but a restricted one only when entitled
         access = province_access(
-            staff, alert, glass_until=glass.get(alert.id), now=now, holder=alert.id in held
+            staff,
+            alert,
+            glass_until=glass.get(alert.id),
+            now=now,
+            holder=alert.id in held,
+            claimed_at=held.get(alert.id),
         )
         item = access_view(alert, access, geo=context.geo, keyring=context.keyring)
         item.actions = actions[alert.id]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,10 @@ from sqlalchemy import select
 
 from app.access import IntegratorPrincipal, StaffPrincipal, require_staff
 from app.api.deps import Context, CurrentPrincipal, Session, error_responses
-from app.errors import Forbidden, Unauthenticated
+from app.audit import record
+from app.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.identity import device_cookies
+from app.identity.staff import SignInDevice, issue_unlock
 from app.identity.throttle import SignInPolicy
 from app.identity.tokens import (
     OAuthFailure,
@@ -29,7 +33,7 @@ from app.identity.tokens import (
 from app.models import StaffUser
 from app.ratelimit import network_key
 from app.realtime.presence import sign_out_presence
-from app.schemas.identity import OAuthError, PrincipalRead, TokenResponse
+from app.schemas.identity import OAuthError, PrincipalRead, SignInUnlockRead, TokenResponse
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -53,6 +57,17 @@ _FORM_BODY: dict[str, Any] = {
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string", "format": "password"},
                         "scope": {"type": "string"},
+                        "device_token": {
+                            "type": "string",
+                            "description": (
+                                "`password` grant: the `device_token` this app got with its "
+                                "last sign-in to the account (or send it in `X-Sigap-Device`)"
+                            ),
+                        },
+                        "unlock_code": {
+                            "type": "string",
+                            "description": "`password` grant: a supervisor's one-time unlock",
+                        },
                     },
                 },
                 "example": {
@@ -126,12 +141,18 @@ def _require(form: dict[str, str], *names: str) -> list[str]:
         "`password` and `refresh_token` grants for staff (access token about 10 minutes, rotating "
         "refresh token); `client_credentials` for integrators (HTTP Basic or form client "
         "authentication). Errors follow RFC 6749 section 5.2.\n\n"
-        'Password sign-in is throttled (docs/operators.md, "Sign-in throttling"): after a few '
-        "consecutive wrong passwords for an account each next try waits 1 s, 2 s, 4 s ... at "
-        "most 60 s (never a lockout; a correct password after the wait works), and each network "
-        "has a generous limit of password attempts per window. A throttled request gets `429` "
-        'with `Retry-After` (seconds) and `{"error": "slow_down"}`. Unknown usernames are '
-        "throttled exactly like known ones."
+        'Password sign-in is throttled (docs/operators.md, "Sign-in throttling"), by lane. A '
+        "device that signed in to the account before sends its `device_token` (returned by "
+        "every successful `password` grant; form field `device_token` or header "
+        "`X-Sigap-Device`): its failures count against it alone, so nobody elsewhere can keep "
+        "it out. Devices without one share the account's unknown lane: after a few "
+        "consecutive wrong passwords each next try waits 1 s, 2 s, 4 s ... at most 60 s, and "
+        "after `SIGAP_SECURITY__SIGNIN_LOCKOUT_FAILURES` (10) the lane is locked for "
+        "`SIGAP_SECURITY__SIGNIN_LOCKOUT_S` (15 min); a supervisor's one-time `unlock_code` "
+        "or an admin's password reset is the way in from a new device then. Each network has "
+        "a generous limit of unknown-device attempts per window. A throttled request gets "
+        '`429` with `Retry-After` (seconds) and `{"error": "slow_down"}`. Unknown usernames '
+        "are throttled exactly like known ones."
     ),
     openapi_extra=_FORM_BODY,
     response_model=TokenResponse,
@@ -158,6 +179,13 @@ async def token(request: Request, session: Session, context: Context) -> JSONRes
         grant = form.get("grant_type")
         if grant == "password":
             username, password = _require(form, "username", "password")
+            device = SignInDevice(
+                device_cookies.device_key(context.settings.effective_secret_key),
+                token=form.get(device_cookies.FORM_FIELD)
+                or request.headers.get(device_cookies.HEADER),
+                cookies=request.cookies,
+                unlock_code=form.get("unlock_code"),
+            )
             result = await password_grant(
                 session,
                 username=username,
@@ -168,6 +196,7 @@ async def token(request: Request, session: Session, context: Context) -> JSONRes
                 signer=context.signer,
                 refresh_ttl=refresh_ttl,
                 now=now,
+                device=device,
             )
         elif grant == "refresh_token":
             (refresh,) = _require(form, "refresh_token")
@@ -288,3 +317,43 @@ async def me(session: Session, principal: CurrentPrincipal) -> PrincipalRead:
             scopes=sorted(principal.scopes),
         )
     raise Forbidden("Devices use /v1/devices/me.")
+
+
+@router.post(
+    "/users/{user_id}/sign-in-unlock",
+    status_code=201,
+    summary="A one-time sign-in unlock code for a staff member on a new device (supervisor)",
+    description=(
+        "For a counselor whose account's unknown-devices lane is locked (someone kept "
+        "guessing its password) and who must sign in from a device she never used: she types "
+        "the code beside her password, once, within `SIGAP_SECURITY__SIGNIN_UNLOCK_S` (1 h). "
+        "It opens nothing without the right password, survives 5 wrong ones, and is shown "
+        "only in this answer (stored as a digest). Audited (`staff.sign_in_unlock_issued`). "
+        "Supervisors and admins; 404 for an unknown or disabled account."
+    ),
+    response_model=SignInUnlockRead,
+    responses=error_responses(Unauthenticated, Forbidden, NotFound, ValidationFailed),
+)
+async def post_sign_in_unlock(
+    user_id: uuid.UUID, session: Session, context: Context, principal: CurrentPrincipal
+) -> SignInUnlockRead:
+    staff = require_staff(principal, "supervisor", "admin")
+    now = context.clock.now()
+    code, unlock = await issue_unlock(
+        session,
+        user_id=user_id,
+        issued_by=staff.user_id,
+        policy=SignInPolicy.from_settings(context.settings.security),
+        now=now,
+    )
+    record(
+        session,
+        principal=staff,
+        action="staff.sign_in_unlock_issued",
+        object_type="staff_user",
+        object_id=user_id,
+        at=now,
+        detail={"unlock_id": str(unlock.id), "until": unlock.expires_at.isoformat()},
+    )
+    await session.commit()
+    return SignInUnlockRead(user_id=user_id, code=code, expires_at=unlock.expires_at)

@@ -43,8 +43,9 @@ _WRITE_ERRORS = error_responses(
     summary="Restrict a record, or lift the restriction; audited",
     description=(
         "A restricted record shows its identity (contact, message, body, notes, "
-        "`victim_is_child`) only to the unit holding the claim; supervisors see it whole only "
-        "after breaking the glass, admins never. Restricting is for supervisors and the "
+        "`victim_is_child`) only to the unit that held its claim when it was restricted; "
+        "supervisors, and a unit claiming it later, see it whole only after breaking the glass, "
+        "admins never. Restricting is for supervisors and the "
         "counselors or paralegals of the unit holding the claim, with a reason category; lifting "
         "is for supervisors. Asking for the state the record is already in changes nothing."
     ),
@@ -76,7 +77,10 @@ async def post_restriction(
     status_code=201,
     summary="Break the glass: see a restricted record whole for a while, with a written reason",
     description=(
-        f"For supervisors. The reason (at least {BREAK_GLASS_MIN_REASON} characters and three "
+        "For supervisors, and for the counselors and paralegals of the unit holding the claim "
+        "when it was taken after the record was restricted (taking a restricted alert opens "
+        "its pseudonymous view only; admins never see its identity). "
+        f"The reason (at least {BREAK_GLASS_MIN_REASON} characters and three "
         "words) is audited and listed in `GET /v1/break-glass` for every supervisor and admin; "
         "the event `alert.glass_broken` reaches their boards at once. The grant lasts "
         "`SIGAP_SECURITY__BREAK_GLASS_S` (30 min by default); then the record is pseudonymous "
@@ -92,7 +96,7 @@ async def post_break_glass(
     context: Context,
     principal: CurrentPrincipal,
 ) -> BreakGlassRead:
-    staff = require_staff(principal, "supervisor")
+    staff = require_staff(principal, "supervisor", "counselor", "paralegal")
     grant = await break_glass(
         session,
         alert_id=alert_id,

@@ -3,7 +3,11 @@
 ``POST /v1/auth/session`` signs in with a username and password and sets the refresh token as an
 ``HttpOnly``, ``SameSite=Strict`` cookie scoped to ``/v1/auth`` (``Secure`` unless the browser is
 on this machine over plain HTTP, as in development); the short-lived access token is returned in
-the body and kept only in the page's memory. ``/refresh`` rotates the cookie and returns a new
+the body and kept only in the page's memory. It also sets the browser's device cookie for the
+account (``app.identity.device_cookies``, same attributes, ``signin_device_days``): the next
+sign-in from this browser is judged on its own failures, never kept out by an attacker's
+elsewhere. A throttled sign-in answers 429 ``/problems/rate-limited`` with ``retry_after``
+(seconds) in the body and ``Retry-After``. ``/refresh`` rotates the cookie and returns a new
 access token; ``/signout`` revokes the whole sign-in. The same token service as the OAuth2
 endpoint does the work, so rotation and replay detection are the same.
 
@@ -15,6 +19,7 @@ origin or one in ``SIGAP_SECURITY__ALLOWED_ORIGINS``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from ipaddress import ip_address
 from typing import Any
@@ -27,6 +32,8 @@ from pydantic import BaseModel, Field
 from app.api.deps import Context, Session, error_responses
 from app.api.problems import problem_response
 from app.errors import Forbidden, RateLimited, Unauthenticated, ValidationFailed
+from app.identity import device_cookies
+from app.identity.staff import SignInDevice
 from app.identity.throttle import SignInPolicy
 from app.identity.tokens import (
     OAuthFailure,
@@ -67,6 +74,14 @@ _BROWSER_WITH_COOKIE: dict[str, Any] = {"parameters": [_GUARD_HEADER, _SESSION_C
 class SessionSignIn(StrictInput):
     username: str = Field(..., min_length=1, max_length=64)
     password: str = Field(..., min_length=1, max_length=1024)
+    unlock_code: str | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "A one-time unlock code from a supervisor (`POST /v1/users/{id}/sign-in-unlock`): "
+            "the way in from a new device while the account's unknown-devices lane is locked"
+        ),
+    )
 
 
 class SessionToken(BaseModel):
@@ -98,13 +113,17 @@ def _check_browser_request(request: Request, context: Context) -> None:
         raise Forbidden("This request comes from another site.")
 
 
+def _secure(request: Request) -> bool:
+    """``Secure`` unless the browser is on this machine over plain HTTP (development)."""
+    return not (request.url.scheme == "http" and _is_loopback(request.headers.get("host", "")))
+
+
 def _answer(
     request: Request, context: Context, access: str, expires_in: int, refresh: str
 ) -> JSONResponse:
     response = JSONResponse(
         SessionToken(access_token=access, expires_in=expires_in).model_dump(), headers=_NO_STORE
     )
-    host = request.headers.get("host", "")
     response.set_cookie(
         COOKIE,
         refresh,
@@ -112,7 +131,7 @@ def _answer(
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=not (request.url.scheme == "http" and _is_loopback(host)),
+        secure=_secure(request),
     )
     return response
 
@@ -133,6 +152,7 @@ async def sign_in(
 ) -> JSONResponse:
     _check_browser_request(request, context)
     now = context.clock.now()
+    key = device_cookies.device_key(context.settings.effective_secret_key)
     try:
         tokens = await password_grant(
             session,
@@ -145,17 +165,36 @@ async def sign_in(
             signer=context.signer,
             refresh_ttl=timedelta(seconds=context.settings.security.refresh_token_ttl_s),
             now=now,
+            device=SignInDevice(key, cookies=request.cookies, unlock_code=body.unlock_code),
         )
     except OAuthFailure as failure:
         await session.commit()  # the failed attempt counts towards the back-off
         if failure.status == 429:
+            wait = failure.retry_after_s or 1
             raise RateLimited(
-                failure.description, headers={"Retry-After": str(failure.retry_after_s or 1)}
+                failure.description,
+                extra={"retry_after": wait},  # the console says "try again in N s"
+                headers={"Retry-After": str(wait)},
             ) from failure
         raise Unauthenticated(failure.description) from failure
     await session.commit()
-    assert tokens.refresh_token is not None
-    return _answer(request, context, tokens.access_token, tokens.expires_in, tokens.refresh_token)
+    assert tokens.refresh_token is not None and tokens.device_token is not None
+    response = _answer(
+        request, context, tokens.access_token, tokens.expires_in, tokens.refresh_token
+    )
+    # This browser signed in to the account: from now on it is a known device (the cookie
+    # names the account; the page never reads it).
+    user_id = uuid.UUID(tokens.device_token.split(".", 1)[0])
+    response.set_cookie(
+        device_cookies.cookie_name(user_id),
+        tokens.device_token,
+        max_age=context.settings.security.signin_device_days * 86400,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    return response
 
 
 @router.post(

@@ -107,6 +107,8 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("DELETE", "/v1/shifts/{shift_id}"): D,
     ("POST", "/v1/users"): D,
     ("POST", "/v1/users/{user_id}/password"): D,
+    # The way back in for a counselor locked out on a new phone: as sign-in itself.
+    ("POST", "/v1/users/{user_id}/sign-in-unlock"): S,
     ("POST", "/v1/drills"): D,
     ("GET", "/v1/users"): D,
     ("GET", "/v1/sign-in-failures"): D,

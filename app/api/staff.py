@@ -263,9 +263,9 @@ async def delete_integrator(
     summary="Staff accounts with recent failed sign-ins (supervisor, admin)",
     description=(
         "Most recent first, at most 200 accounts: consecutive failures (0 again once the account "
-        "signed in since), until when tries from other networks must wait, and the networks the "
-        "failures came from. Supervisors are also told on the stream "
-        "(`staff.sign_in_failures`). Reading this list is audited."
+        "signed in since), until when the account's unknown devices must wait (its known "
+        "devices never do), and the networks the failures came from. Supervisors are also told "
+        "on the stream (`staff.sign_in_failures`). Reading this list is audited."
     ),
     response_model=list[SignInFailuresRead],
     responses=_ERRORS,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -11,14 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import LastAdmin, NotFound, UsernameTaken, ValidationFailed
 from app.events import announce_access_changed
+from app.identity import device_cookies
 from app.identity.throttle import (
+    UNLOCK_FAILURES,
     SignInPolicy,
     SignInThrottled,
     admit,
+    forget_unknown_lane,
     record_failure,
     record_success,
 )
-from app.models import RefreshToken, StaffUser, Unit
+from app.models import RefreshToken, SignInUnlock, StaffUser, Unit
 from app.pagination import Cursor
 from app.schemas.identity import UserCreate, UserRead, UserUpdate
 from app.security.hashing import SecretHasher
@@ -135,6 +142,23 @@ async def _unit_code(session: AsyncSession, unit_id: uuid.UUID | None) -> str | 
     return code
 
 
+@dataclass(frozen=True)
+class SignInDevice:
+    """What the caller knows of the device signing in: the deployment's device-token key and
+    the token it presented (cookie, header or form field), if any; and a one-time unlock code
+    a supervisor issued, if typed."""
+
+    key: bytes
+    token: str | None = None
+    """From an app: the header or form field."""
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    """From a browser: its cookies (one device cookie per account it signed in to)."""
+    unlock_code: str | None = None
+
+    def token_for(self, user_id: uuid.UUID) -> str | None:
+        return self.token or self.cookies.get(device_cookies.cookie_name(user_id))
+
+
 async def authenticate_password(
     session: AsyncSession,
     *,
@@ -144,20 +168,42 @@ async def authenticate_password(
     hasher: SecretHasher,
     policy: SignInPolicy,
     now: datetime,
+    device: SignInDevice | None = None,
 ) -> StaffUser | None:
     """The account, or None for a wrong username or password or a disabled account; raises
-    SignInThrottled while the account or the network must wait (``app.identity.throttle``).
+    SignInThrottled while the attempt's lane must wait (``app.identity.throttle``): the device
+    token's own, a one-time unlock's, or the account's unknown-devices lane.
 
     Commits twice: the charged attempt *before* the password is hashed (concurrent attempts must
     see it, and no transaction, on SQLite the database's write lock, may stay open while argon2
     runs), and a failure's record after. On success the caller commits what it issues.
     """
+    user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    known, unlock = None, None
+    if user is not None and device is not None:
+        known = device_cookies.verify(
+            device.key,
+            device.token_for(user.id),
+            user_id=user.id,
+            password_hash=user.password_hash,
+            lifetime=policy.device_lifetime,
+            now=now,
+        )
+        if known is None and device.unlock_code:
+            unlock = await usable_unlock(session, user_id=user.id, code=device.unlock_code, now=now)
     try:
-        admission = await admit(session, username=username, network=network, policy=policy, now=now)
+        admission = await admit(
+            session,
+            username=username,
+            network=network,
+            policy=policy,
+            now=now,
+            device_nonce=known.nonce if known else None,
+            unlock=unlock,
+        )
     except SignInThrottled:
         await session.commit()  # the refused attempt still counts against its network
         raise
-    user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
     await session.commit()
     # Verify even for unknown users so response time does not reveal which usernames exist.
     ok = await hasher.verify(user.password_hash if user else None, password)
@@ -167,6 +213,58 @@ async def authenticate_password(
         return None
     await record_success(session, admission=admission, user_id=user.id, now=now)
     return user
+
+
+def unlock_digest(user_id: uuid.UUID, code: str) -> str:
+    normalised = "".join(ch for ch in code if ch.isalnum())
+    return hashlib.sha256(f"sign-in-unlock|{user_id}|{normalised}".encode()).hexdigest()
+
+
+async def usable_unlock(
+    session: AsyncSession, *, user_id: uuid.UUID, code: str, now: datetime
+) -> SignInUnlock | None:
+    """The account's unlock with this code, locked, if unused, unexpired and not failed out."""
+    unlock: SignInUnlock | None = await session.scalar(
+        select(SignInUnlock)
+        .where(
+            SignInUnlock.code_hash == unlock_digest(user_id, code),
+            SignInUnlock.user_id == user_id,
+            SignInUnlock.used_at.is_(None),
+            SignInUnlock.expires_at > now,
+            SignInUnlock.failures < UNLOCK_FAILURES,
+        )
+        .with_for_update()
+    )
+    return unlock
+
+
+async def issue_unlock(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    issued_by: uuid.UUID,
+    policy: SignInPolicy,
+    now: datetime,
+) -> tuple[str, SignInUnlock]:
+    """A one-time unlock code for the account (shown once, to be read out to its owner), and
+    its row. 404 for an unknown or disabled account."""
+    user = await session.get(StaffUser, user_id)
+    if user is None or user.disabled_at is not None:
+        raise NotFound()
+    digits = f"{secrets.randbelow(10**8):08d}"
+    code = f"{digits[:4]}-{digits[4:]}"
+    unlock = SignInUnlock(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        code_hash=unlock_digest(user.id, code),
+        issued_by=issued_by,
+        issued_at=now,
+        expires_at=now + policy.unlock_for,
+        failures=0,
+    )
+    session.add(unlock)
+    await session.flush()
+    return code, unlock
 
 
 async def list_users(
@@ -208,13 +306,17 @@ async def reset_password(
     now: datetime,
 ) -> StaffUser:
     """Set a new password and end every sign-in of the account (its refresh-token families), so
-    someone holding the old password or a stolen session is out at once."""
+    someone holding the old password or a stolen session is out at once. Its device tokens die
+    with the old password (``device_cookies``), and its unknown-devices lane starts afresh: the
+    documented way back in, beside a supervisor's one-time unlock."""
     # Hash before touching the database: no transaction (SQLite's write lock) waits on argon2.
     password_hash = await hasher.hash(password)
     user = await session.get(StaffUser, user_id)
     if user is None:
         raise NotFound()
-    user.password_hash = password_hash
+    user.password_hash = password_hash  # every device token of the account is void now
+    # The unknown-devices lane's failures were guesses at the old password: a fresh start.
+    await forget_unknown_lane(session, username=user.username)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

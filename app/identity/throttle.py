@@ -1,25 +1,34 @@
-"""Password sign-in throttling: a back-off on failures per account, and a limit per network.
+"""Password sign-in throttling: a back-off on failures, judged per lane, so that an attacker who
+knows a username cannot keep its owner out of her own console.
 
-In: the username as typed, the caller's network (``app.ratelimit.network_key``) and the time.
-Out: an ``Admission`` to go on and verify the password, or ``SignInThrottled`` with the seconds
-to wait; then the verdict, recorded.
+In: the username as typed, the caller's network (``app.ratelimit.network_key``), the device it
+signs in from if known (``app.identity.device_cookies``) or a supervisor's one-time unlock, and
+the time. Out: an ``Admission`` to go on and verify the password, or ``SignInThrottled`` with the
+seconds to wait; then the verdict, recorded.
 
+- **Lanes** (OWASP's device cookies). A browser or phone that signed in to the account before
+  presents its device token: its failures count against that token only, and nothing that
+  happens elsewhere delays it. Every other attempt is an *unknown device*: they share one lane
+  per account, bounded — after ``free_failures`` consecutive failures each next try waits 1 s,
+  2 s, 4 s ... at most ``max_delay_s``, and at ``lockout_failures`` the lane is locked for
+  ``lockout`` (each further failure locks it again). A device token that failed
+  ``lockout_failures`` times in a row is retired: it counts as unknown from then on. A
+  supervisor's one-time unlock code is a lane of its own (``UNLOCK_FAILURES`` tries), the way in
+  on a new phone while the unknown lane is locked; so is an admin's password reset, which clears
+  the unknown lane (its failures were guesses at a password that no longer exists) and forgets
+  every device token of the account.
 - Each attempt is charged as a failure *before* the password is checked, in a transaction the
   caller commits before hashing. Concurrent attempts therefore see each other: fifty at once buy
-  the attacker ``free_failures + 1`` guesses, not fifty. A success refunds the charge (only
-  failures count).
-- After ``free_failures`` consecutive failures each next try waits 1 s, 2 s, 4 s ... at most
-  60 s. Nothing is ever locked: a correct password after the wait always works.
-- Two counters per username: account-wide, and account-and-network. A network the account signed
-  in from recently is judged on its own failures only, so an attacker elsewhere who knows a
-  username cannot keep the on-call counselor at her post out; other networks are also held back
-  by the account-wide counter, so spreading guesses over many addresses does not help.
-- Every password attempt from a network counts against a generous per-network limit (a post's
-  staff sit behind one NAT address), which stops spraying one guess over many usernames.
+  the attacker ``free_failures + 1`` guesses, not fifty. A success refunds the charge.
+- Every unknown-device attempt from a network counts against a generous per-network limit (a
+  post's staff sit behind one NAT address), which stops spraying one guess over many usernames.
+  Known devices are not charged to it: sharing a NAT with an attacker does not keep them out.
 - State is keyed by a digest of the typed username whether or not the account exists, and the
   answers and the work done are the same, so the throttle reveals nothing about which accounts
-  exist. The typed username is never stored (people type their password into it).
-- Supervisors are told on the stream (``staff.sign_in_failures``) when an account's consecutive
+  exist. The typed username is never stored (people type their password into it). Per-network
+  rows (username and network) are kept for the supervisors' list only: which networks the
+  failures came from.
+- Supervisors are told on the stream (``staff.sign_in_failures``) when a lane's consecutive
   failures reach ``alert_failures``, and again at each doubling; ``GET /v1/sign-in-failures``
   lists accounts with recent failures (audited).
 """
@@ -31,6 +40,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,12 +48,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import SecuritySettings
 from app.errors import RateLimited
 from app.events import emit
-from app.models import SignInThrottle, StaffUser
+from app.models import SignInThrottle, SignInUnlock, StaffUser
 from app.ratelimit import enforce
 from app.schemas.identity import SignInFailuresRead, SignInNetworkRead
 from app.upsert import dialect_insert
 
 FAILURES_EVENT = "staff.sign_in_failures"
+
+
+Lane = Literal["device", "unlock", "unknown"]
+DEVICE_ROW = "device"
+"""The ``network`` of a device token's row (it is no network): kept out of the networks list."""
+UNLOCK_FAILURES = 5
+"""Wrong passwords a one-time unlock code survives."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,10 @@ class SignInPolicy:
     per_network_limit: int = 100
     per_network_window: timedelta = timedelta(minutes=10)
     alert_failures: int = 10
+    device_lifetime: timedelta = timedelta(days=180)
+    lockout_failures: int = 10
+    lockout: timedelta = timedelta(minutes=15)
+    unlock_for: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_settings(cls, settings: SecuritySettings) -> SignInPolicy:
@@ -64,10 +85,16 @@ class SignInPolicy:
             per_network_limit=settings.signin_per_network_limit,
             per_network_window=timedelta(seconds=settings.signin_per_network_window_s),
             alert_failures=settings.signin_alert_failures,
+            device_lifetime=timedelta(days=settings.signin_device_days),
+            lockout_failures=settings.signin_lockout_failures,
+            lockout=timedelta(seconds=settings.signin_lockout_s),
+            unlock_for=timedelta(seconds=settings.signin_unlock_s),
         )
 
-    def delay_after(self, failures: int) -> timedelta:
-        """How long the next try waits after ``failures`` consecutive failures."""
+    def delay_after(self, failures: int, *, lane: Lane = "unknown") -> timedelta:
+        """How long the next try in ``lane`` waits after ``failures`` consecutive failures."""
+        if lane == "unknown" and failures >= self.lockout_failures:
+            return self.lockout  # the unknown-devices lane is locked (known ones never are)
         over = failures - self.free_failures
         if over <= 0:
             return timedelta(0)
@@ -88,10 +115,13 @@ class SignInThrottled(Exception):
 
 @dataclass(frozen=True)
 class Admission:
-    account_key: str
+    lane: Lane
+    lane_key: str | None
+    """The throttle row charged (a device's or the account's unknown lane); None for an unlock."""
     network_key: str
     failures: int
-    """The account's consecutive failures, this attempt included (until it succeeds)."""
+    """The lane's consecutive failures, this attempt included (until it succeeds)."""
+    unlock_id: uuid.UUID | None = None
 
 
 def _key(kind: str, *parts: str) -> str:
@@ -103,41 +133,68 @@ def _seconds_until(at: datetime, now: datetime) -> int:
 
 
 async def admit(
-    session: AsyncSession, *, username: str, network: str, policy: SignInPolicy, now: datetime
+    session: AsyncSession,
+    *,
+    username: str,
+    network: str,
+    policy: SignInPolicy,
+    now: datetime,
+    device_nonce: str | None = None,
+    unlock: SignInUnlock | None = None,
 ) -> Admission:
-    """Charge one attempt, or raise SignInThrottled. The caller commits either way (a refused
-    attempt still counts against its network), and before it verifies the password."""
-    try:
-        await enforce(
-            session,
-            key=f"signin:{network}",
-            limit=policy.per_network_limit,
-            window=policy.per_network_window,
-            now=now,
-        )
-    except RateLimited as exc:
-        raise SignInThrottled(
-            int(exc.headers["Retry-After"]), "Too many sign-in attempts from this network."
-        ) from exc
-    account_key = _key("account", username)
+    """Charge one attempt to its lane, or raise SignInThrottled. The caller commits either way
+    (a refused attempt still counts against its network), and before it verifies the password.
+
+    ``device_nonce``: the nonce of a genuine device token for this account (verified by the
+    caller); ``unlock``: a usable one-time unlock code's row, locked by the caller."""
     network_key = _key("network", username, network)
-    account = await _locked_row(session, key=account_key, network=None, now=now)
     here = await _locked_row(session, key=network_key, network=network, now=now)
-    trusted = here.last_success_at is not None and now - here.last_success_at <= policy.trusted_for
-    judged_by = (here,) if trusted else (here, account)
-    waits = [r.blocked_until for r in judged_by if r.blocked_until and r.blocked_until > now]
-    if waits:
-        raise SignInThrottled(
-            _seconds_until(max(waits), now),
-            "Too many wrong passwords for this account; wait before trying again.",
+    lane: Lane = "unknown"
+    row: SignInThrottle | None = None
+    if device_nonce is not None:
+        row = await _locked_row(
+            session, key=_key("device", device_nonce), network=DEVICE_ROW, now=now
         )
-    for row in (account, here):
-        row.failures += 1
-        delay = policy.delay_after(row.failures)
-        row.blocked_until = now + delay if delay else None
-        row.updated_at = now
+        if row.failures >= policy.lockout_failures:
+            row = None  # retired: it failed too often, it is an unknown device now
+        else:
+            lane = "device"
+    if row is None and unlock is not None:
+        unlock.failures += 1  # refunded by a success, like every charge
+        here.failures += 1
+        here.updated_at = now
+        await session.flush()
+        return Admission("unlock", None, network_key, unlock.failures, unlock.id)
+    if row is None:
+        try:
+            await enforce(
+                session,
+                key=f"signin:{network}",
+                limit=policy.per_network_limit,
+                window=policy.per_network_window,
+                now=now,
+            )
+        except RateLimited as exc:
+            raise SignInThrottled(
+                int(exc.headers["Retry-After"]), "Too many sign-in attempts from this network."
+            ) from exc
+        row = await _locked_row(session, key=_key("account", username), network=None, now=now)
+    if row.blocked_until and row.blocked_until > now:
+        raise SignInThrottled(
+            _seconds_until(row.blocked_until, now),
+            "Too many wrong passwords for this account from devices it has not signed in "
+            "from; wait, or sign in from a device you used before."
+            if lane == "unknown"
+            else "Too many wrong passwords from this device; wait before trying again.",
+        )
+    row.failures += 1
+    delay = policy.delay_after(row.failures, lane=lane)
+    row.blocked_until = now + delay if delay else None
+    row.updated_at = now
+    here.failures += 1
+    here.updated_at = now
     await session.flush()
-    return Admission(account_key=account_key, network_key=network_key, failures=account.failures)
+    return Admission(lane, row.key, network_key, row.failures)
 
 
 async def _locked_row(
@@ -167,14 +224,13 @@ async def record_failure(
     now: datetime,
 ) -> None:
     """The charge stands. Note the time, tie the rows to the account if there is one, and tell
-    supervisors when the account crosses a threshold."""
+    supervisors when a lane crosses a threshold."""
     values: dict[str, object] = {"last_failure_at": now, "updated_at": now}
     if user is not None:
         values["user_id"] = user.id
+    keys = [admission.network_key, *([admission.lane_key] if admission.lane_key else [])]
     await session.execute(
-        update(SignInThrottle)
-        .where(SignInThrottle.key.in_((admission.account_key, admission.network_key)))
-        .values(**values)
+        update(SignInThrottle).where(SignInThrottle.key.in_(keys)).values(**values)
     )
     if user is not None and policy.tells_supervisors(admission.failures):
         emit(
@@ -185,6 +241,7 @@ async def record_failure(
                 "user_id": str(user.id),
                 "username": user.username,
                 "failures": admission.failures,
+                "lane": admission.lane,
             },
         )
 
@@ -192,15 +249,30 @@ async def record_failure(
 async def record_success(
     session: AsyncSession, *, admission: Admission, user_id: uuid.UUID, now: datetime
 ) -> None:
-    """Refund the charge: a correct password clears both counters and trusts this network."""
+    """Refund the charge: a correct password clears its own lane (never another: a success on
+    a known device leaves the unknown lane as the attacker left it) and spends an unlock."""
     cleared = {"failures": 0, "blocked_until": None, "user_id": user_id, "updated_at": now}
-    await session.execute(
-        update(SignInThrottle).where(SignInThrottle.key == admission.account_key).values(**cleared)
-    )
+    if admission.lane_key is not None:
+        await session.execute(
+            update(SignInThrottle).where(SignInThrottle.key == admission.lane_key).values(**cleared)
+        )
+    if admission.unlock_id is not None:
+        await session.execute(
+            update(SignInUnlock).where(SignInUnlock.id == admission.unlock_id).values(used_at=now)
+        )
     await session.execute(
         update(SignInThrottle)
         .where(SignInThrottle.key == admission.network_key)
         .values(**cleared, last_success_at=now)
+    )
+
+
+async def forget_unknown_lane(session: AsyncSession, *, username: str) -> None:
+    """An admin's password reset: the unknown lane's failures were guesses at the old password."""
+    await session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.key == _key("account", username))
+        .values(failures=0, blocked_until=None)
     )
 
 
@@ -227,7 +299,11 @@ async def recent_failures(
     if user_ids:
         rows = await session.scalars(
             select(SignInThrottle)
-            .where(SignInThrottle.user_id.in_(user_ids), SignInThrottle.network.is_not(None))
+            .where(
+                SignInThrottle.user_id.in_(user_ids),
+                SignInThrottle.network.is_not(None),
+                SignInThrottle.network != DEVICE_ROW,
+            )
             .order_by(SignInThrottle.last_failure_at.desc())
         )
         for row in rows:

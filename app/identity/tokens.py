@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.identity import device_cookies
 from app.identity.integrators import token_generation
-from app.identity.staff import authenticate_password
+from app.identity.staff import SignInDevice, authenticate_password
 from app.identity.throttle import SignInPolicy, SignInThrottled
 from app.models import IntegratorClient, RefreshToken, StaffUser
 from app.schemas.identity import TokenResponse
@@ -51,7 +52,10 @@ async def password_grant(
     signer: TokenSigner,
     refresh_ttl: timedelta,
     now: datetime,
+    device: SignInDevice | None = None,
 ) -> TokenResponse:
+    """``device``: the device token presented and the key to check it (and to issue a new one
+    with the answer, ``device_token``), or a one-time unlock code (``app.identity.throttle``)."""
     try:
         user = await authenticate_password(
             session,
@@ -61,6 +65,7 @@ async def password_grant(
             hasher=hasher,
             policy=policy,
             now=now,
+            device=device,
         )
     except SignInThrottled as throttled:
         raise OAuthFailure(
@@ -73,9 +78,14 @@ async def password_grant(
         raise OAuthFailure(
             "invalid_grant", "Wrong username or password, or the account is disabled."
         )
-    return await _issue_staff_tokens(
+    tokens = await _issue_staff_tokens(
         session, user=user, family_id=uuid.uuid4(), signer=signer, refresh_ttl=refresh_ttl, now=now
     )
+    if device is not None:  # this device signed in: known from now on
+        tokens.device_token = device_cookies.issue(
+            device.key, user_id=user.id, password_hash=user.password_hash, now=now
+        )
+    return tokens
 
 
 async def refresh_grant(

@@ -26,7 +26,13 @@ from app.models.notification import Notification, NotificationBudget
 from app.models.outbox import DeviceStream, OutboxEvent, StaffPresence, StreamState
 from app.models.reference import Area, Holiday, Partner, ReferenceState, Region, Station
 from app.models.sla import Case, SlaClock
-from app.models.staff import IntegratorClient, RefreshToken, SignInThrottle, StaffUser
+from app.models.staff import (
+    IntegratorClient,
+    RefreshToken,
+    SignInThrottle,
+    SignInUnlock,
+    StaffUser,
+)
 from app.models.unit import Unit
 
 __all__ = [
@@ -61,6 +67,7 @@ __all__ = [
     "RoutingDecision",
     "Shift",
     "SignInThrottle",
+    "SignInUnlock",
     "SlaClock",
     "StaffPresence",
     "StaffUser",

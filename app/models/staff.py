@@ -87,3 +87,24 @@ class SignInThrottle(Base):
     last_failure_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SignInUnlock(Base):
+    """A supervisor's one-time unlock: a code the counselor on a new phone types beside her
+    password, judged apart from the unknown devices an attacker may have locked out.
+
+    Only a digest of the code is stored (bound to the account). Spent by one successful sign-in,
+    by ``app.identity.throttle.UNLOCK_FAILURES`` wrong passwords, or by its expiry."""
+
+    __tablename__ = "sign_in_unlock"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_user.id"))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)

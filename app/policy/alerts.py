@@ -21,9 +21,24 @@ from app.errors import NotFound, PassedOn
 from app.models import Alert, AlertLocation, Assignment, BreakGlassGrant
 from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
 from app.policy.integrators import integrator_sees_alert
-from app.policy.restriction import may_break_glass, narrow, through_glass
+from app.policy.restriction import (
+    CLAIM_ROLES,
+    claim_entitles,
+    may_break_glass,
+    may_ever_break_glass,
+    narrow,
+    through_glass,
+)
 from app.policy.roles import PROVINCE_WIDE_ROLES
-from app.policy.sight import LegSight, holds_claim, passed_to, took_claim, unit_sight
+from app.policy.sight import (
+    LegSight,
+    claimed_at,
+    holds_claim,
+    passed_to,
+    took_claim,
+    took_claim_at,
+    unit_sight,
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +129,14 @@ def decide(
     if principal.role in PROVINCE_WIDE_ROLES:
         # Their own claim, not their unit's: every supervisor belongs to the central desk, and
         # the desk taking a restricted alert must not open it to all of them.
-        holder = took_claim(legs, principal.user_id)
-        return province_access(principal, alert, glass_until=glass_until, now=now, holder=holder)
+        return province_access(
+            principal,
+            alert,
+            glass_until=glass_until,
+            now=now,
+            holder=took_claim(legs, principal.user_id),
+            claimed_at=took_claim_at(legs, principal.user_id),
+        )
     sight = unit_sight(legs, principal.unit_id)
     if not sight.ever_offered:
         return Denied()
@@ -123,11 +144,28 @@ def decide(
         return Denied(had_it=True, passed_to=tuple(passed_to(legs)))
     holder = holds_claim(legs, principal.unit_id)
     fields = staff_fields(principal, holder=holder)
+    if not restricted or fields.pseudonymous:  # transit staff see no identity at all anyway
+        return AlertAccess(
+            fields=narrow(fields, restricted=restricted, entitled=holder),
+            until=sight.until,
+            holds_claim=holder,
+            restricted=restricted,
+        )
+    # Taking the claim and seeing who is in it are separate: a claim taken on a record already
+    # restricted works pseudonymously, and its holder sees the identity through the glass.
+    entitled = holder and claim_entitles(
+        principal.role,
+        claimed_at=claimed_at(legs, principal.unit_id),
+        restricted_at=alert.restricted_at,
+    )
+    glass = holder and not entitled and through_glass(principal.role, glass_until, now, holder=True)
     return AlertAccess(
-        fields=narrow(fields, restricted=restricted, entitled=holder),
+        fields=narrow(fields, restricted=True, entitled=entitled or glass),
         until=sight.until,
         holds_claim=holder,
-        restricted=restricted,
+        restricted=True,
+        glass_until=glass_until if glass else None,
+        may_break_glass=holder and not (entitled or glass) and principal.role in CLAIM_ROLES,
     )
 
 
@@ -138,19 +176,22 @@ def province_access(
     glass_until: datetime | None,
     now: datetime,
     holder: bool = False,
+    claimed_at: datetime | None = None,
 ) -> AlertAccess:
-    """Supervisors and admins see every alert whole, but a restricted one only when they took
-    its claim themselves (at the central desk: they must be able to call the victim back) or
-    through the glass (supervisors; admins never)."""
+    """Supervisors and admins see every alert whole, but a restricted one only when their own
+    claim on it predates the restriction (``restriction.claim_entitles``), or through the glass
+    (supervisors; admins never). A claim taken on a record already restricted (a reassignment
+    to the central desk, then an accept) opens nothing by itself."""
     if alert.restricted_at is None:
         return AlertAccess(fields=FULL, holds_claim=holder)
-    glass = not holder and through_glass(staff.role, glass_until, now)
+    entitled = claim_entitles(staff.role, claimed_at=claimed_at, restricted_at=alert.restricted_at)
+    glass = not entitled and through_glass(staff.role, glass_until, now)
     return AlertAccess(
-        fields=narrow(FULL, restricted=True, entitled=holder or glass),
+        fields=narrow(FULL, restricted=True, entitled=entitled or glass),
         holds_claim=holder,
         restricted=True,
         glass_until=glass_until if glass else None,
-        may_break_glass=not (holder or glass) and may_break_glass(staff.role),
+        may_break_glass=not (entitled or glass) and may_break_glass(staff.role),
     )
 
 
@@ -186,6 +227,7 @@ async def legs_of(session: AsyncSession, alert_id: uuid.UUID) -> tuple[LegSight,
                 Assignment.status,
                 Assignment.unit_code,
                 Assignment.accepted_by,
+                Assignment.accepted_at,
             ).where(Assignment.alert_id == alert_id)
         )
     ).all()
@@ -227,10 +269,11 @@ async def glass_grants(
     *,
     now: datetime,
 ) -> dict[uuid.UUID, datetime]:
-    """The end of the caller's running break-glass grant per alert (none for other roles). Only
-    a grant given under the record's current restriction counts: one from before a lift does not
+    """The end of the caller's running break-glass grant per alert (none for roles that never
+    break it; a counselor's counts only while their unit holds the claim, ``decide``). Only a
+    grant given under the record's current restriction counts: one from before a lift does not
     open a record restricted again since."""
-    if not may_break_glass(staff.role) or not alert_ids:
+    if not may_ever_break_glass(staff.role) or not alert_ids:
         return {}
     rows = await session.execute(
         select(BreakGlassGrant.alert_id, func.max(BreakGlassGrant.expires_at))
@@ -248,19 +291,22 @@ async def glass_grants(
 
 async def claims_held(
     session: AsyncSession, staff: StaffPrincipal, alert_ids: tuple[uuid.UUID, ...]
-) -> set[uuid.UUID]:
-    """Which of these alerts the caller took the claim of (``took_claim``, in one query for a
-    page of the board)."""
+) -> dict[uuid.UUID, datetime]:
+    """When the caller took the claim of each of these alerts they hold (``took_claim_at``, in
+    one query for a page of the board)."""
     if not alert_ids:
-        return set()
-    rows = await session.scalars(
-        select(Assignment.alert_id).where(
+        return {}
+    rows = await session.execute(
+        select(Assignment.alert_id, func.min(Assignment.accepted_at))
+        .where(
             Assignment.alert_id.in_(alert_ids),
             Assignment.accepted_by == staff.user_id,
             Assignment.status.in_(("accepted", "completed")),
+            Assignment.accepted_at.is_not(None),
         )
+        .group_by(Assignment.alert_id)
     )
-    return set(rows.all())
+    return {alert_id: at for alert_id, at in rows.all()}
 
 
 async def open_alert(

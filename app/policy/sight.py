@@ -23,6 +23,7 @@ class LegSight:
     status: str
     unit_code: str | None = None
     accepted_by: uuid.UUID | None = None
+    accepted_at: datetime | None = None
 
     @property
     def sight_until(self) -> datetime | None:
@@ -108,6 +109,25 @@ def took_claim(legs: Iterable[LegSight], staff_id: uuid.UUID) -> bool:
     return any(
         leg.accepted_by == staff_id and leg.status in ("accepted", "completed") for leg in legs
     )
+
+
+def claimed_at(legs: Iterable[LegSight], unit_id: uuid.UUID | None) -> datetime | None:
+    """When the unit took the claim it holds (or held to the end): its earliest held leg."""
+    return _first_accept(leg for leg in legs if unit_id is not None and leg.unit_id == unit_id)
+
+
+def took_claim_at(legs: Iterable[LegSight], staff_id: uuid.UUID) -> datetime | None:
+    """When this person took the claim they hold (or held to the end)."""
+    return _first_accept(leg for leg in legs if leg.accepted_by == staff_id)
+
+
+def _first_accept(legs: Iterable[LegSight]) -> datetime | None:
+    times = [
+        leg.accepted_at
+        for leg in legs
+        if leg.status in ("accepted", "completed") and leg.accepted_at is not None
+    ]
+    return min(times, default=None)
 
 
 def passed_to(legs: Iterable[LegSight]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -59,8 +60,18 @@ class BreakGlassRequest(StrictInput):
 
 
 class BreakGlassRead(BaseModel):
-    """One break of the glass, as reported."""
+    """One line of the break-glass report: a break of the glass, or a claim someone took on a
+    restricted alert after reassigning it (or breaking its claim) themselves."""
 
+    kind: Literal["grant", "claim_after_reassign"] = Field(
+        "grant",
+        description=(
+            "`grant`: a break of the glass (`reason` is its written reason, `expires_at` its "
+            "end). `claim_after_reassign`: `username` took the claim (`id`: the leg) at "
+            "`granted_at` after sending the alert there themselves; `reason` is the "
+            "reassignment's, `expires_at` null. Such a claim shows the record pseudonymous only."
+        ),
+    )
     id: uuid.UUID
     alert_id: uuid.UUID
     case_code: str
@@ -68,4 +79,4 @@ class BreakGlassRead(BaseModel):
     username: str
     reason: str
     granted_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None

@@ -51,6 +51,14 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str | None = None
     scope: str | None = None
+    device_token: str | None = Field(
+        None,
+        description=(
+            "After a `password` grant: this device's token (OWASP device cookie). Keep it and "
+            "send it with the next password sign-in (header `X-Sigap-Device` or form field "
+            "`device_token`): failed sign-ins elsewhere then never keep this device out."
+        ),
+    )
 
 
 class OAuthError(BaseModel):
@@ -169,6 +177,14 @@ class SignInNetworkRead(BaseModel):
         description="The account signed in from here recently: only this network's own "
         "failures delay it"
     )
+
+
+class SignInUnlockRead(BaseModel):
+    """A one-time unlock code, shown once: read it out to the account's owner."""
+
+    user_id: uuid.UUID
+    code: str = Field(description="Typed beside the password, on the new device, once")
+    expires_at: datetime
 
 
 class SignInFailuresRead(BaseModel):

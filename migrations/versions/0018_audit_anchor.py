@@ -1,7 +1,7 @@
 """audit chain anchored outside the database: each seal's key id and running row total
 
 Revision ID: 0018
-Revises: 0019
+Revises: 0017
 Create Date: 2026-12-07 19:30:00.000000
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0018"
-down_revision: str | None = '0015'
+revision: str = '0018'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -37,11 +37,22 @@ async def client_from(context: AppContext, host: str) -> AsyncIterator[httpx.Asy
         yield http
 
 
-async def attempt(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post(
-        "/v1/auth/token",
-        data={"grant_type": "password", "username": username, "password": password},
-    )
+async def attempt(
+    client: httpx.AsyncClient,
+    username: str,
+    password: str,
+    *,
+    device: str | None = None,
+    unlock_code: str | None = None,
+) -> httpx.Response:
+    """A password grant, as an app sends it: with its device token (the form field) and a
+    supervisor's unlock code if it has them."""
+    data = {"grant_type": "password", "username": username, "password": password}
+    if device is not None:
+        data["device_token"] = device
+    if unlock_code is not None:
+        data["unlock_code"] = unlock_code
+    return await client.post("/v1/auth/token", data=data)
 
 
 class CountingHasher(SecretHasher):

@@ -13,9 +13,12 @@ payloads carry ids and non-personal facts only, for everyone), or with an event 
 not get, is a leak; an event it may get and did not is a wrong denial; and the replay must show
 exactly what live delivery did. The matrix size (REST cells + stream cells) is printed.
 
-The whole matrix runs twice: on the open record, and on the same record restricted by the claim
+The whole matrix runs three times: on the open record; on the same record restricted by the claim
 holder (the victim is a staff member), where supervisors see it pseudonymous until one of them
-breaks the glass (the matrix's last write) and admins never see its identity.
+breaks the glass (the matrix's last write) and admins never see its identity; and on the
+restricted record reassigned afterwards to the central desk ("ops") and claimed there: the
+claim holder works it pseudonymously (taking a claim opens no identity) until she breaks the
+glass herself, and the post whose claim the reassignment released is passed on.
 """
 
 from __future__ import annotations
@@ -126,6 +129,23 @@ RESTRICTED_TABLE: dict[str, Who] = {
     "supervisor": Who(reads_alert=True, exports=True, events_from="*"),
     "admin": Who(reads_alert=True, exports=True, events_from="*"),
 }
+CENTRAL_CLAIMER = Who(
+    reads_alert=True, events_from="reassigned", own_unit="central", case_events=True
+)
+"""The central desk's counselor who took the restricted record's claim after the reassignment:
+the pseudonymous view (no identity, no note text) until she breaks the glass (her last write)."""
+RECLAIMED_TABLE: dict[str, Who] = {
+    **RESTRICTED_TABLE,
+    # The reassignment released Kebayoran Lama's claim: its sight ended there (passed on).
+    "holder_counselor": Who(
+        events_from="kl_offered", events_until="reassigned", own_unit=KL, case_events=True
+    ),
+    "holder_paralegal": Who(
+        events_from="kl_offered", events_until="reassigned", own_unit=KL, case_events=True
+    ),
+    "central_claimer": CENTRAL_CLAIMER,
+}
+TABLES = {"open": TABLE, "restricted": RESTRICTED_TABLE, "reclaimed": RECLAIMED_TABLE}
 INTEGRATOR_READS = ("/v1/alerts/{alert_id}", "/v1/exports/alerts/{alert_id}/eido")
 """The alert routes an integrator may use at all (the rest are staff's: 403)."""
 STAFF_ONLY_READS = {"/v1/alerts/{alert_id}/notes": ("transit_offered",)}
@@ -142,6 +162,7 @@ LEG_UNITS = (
     # the central desk: offered the follow-up beside Kebayoran Lama while Transjakarta held it
     "supervisor",
     "admin",
+    "central_claimer",
 )
 DEVICE_EVENTS = {
     "alert.received": "alert.received",
@@ -167,6 +188,7 @@ async def _tokens(client: httpx.AsyncClient, context: AppContext) -> dict[str, s
     t["transit_other_operator"] = await token_on_duty(
         client, context, "petugas.mrt", "transit_staff", "mrt"
     )
+    t["central_claimer"] = await token_on_duty(client, context, "k.pusat", "counselor", "central")
     t["supervisor"] = await staff_token(client, context, "spv", "supervisor", "central")
     t["admin"] = await staff_token(client, context, "adm", "admin", "central")
     t["integrator_alerts"] = await integrator_token(client, context, ["alerts:read"])
@@ -198,11 +220,14 @@ async def _scenario(
     tokens: dict[str, str],
     *,
     restricted: bool,
+    reclaimed: bool = False,
 ) -> Scenario:
     """Pressed, routed a second later to Kebayoran Baru and Transjakarta (which accepts at once);
     Kebayoran Baru's offer expires and Kebayoran Lama (offered with the central desk, for the
     follow-up of an alert Transjakarta holds) takes it, writes a note and opens a case;
-    handed over to police, transferred to 112; then Kebayoran Baru's grace runs out."""
+    handed over to police, transferred to 112; then Kebayoran Baru's grace runs out. Reclaimed:
+    then a supervisor reassigns the restricted record to the central desk, whose counselor
+    accepts it."""
     moments: dict[str, datetime] = {"press": clock.now()}
     body = press_body(
         context,
@@ -234,6 +259,7 @@ async def _scenario(
     )
     assert case.status_code == 201, case.text
     if restricted:
+        clock.advance(1)  # after the claim was taken: its holder keeps the whole record
         restrict = {"restricted": True, "reason": "staff_member"}
         url = f"/v1/alerts/{alert_id}/restriction"
         assert (await client.post(url, json=restrict, headers=holder)).status_code == 204
@@ -246,14 +272,33 @@ async def _scenario(
     moments["transferred"] = clock.now()
     await transfer_to_112(context, alert_id)
     clock.advance(120)  # Kebayoran Baru's grace is over
+    if reclaimed:
+        clock.advance(5)
+        moments["reassigned"] = clock.now()
+        moved = await client.post(
+            f"/v1/alerts/{alert_id}/reassign",
+            json={"unit_code": "central", "reason": "ops"},
+            headers=auth(tokens["supervisor"]),
+        )
+        assert moved.status_code == 200, moved.text
+        central = next(
+            str(g.id)
+            for g in await legs(context, alert_id)
+            if g.unit_code == "central" and g.status == "offered"
+        )
+        claimer = auth(tokens["central_claimer"])
+        accepted = await client.post(f"/v1/assignments/{central}/accept", headers=claimer)
+        assert accepted.status_code == 200, accepted.text
+        clock.advance(1)  # past the release of Kebayoran Lama's claim: its sight has ended
     return Scenario(alert_id, case.json()["id"], moments)
 
 
-@pytest.mark.parametrize("restricted", [False, True], ids=["open", "restricted"])
+@pytest.mark.parametrize("variant", sorted(TABLES))
 async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
-    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock, restricted: bool
+    client: httpx.AsyncClient, context: AppContext, clock: FrozenClock, variant: str
 ) -> None:
-    table = RESTRICTED_TABLE if restricted else TABLE
+    table = TABLES[variant]
+    restricted, reclaimed = variant != "open", variant == "reclaimed"
     await _number_from_one(context)
     tokens = await _tokens(client, context)
     await on_duty(context, "pusat", "central")
@@ -263,7 +308,9 @@ async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
             for who in table
             if who in tokens
         }
-        scenario = await _scenario(client, context, clock, tokens, restricted=restricted)
+        scenario = await _scenario(
+            client, context, clock, tokens, restricted=restricted, reclaimed=reclaimed
+        )
         leaks, wrong, rest_cells = await _rest_matrix(client, tokens, scenario, table)
         # Every event of the scenario (and of the REST matrix's writes) reached every socket.
         await settled(context, live)
@@ -291,7 +338,7 @@ async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
     if not all(refused):
         leaks.append(f"anonymous stream: not refused with 4003 before any event {refused}")
     print(
-        f"\ncanary matrix ({'restricted' if restricted else 'open'} record): {len(table)}"
+        f"\ncanary matrix ({variant} record): {len(table)}"
         f" principals x {rest_cells // len(table)} route cells"
         f" = {rest_cells} REST cells + {len(table)} principals x 2 stream channels"
         f" x {len(everything)} events = {stream_cells} stream cells;"
@@ -300,7 +347,10 @@ async def test_no_canary_reaches_anyone_not_entitled_and_no_reader_is_denied(
     assert leaks == []
     assert wrong == []
     if restricted:  # the supervisor broke the glass among its writes: now it sees, admins not
-        for who, sees in (("supervisor", True), ("admin", False), ("holder_counselor", True)):
+        seen = [("supervisor", True), ("admin", False), ("holder_counselor", not reclaimed)]
+        if reclaimed:  # so did the central desk's claim holder, among hers
+            seen.append(("central_claimer", True))
+        for who, sees in seen:
             view = await client.get(f"/v1/alerts/{scenario.alert_id}", headers=auth(tokens[who]))
             assert ("CANARY-NAME" in view.text) is sees, who
 
@@ -353,7 +403,9 @@ async def _rest_matrix(
                 # the SIMFONI case export also needs cases:read, which no integrator here has.
                 reader = table[who].exports and not (integrator and path.endswith("/simfoni"))
             if path == PASSED_ON:
-                reader = who in LEG_UNITS
+                # Reclaimed: the central desk (every supervisor's and admin's unit) has a leg.
+                central_leg = "central_claimer" in table and who in ("supervisor", "admin")
+                reader = who in LEG_UNITS or central_leg
             if reader and answer.status_code != 200:
                 wrong.append(f"{who} GET {path}: {answer.status_code} {answer.text[:120]}")
             if not reader and answer.status_code < 400 and who != "owner_device":

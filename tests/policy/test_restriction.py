@@ -12,15 +12,24 @@ from app.access import StaffPrincipal
 from app.models import Alert
 from app.policy.alerts import AlertAccess, decide
 from app.policy.fields import FULL, OFFERED, TRANSIT, FieldAccess
-from app.policy.restriction import may_break_glass, may_lift, may_restrict, narrow, through_glass
+from app.policy.restriction import (
+    claim_entitles,
+    may_break_glass,
+    may_lift,
+    may_restrict,
+    narrow,
+    through_glass,
+)
 from app.policy.sight import LegSight
 
 T0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
 KB, KL, TJ = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+CLAIMED = T0 - timedelta(minutes=1)
+"""The claims were taken before the record was restricted (at ``T0``)."""
 LEGS = (
-    LegSight(KB, T0, None, "offered", unit_code="3171060"),
-    LegSight(KL, T0, None, "accepted", unit_code="3171050"),
-    LegSight(TJ, T0, None, "accepted", unit_code="transjakarta"),
+    LegSight(KB, CLAIMED, None, "offered", unit_code="3171060"),
+    LegSight(KL, CLAIMED, None, "accepted", unit_code="3171050", accepted_at=CLAIMED),
+    LegSight(TJ, CLAIMED, None, "accepted", unit_code="transjakarta", accepted_at=CLAIMED),
 )
 WHO = {
     "holder_counselor": ("counselor", KL),
@@ -114,8 +123,9 @@ def test_the_glass_opens_a_restricted_record_for_a_supervisor_until_the_grant_en
     [
         ("supervisor", False, True, True, True),
         ("admin", False, False, False, False),
-        ("counselor", True, True, False, False),
-        ("paralegal", True, True, False, False),
+        ("admin", True, False, False, False),
+        ("counselor", True, True, False, True),  # a claim taken on a restricted record
+        ("paralegal", True, True, False, True),
         ("counselor", False, False, False, False),
         ("transit_staff", True, False, False, False),
     ],
@@ -125,8 +135,88 @@ def test_who_may_restrict_lift_and_break_the_glass(
 ) -> None:
     assert may_restrict(role, holder=holder) is restrict
     assert may_lift(role) is lift
-    assert may_break_glass(role) is glass
-    assert through_glass(role, T0 + timedelta(seconds=1), T0) is glass
+    assert may_break_glass(role, holder=holder) is glass
+    assert through_glass(role, T0 + timedelta(seconds=1), T0, holder=holder) is glass
+
+
+CENTRAL = uuid.uuid4()
+
+
+def claimed_after_restriction(who: str, staff_id: uuid.UUID) -> tuple[LegSight, ...]:
+    """The restricted record (since ``T0``) was reassigned to the central desk and accepted
+    there a minute later, by ``staff_id``; the post that held it was withdrawn."""
+    return (
+        LegSight(KL, CLAIMED, T0 + timedelta(seconds=30), "withdrawn", unit_code="3171050"),
+        LegSight(
+            CENTRAL,
+            T0 + timedelta(seconds=30),
+            None,
+            "accepted",
+            unit_code="central",
+            accepted_by=staff_id,
+            accepted_at=T0 + timedelta(minutes=1),
+        ),
+    )
+
+
+# who -> (may break the glass without a grant, sees identity through a running grant)
+CLAIMERS = {
+    "counselor": (True, True),  # the central desk at night
+    "paralegal": (True, True),
+    "supervisor": (True, True),
+    "admin": (False, False),  # never, even holding the claim and with a grant row somehow
+}
+
+
+@pytest.mark.parametrize("role", sorted(CLAIMERS))
+def test_a_claim_taken_on_a_restricted_record_works_pseudonymously_until_the_glass(
+    role: str,
+) -> None:
+    may_break, through = CLAIMERS[role]
+    person = StaffPrincipal(uuid.uuid4(), role, role, CENTRAL, "central", None)
+    subject = alert(restricted=True, child=True)
+    legs = claimed_after_restriction(role, person.user_id)
+    now = T0 + timedelta(minutes=5)
+    blind = decide(person, subject, legs, now=now)
+    assert isinstance(blind, AlertAccess)
+    assert blind.holds_claim and blind.restricted
+    # The pseudonymous view: no identity, no notes, no child flag; the way through the glass.
+    assert not blind.fields.shows_identity(False) and not blind.fields.shows_notes
+    assert not blind.fields.shows_child_flag
+    assert blind.may_break_glass is may_break
+    grant = decide(person, subject, legs, now=now, glass_until=now + timedelta(minutes=30))
+    assert isinstance(grant, AlertAccess)
+    assert grant.fields.shows_identity(True) is through
+    assert grant.glass_until == (now + timedelta(minutes=30) if through else None)
+
+
+def test_a_counselors_grant_opens_nothing_once_her_unit_no_longer_holds_the_claim() -> None:
+    person = StaffPrincipal(uuid.uuid4(), "k", "counselor", CENTRAL, "central", None)
+    subject = alert(restricted=True)
+    held = claimed_after_restriction("counselor", person.user_id)
+    # Her claim lapsed a minute ago: she may still open the alert (a late accept's grace).
+    lapsed = (held[0], LegSight(CENTRAL, T0, T0 + timedelta(minutes=2), "lapsed"))
+    now, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=30)
+    answer = decide(person, subject, lapsed, now=now, glass_until=until)
+    assert isinstance(answer, AlertAccess) and not answer.holds_claim
+    assert not answer.fields.shows_identity(False) and not answer.may_break_glass
+    assert answer.glass_until is None
+
+
+@pytest.mark.parametrize(
+    ("claimed_s", "entitled"),
+    [(-60, True), (-1, True), (0, False), (1, False), (3600, False)],
+)
+def test_only_a_claim_taken_before_the_restriction_shows_its_identity(
+    claimed_s: int, entitled: bool
+) -> None:
+    """The holder who restricts what she holds keeps it; a claim taken afterwards (or at the
+    very same instant: when in doubt, closed) does not, for a counselor or a supervisor alike."""
+    for role in ("counselor", "supervisor"):
+        at = T0 + timedelta(seconds=claimed_s)
+        assert claim_entitles(role, claimed_at=at, restricted_at=T0) is entitled
+    assert not claim_entitles("admin", claimed_at=T0 - timedelta(days=1), restricted_at=T0)
+    assert not claim_entitles("counselor", claimed_at=None, restricted_at=T0)
 
 
 @pytest.mark.parametrize("fields", [FULL, OFFERED, TRANSIT, FieldAccess(restricted=True)])

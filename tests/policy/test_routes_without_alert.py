@@ -56,6 +56,7 @@ NO_ALERT_IN_PATH: dict[tuple[str, str], str] = {
     ("POST", "/v1/users"): ADMIN,
     ("PATCH", "/v1/users/{user_id}"): ADMIN,
     ("POST", "/v1/users/{user_id}/password"): ADMIN,
+    ("POST", "/v1/users/{user_id}/sign-in-unlock"): ADMIN,
     ("PATCH", "/v1/units/{code}"): ADMIN,
     ("GET", "/v1/units/{code}/shifts"): ADMIN,
     ("POST", "/v1/units/{code}/shifts"): ADMIN,

@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the header, the live stream, and which screen is shown.
 import { h, clear } from "./dom.js";
 import { t, setLanguage, preferredLanguage, currentLanguage, setTimeZone } from "./i18n.js";
-import { api, signIn, signOut, refresh, on as onSession, ApiError } from "./session.js";
+import { api, signIn, signOut, refresh, on as onSession, ApiError, retryAfterSeconds } from "./session.js";
 import { Stream } from "./stream.js";
 import { unlockSound, setMuted, isMuted, ring, flash, notify, offerUnseen, offersSeen, offerGone, muteOffer, unseenOffers, onUnseenChange } from "./alarm.js";
 import { state, loadQueue, legsOfAlert, prune, noteEvent, rememberOffer } from "./state.js";
@@ -177,10 +177,11 @@ function signInForm() {
         const data = new FormData(form);
         error.textContent = "";
         try {
-          await signIn(String(data.get("username")), String(data.get("password")));
+          await signIn(String(data.get("username")), String(data.get("password")), String(data.get("unlock_code") || "").trim());
           await enter();
         } catch (failure) {
-          error.textContent = failure instanceof ApiError && failure.status === 401 ? t("signin.wrong") : t("error.network");
+          const wait = retryAfterSeconds(failure);
+          error.textContent = wait ? t("signin.throttled", { seconds: wait }) : failure instanceof ApiError && failure.status === 401 ? t("signin.wrong") : t("error.network");
         }
       },
     },
@@ -190,6 +191,9 @@ function signInForm() {
     h("input", { id: "username", name: "username", autocomplete: "username", required: true }),
     h("label", { for: "password" }, t("signin.password")),
     h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
+    h("details", { class: "unlock" }, h("summary", {}, t("signin.unlock_summary")),
+      h("label", { for: "unlock-code" }, t("signin.unlock_code")),
+      h("input", { id: "unlock-code", name: "unlock_code", autocomplete: "off", inputmode: "numeric", maxlength: 32 })),
     h("button", { type: "submit", class: "primary", id: "sign-in" }, t("signin.submit")),
     h("p", { class: "hint" }, t("signin.sound_hint")),
     error,

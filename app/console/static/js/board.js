@@ -241,7 +241,7 @@ function glassSection() {
     { "aria-labelledby": "glass-report-title", class: "report" },
     h("h2", { id: "glass-report-title" }, t("glass.report_title")),
     grants.length
-      ? h("ul", { id: "glass-report" }, grants.map((g) => h("li", {}, t("glass.report_line", { time: formatTime(g.granted_at, true), user: g.username, code: g.case_code, until: formatTime(g.expires_at), reason: g.reason }))))
+      ? h("ul", { id: "glass-report" }, grants.map((g) => h("li", {}, t(g.kind === "claim_after_reassign" ? "glass.report_claim_line" : "glass.report_line", { time: formatTime(g.granted_at, true), user: g.username, code: g.case_code, until: formatTime(g.expires_at), reason: g.reason }))))
       : h("p", { class: "empty" }, t("glass.report_none")),
   );
 }

@@ -74,15 +74,32 @@ async function select(code) {
   ]);
 }
 
+// A supervisor's one-time sign-in unlock for someone on this roster (a counselor on a new phone
+// while her account's unknown-devices lane is locked): shown once, to be read out to her.
+function unlockButton(s, error, shown) {
+  if (!["admin", "supervisor"].includes(state.me.role)) return null;
+  const issue = async () => {
+    error.textContent = "";
+    try {
+      const unlock = await api("POST", `/v1/users/${s.staff_id}/sign-in-unlock`);
+      shown.textContent = t("users.unlock_done", { user: s.username, code: unlock.code, until: formatTime(unlock.expires_at) });
+    } catch (failure) {
+      error.textContent = failure instanceof ApiError ? t("error.api", { detail: failure.message }) : t("error.network");
+    }
+  };
+  return h("button", { type: "button", class: "unlock-sign-in", onclick: issue }, t("users.unlock"));
+}
+
 function shiftTable(code, shifts, error) {
   if (!shifts.length) return h("p", { class: "empty" }, t("units.no_shifts"));
-  return h(
+  const shown = h("p", { id: "unlock-shown", role: "status" });
+  return h("div", {}, h(
     "table",
     { id: "shifts" },
     h("caption", {}, t("units.shifts", { zone: zoneName() })),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("units.who")), h("th", { scope: "col" }, t("units.kind")), h("th", { scope: "col" }, t("units.from")), h("th", { scope: "col" }, t("units.to")), h("th", { scope: "col" }, t("units.action")))),
-    h("tbody", {}, shifts.map((s) => h("tr", {}, h("td", {}, s.username), h("td", { class: `shift-kind ${s.kind}` }, t(`shift.${s.kind}`)), h("td", {}, formatTime(s.starts_at, true)), h("td", {}, formatTime(s.ends_at, true)), h("td", {}, h("button", { type: "button", class: "end-shift", "aria-label": t("units.end_label", { who: s.username }), onclick: () => run(error, () => api("DELETE", `/v1/shifts/${s.id}`), "units.ended", code) }, t("units.end")))))),
-  );
+    h("tbody", {}, shifts.map((s) => h("tr", {}, h("td", {}, s.username), h("td", { class: `shift-kind ${s.kind}` }, t(`shift.${s.kind}`)), h("td", {}, formatTime(s.starts_at, true)), h("td", {}, formatTime(s.ends_at, true)), h("td", {}, h("button", { type: "button", class: "end-shift", "aria-label": t("units.end_label", { who: s.username }), onclick: () => run(error, () => api("DELETE", `/v1/shifts/${s.id}`), "units.ended", code) }, t("units.end")), " ", unlockButton(s, error, shown))))),
+  ), shown);
 }
 
 // Region-local date and time → UTC, through the zone's offset at that moment (from Intl).

@@ -61,12 +61,29 @@ async function sessionCall(path, body) {
   });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    error.retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw error;
+  }
   return data;
 }
 
-export async function signIn(username, password) {
-  accept(await sessionCall("", { username, password }));
+// ``unlockCode``: a supervisor's one-time code, for a new device while the account's
+// unknown-devices lane is locked. This browser's device cookie (HttpOnly, set by the server on
+// every successful sign-in) goes with the request by itself: the page never sees it.
+export async function signIn(username, password, unlockCode = "") {
+  const body = { username, password };
+  if (unlockCode) body.unlock_code = unlockCode;
+  accept(await sessionCall("", body));
+}
+
+// A throttled sign-in (429) says how long to wait: the server's count, never the console's
+// guess. Null for any other failure.
+export function retryAfterSeconds(error) {
+  if (!(error instanceof ApiError) || error.status !== 429) return null;
+  const seconds = Number(error.problem.retry_after ?? error.retryAfter);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : null;
 }
 
 let refreshing = null;

@@ -1,7 +1,7 @@
 """device stream: a phone's own event numbering (outbox_event.device_id/device_seq) and head
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07 19:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0017'
+revision: str = '0019'
 down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -3,8 +3,8 @@
 Every notification is also in its recipient's inbox in the console: ``read_at`` and an index
 on (recipient, created_at).
 
-Revision ID: 0022
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 19:30:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 
-revision: str = '0022'
-down_revision: str | None = '0019'
+revision: str = '0016'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """one phone cannot flood the service: reopened alerts, flood flags, unvetted devices
 
-Revision ID: 0019
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-07 19:20:00.000000
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0019'
+revision: str = '0015'
 down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
