@@ -71,6 +71,11 @@ ROUTE_PRIORITIES: dict[tuple[str, str], Priority] = {
     ("POST", "/v1/alerts/{alert_id}/break-glass"): S,
     ("GET", "/v1/break-glass"): D,
     ("GET", "/v1/audit"): D,
+    # the supervisors' live work list and their messages: shed only under heavy overload
+    ("GET", "/v1/attention"): S,
+    ("POST", "/v1/attention/{item_id}/acknowledge"): S,
+    ("GET", "/v1/me/inbox"): S,
+    ("POST", "/v1/me/inbox/read"): S,
     ("POST", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts/{alert_id}/notes"): S,
     ("GET", "/v1/alerts"): S,

@@ -130,10 +130,12 @@ RESTRICTED_TABLE: dict[str, Who] = {
     "admin": Who(reads_alert=True, exports=True, events_from="*"),
 }
 CENTRAL_CLAIMER = Who(
-    reads_alert=True, events_from="reassigned", own_unit="central", case_events=True
+    reads_alert=True, events_from="kl_offered", own_unit="central", case_events=True
 )
 """The central desk's counselor who took the restricted record's claim after the reassignment:
-the pseudonymous view (no identity, no note text) until she breaks the glass (her last write)."""
+the pseudonymous view (no identity, no note text) until she breaks the glass (her last write).
+Her desk was first offered the follow-up beside Kebayoran Lama (docs/dispatch.md), and a unit's
+legs add up (``app.policy.sight.unit_sight``): its events from that first offer on."""
 RECLAIMED_TABLE: dict[str, Who] = {
     **RESTRICTED_TABLE,
     # The reassignment released Kebayoran Lama's claim: its sight ended there (passed on).

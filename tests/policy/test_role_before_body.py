@@ -19,6 +19,8 @@ from app.api import (
     alert_work,
     alerts,
     assignments,
+    attention,
+    audit,
     auth,
     confidentiality,
     devices,
@@ -50,6 +52,8 @@ MODULES = (
     integrations,
     webhooks,
     confidentiality,
+    audit,
+    attention,
 )
 SCOPED_HELPERS = {"_manager": "webhooks:manage"}  # webhooks.py's one-scope check
 

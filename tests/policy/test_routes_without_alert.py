@@ -21,6 +21,13 @@ NO_ALERT_IN_PATH: dict[tuple[str, str], str] = {
     ("GET", "/v1/alerts"): LISTS_THROUGH_POLICY,
     ("GET", "/v1/assignments"): LISTS_THROUGH_POLICY,
     ("GET", "/v1/break-glass"): "supervisors' and admins' report of grants: reasons are theirs",
+    ("GET", "/v1/attention"): "supervisors' work list: kinds, ranks and case codes, no personal "
+    "data; leads only (app.api.attention)",
+    ("POST", "/v1/attention/{item_id}/acknowledge"): "supervisors only; audited; the answer is "
+    "the item (kind, rank, case code)",
+    ("GET", "/v1/me/inbox"): "the caller's own messages: what the notifier sent them, which "
+    "never holds identity (docs/dispatch.md)",
+    ("POST", "/v1/me/inbox/read"): "marks the caller's own messages read",
     ("GET", "/v1/audit"): "ids and staff facts only; app.audit_query hides restricted records' "
     "entries without a grant, and every alert's from admins",
     ("GET", "/v1/reports/sla"): "aggregates per unit and day: no alert, no personal data",
