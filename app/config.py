@@ -52,7 +52,9 @@ LOOP_STALL_DEFAULTS: dict[str, float] = {
 
 class DatabaseSettings(BaseModel):
     pool_size: int = Field(5, ge=1, le=50)
+    """Connections each process keeps open (PostgreSQL allows about 100 in all: size per host)."""
     max_overflow: int = Field(5, ge=0, le=50)
+    """Extra connections a burst may open beyond ``pool_size``, closed when idle."""
     pool_timeout_s: float = Field(60.0, gt=0)
     """How long a request waits for a pooled connection. Waiting is not failing: a burst queues
     here, it is not refused. The server cannot see when a phone gives up (the app waits about
@@ -63,6 +65,8 @@ class DatabaseSettings(BaseModel):
     connect_timeout_s: float = Field(3.0, gt=0)
     """How long opening a connection may take: an unreachable database is a quick 503."""
     command_timeout_s: float = Field(5.0, gt=0)
+    """A statement running longer than this is cancelled, freeing its connection (an outage is
+    answered in seconds)."""
     idle_transaction_timeout_s: float = Field(30.0, ge=1)
     """PostgreSQL ends a transaction left idle this long (a hung worker), releasing its locks,
     so a claimed dispatch task is free again."""
@@ -81,10 +85,13 @@ class OverloadSettings(BaseModel):
     connections go to presses and responders (routes are classified in app/api/shedding.py)."""
 
     shed: bool = True
+    """Refuse lower-priority routes (503 + Retry-After) while the pool is saturated; presses and
+    responders are never shed."""
     standard_factor: float = Field(4.0, ge=1)
     """Standard routes are shed too once requests in flight exceed this many times the pool
     (deferrable ones are shed as soon as every connection is busy and a request waits)."""
     retry_after_s: int = Field(5, ge=1, le=300)
+    """The ``Retry-After`` a shed request is given, in seconds."""
 
 
 class SecuritySettings(BaseModel):
@@ -97,12 +104,19 @@ class SecuritySettings(BaseModel):
     others still verify (keep a pepper while any PIN hash uses it). Empty: PINs are hashed
     without a pepper and start-up warns (never a reason to refuse intake)."""
     token_issuer: str = "sigap"  # noqa: S105 - a name, not a secret
+    """The ``iss`` claim of access tokens (one deployment's tokens are refused by another's)."""
     token_audience: str = "sigap-api"  # noqa: S105 - a name, not a secret
+    """The ``aud`` claim of access tokens."""
     access_token_ttl_s: int = Field(600, ge=60, le=3600)
+    """Staff and integrator access tokens last this long; the console renews them silently."""
     refresh_token_ttl_s: int = Field(12 * 3600, ge=300)
+    """A refresh token (rotated on every use) lasts this long: a shift without signing in again."""
     argon2_time_cost: int = Field(3, ge=1)
+    """Argon2id passes for passwords and PINs (OWASP: 2 or more at 19 MiB; here 3 at 64 MiB)."""
     argon2_memory_cost_kib: int = Field(65536, ge=8)
+    """Argon2id memory per hash, KiB."""
     argon2_parallelism: int = Field(2, ge=1)
+    """Argon2id lanes per hash."""
     hashing_threads: int = Field(2, ge=1, le=32)
     """Argon2 jobs a process runs at once, on threads beside the event loop; more wait."""
     signin_free_failures: int = Field(3, ge=0, le=20)
@@ -114,6 +128,8 @@ class SecuritySettings(BaseModel):
     """A network an account signed in from within this many days is judged on its own
     failures only, so failures elsewhere cannot delay the counselor at their post."""
     signin_per_network_limit: int = Field(100, ge=1)
+    """Password sign-ins from unknown devices per network (IPv4 address, IPv6 /64) per
+    ``signin_per_network_window_s``."""
     signin_per_network_window_s: int = Field(600, ge=10)
     """Password sign-ins per network per window (a post's staff share one NAT address)."""
     signin_device_days: int = Field(180, ge=1, le=400)
@@ -123,11 +139,14 @@ class SecuritySettings(BaseModel):
     """Consecutive failures that lock the account's unknown-devices lane for
     ``signin_lockout_s`` (each further failure locks it again), and retire a device cookie."""
     signin_lockout_s: int = Field(900, ge=60, le=24 * 3600)
+    """How long the unknown-devices lane stays locked after ``signin_lockout_failures``."""
     signin_unlock_s: int = Field(3600, ge=300, le=24 * 3600)
     """How long a supervisor's one-time unlock code stays usable."""
     signin_alert_failures: int = Field(10, ge=1)
     """Consecutive failures at which supervisors are told (again at twice, four times...)."""
     allowed_origins: list[str] = Field(default_factory=list)
+    """Browser origins besides the server's own that may use the console's session and stream (a
+    proxy that rewrites ``Host``)."""
     retention_days: int = Field(30, ge=1, le=3650)
     """Cancelled, accidental and drill alerts lose their personal data this long after they
     closed, unless on legal hold; never one cancelled under duress."""
@@ -151,13 +170,22 @@ class SecuritySettings(BaseModel):
 
 class IntakeSettings(BaseModel):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    """The largest request body; a larger press is answered 413 (the app should never send one)."""
     max_fix_age_s: int = Field(600, ge=1)
     """A fix older than this (relative to receipt) is kept but flagged stale and not used."""
     max_clock_skew_s: int = Field(300, ge=1)
+    """A press whose ``pressed_at`` differs from the server's clock by more is flagged
+    ``clock_skew`` (and still recorded)."""
     idempotency_ttl_h: int = Field(72, ge=72)
+    """How long a press's answer is kept for retries with the same ``Idempotency-Key`` (at least 72
+    h: a phone offline for days)."""
     registrations_per_network_per_hour: int = Field(30, ge=1)
+    """Device registrations per network per hour; past it a device is registered unvetted, never
+    refused."""
     pin_max_failures: int = Field(5, ge=1)
+    """Wrong cancel PINs before the device must pause (the alert goes on)."""
     pin_lockout_s: int = Field(900, ge=1)
+    """How long that pause lasts."""
     # One phone cannot flood the service (docs/intake.md, "A press is never refused, and one
     # phone cannot flood"): presses join instead of opening new alerts.
     rejoin_window_s: int = Field(600, ge=0)
@@ -172,14 +200,20 @@ class GeoSettings(BaseModel):
     default_region: str = "dki-jakarta"
     """Region whose central desk takes alerts without a usable location or from outside."""
     station_search_radius_m: float = Field(500.0, gt=0)
+    """Stations within this distance of a fix are listed as nearby (for routing and the map)."""
     at_station_radius_m: float = Field(150.0, gt=0)
+    """A fix this close to a station's platform or entrance is "at the station" (with a precise
+    enough fix)."""
     max_station_accuracy_m: float = Field(150.0, gt=0)
+    """A fix less precise than this is never "at a station": the circle cannot tell."""
     extra_region_dirs: list[Path] = Field(default_factory=list)
     """Region bundles loaded in addition to the shipped ones (another province, a test region)."""
 
 
 class DispatchSettings(BaseModel):
     policy: Literal["nearest", "jurisdiction"] = "nearest"
+    """``nearest`` post by travel time, or the ``jurisdiction`` of the victim's kecamatan; both are
+    recorded on every decision."""
     road_factor: float = Field(1.4, ge=1.0, le=4.0)
     """Straight-line distance times this is the road distance, until a travel-time source exists."""
     speed_kmh: float = Field(20.0, gt=0, le=120)
@@ -187,9 +221,12 @@ class DispatchSettings(BaseModel):
     uncertainty_accuracy_m: float = Field(250.0, gt=0)
     """Accuracy circles up to this size are never ambiguous between posts."""
     max_plausible_posts: int = Field(3, ge=1, le=10)
+    """Posts offered at once when the accuracy circle spans several catchments."""
     max_post_attempts: int = Field(3, ge=1, le=20)
     """Posts tried on the ladder before the central desk."""
     companion_max_extra_s: float = Field(600.0, ge=0)
+    """Extra travel time accepted to offer a post with a companion of the sex the victim asked for
+    (UU TPKS Art. 26(4))."""
     ack_timeout_s: dict[str, float] = Field(default_factory=lambda: dict(ACK_TIMEOUT_DEFAULTS))
     """Per leg kind: an offer not accepted within this moves the ladder on. An override names
     only the kinds it changes (``{"central": 90}``); the others keep their defaults."""
@@ -201,11 +238,13 @@ class DispatchSettings(BaseModel):
     """The dispatcher's and notifier's fallback poll. They are woken by commits that queue
     work (here, or announced by another process) and sleep until the next due time."""
     batch_size: int = Field(20, ge=1, le=500)
+    """Dispatch tasks a process claims per transaction."""
     concurrency: int = Field(2, ge=1, le=8)
     """Tasks a process works on at once (PostgreSQL; SQLite takes one at a time)."""
     notify_per_alert_person: int = Field(3, ge=1)
     """Messages at most per alert and person per notify_window_s (a phone must not be flooded)."""
     notify_window_s: float = Field(600.0, gt=0)
+    """The window of ``notify_per_alert_person``."""
     notify_daily_cap: int = Field(2000, ge=0)
     """Spending cap: routine messages (offers) sent per day across the deployment, the day
     counted in the default region's time zone; beyond it they are suppressed (the console still
@@ -220,18 +259,23 @@ class DispatchSettings(BaseModel):
     """A message being sent is retried (same id) if its sender has not recorded the outcome
     within this, e.g. because the process died mid-send."""
     notify_batch_size: int = Field(20, ge=1, le=500)
+    """Messages the notifier claims per transaction."""
     notify_send_concurrency: int = Field(8, ge=1, le=64)
     """Messages one notifier sends at once (each a gateway call with no transaction open)."""
     notify_providers: list[str] = Field(default_factory=lambda: ["log"])
     """Providers tried in order until one succeeds: "log" (default) and "http" (an SMS,
     WhatsApp or voice gateway behind one HTTPS endpoint), e.g. ["http", "log"]."""
     notify_http_url: str | None = None
+    """The ``http`` provider's gateway endpoint (HTTPS; one JSON POST per message)."""
     notify_http_token: SecretStr = SecretStr("")
+    """Bearer token for that gateway."""
     notify_http_timeout_s: float = Field(5.0, gt=0, le=60)
+    """A gateway call taking longer is a failure, retried later with the same id."""
     ring_max_offers_per_unit: int = Field(4, ge=1)
     """A reopen is not offered to a unit that was offered this many of the same device's alerts
     (and reopens) within ring_window_s: one phone's press/cancel cycles cannot keep ringing it."""
     ring_window_s: float = Field(3600.0, gt=0)
+    """The window of ``ring_max_offers_per_unit``."""
     flood_cycles: int = Field(3, ge=0)
     """Reopens of one alert routed afresh; past them the alert stays open for staff as one
     attention item (``alert.flood_suspected``) and is not offered again."""
@@ -239,6 +283,8 @@ class DispatchSettings(BaseModel):
     """Share of notify_daily_cap that only established devices' alerts may spend (registered
     at least notify_established_age_s ago, vetted, no flood history)."""
     notify_established_age_s: float = Field(86400.0, ge=0)
+    """A device registered at least this long ago, vetted and with no flood history, draws on the
+    reserved share."""
     notify_unvetted_daily_cap: int = Field(100, ge=0)
     """The small lane of unvetted devices' alerts (registered past a network's limit)."""
     notify_low_fraction: float = Field(0.8, gt=0, le=1)
@@ -280,6 +326,7 @@ class RealtimeSettings(BaseModel):
     replay_window_h: float = Field(72.0, gt=0)
     """How far back ``after`` may resume; older positions get ``resync_required``."""
     replay_batch: int = Field(500, ge=10, le=10_000)
+    """Events read per query while a stream client catches up (``after``)."""
     relay_poll_s: float = Field(10.0, gt=0, le=60)
     """The relay's fallback poll (for events of a process that died before numbering them);
     local commits wake it at once."""
@@ -301,12 +348,14 @@ class RealtimeSettings(BaseModel):
     (``presence_flush_s``), so a guard underground or a counselor on 4G does not flap off duty.
     A clean close, the page's beacon and sign-out end presence at once."""
     presence_flush_s: float = Field(10.0, gt=0, le=60)
+    """How often each process writes who has a console open, for every process's dispatcher."""
     unauthenticated_per_network: int = Field(500, ge=1)
     """Sockets from one network (IPv4 address, IPv6 /64) still authenticating, per process
     (app/realtime/caps.py); past it a new one is closed 4029."""
     streams_per_staff: int = Field(20, ge=1)
     """Open sockets per staff member, per process: several tabs and devices fit easily."""
     streams_per_integrator: int = Field(20, ge=1)
+    """Open sockets per integrator client, per process."""
     streams_per_device: int = Field(4, ge=1)
     """Per phone credential: the app needs one; a reconnect overlapping the old socket, two."""
 
@@ -388,9 +437,13 @@ class IntegrationSettings(BaseModel):
     webhook_http_loopback_ports: list[int] = Field(default_factory=list)
     """The local receiver's ports, which a plain-HTTP loopback URL must name (``[8081]``)."""
     webhook_connect_timeout_s: float = Field(3.0, gt=0, le=10)
+    """Connecting to an integrator's endpoint takes at most this."""
     webhook_timeout_s: float = Field(5.0, gt=0, le=15)
+    """A delivery answered later than this is a failure, retried with backoff."""
     webhook_batch_size: int = Field(50, ge=1, le=500)
+    """Deliveries claimed per transaction."""
     webhook_concurrency: int = Field(8, ge=1, le=64)
+    """Deliveries a process sends at once."""
     handoff_ack_s: float = Field(120.0, gt=0)
     """A 112 hand-off not acknowledged (partner status) by then goes to the supervisor."""
     handoff_check_s: float = Field(10.0, gt=0, le=30)
@@ -411,10 +464,16 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///var/sigap.db"
+    """The database: a SQLite file (the default; one worker) or PostgreSQL (``postgresql://`` or
+    ``postgresql+asyncpg://``)."""
     dev: bool = False
     """Allows placeholder secrets and unsafe database settings. Never in production."""
     environment: Literal["production", "development", "test"] = "production"
+    """``production`` refuses development-only settings; ``test`` allows the fault harness's
+    switches."""
     log_level: str = "INFO"
+    """The level of the app's and uvicorn's logs (notifications from the ``log`` provider are
+    WARNING)."""
     role: Literal["all", "intake", "worker"] = "all"
     """What this process does (``sigap serve --role``): ``all``; ``intake``, HTTP and websockets
     with no background work loop; ``worker``, the loops with only health and metrics served.

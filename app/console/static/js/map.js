@@ -58,9 +58,14 @@ function marker(shape, cx, cy, px, attrs, title) {
   return el;
 }
 
+// The zoom and pan a person chose, per alert: a live update repaints the map and must not throw
+// them back to the start (a counselor zoomed in on the victim would lose her place every fix).
+const views = new Map();
+
 export function drawMap(alert, trail) {
   const fix = alert.last_location;
-  const view = fix ? { cx: x(fix.lon), cy: y(fix.lat), w: 60 } : { cx: x(106.84), cy: y(-6.22), w: 420 };
+  const view = views.get(alert.id) || (fix ? { cx: x(fix.lon), cy: y(fix.lat), w: 60 } : { cx: x(106.84), cy: y(-6.22), w: 420 });
+  views.set(alert.id, view);
   const layers = [svg("g", { class: "areas" }, areaPaths(alert.area_code)), areaLabels()];
   const posts = [...state.units.values()].filter((u) => u.lat != null && u.kind !== "transit_desk");
   layers.push(svg("g", { class: "posts" }, posts.map((u) => marker("rect", x(u.lon), y(u.lat), 9, { class: u.code === state.me.unit_code ? "post mine" : "post" }, u.name))));
@@ -105,7 +110,8 @@ export function drawDutyMap(duty) {
   const layers = [svg("g", { class: "areas" }, areaPaths(null)), areaLabels(), svg("g", { class: "duty-marks" }, marks)];
   const counts = { present: 0, on_call: 0, rostered: 0 };
   for (const m of marks) for (const k of Object.keys(counts)) if (m.classList.contains(k)) counts[k] += 1;
-  return frame(layers, { cx: x(106.84), cy: y(-6.2), w: 300 }, t("duty.map_label", counts), [
+  if (!views.has("duty")) views.set("duty", { cx: x(106.84), cy: y(-6.2), w: 300 });
+  return frame(layers, views.get("duty"), t("duty.map_label", counts), [
     h("li", {}, h("span", { class: "key duty-present-key", "aria-hidden": "true" }, "■"), " ", t("duty.present")),
     h("li", {}, h("span", { class: "key duty-on-call-key", "aria-hidden": "true" }, "◆"), " ", t("duty.on_call")),
     h("li", {}, h("span", { class: "key duty-rostered-key", "aria-hidden": "true" }, "□"), " ", t("duty.rostered")),
