@@ -228,10 +228,15 @@ async def record_failure(
     values: dict[str, object] = {"last_failure_at": now, "updated_at": now}
     if user is not None:
         values["user_id"] = user.id
-    keys = [admission.network_key, *([admission.lane_key] if admission.lane_key else [])]
-    await session.execute(
-        update(SignInThrottle).where(SignInThrottle.key.in_(keys)).values(**values)
-    )
+    # One row at a time, the network's first, in the order admit() locks them: a single
+    # UPDATE ... IN locks rows in whatever order it finds them, and under a flood of concurrent
+    # attempts two transactions taking the same rows in opposite orders deadlock (PostgreSQL
+    # then aborts one: the sign-in answers 503).
+    for key in (admission.network_key, admission.lane_key):
+        if key is not None:
+            await session.execute(
+                update(SignInThrottle).where(SignInThrottle.key == key).values(**values)
+            )
     if user is not None and policy.tells_supervisors(admission.failures):
         emit(
             session,

@@ -25,8 +25,11 @@ ALERTS = 10
 
 # (statements, transactions). The HTTP press includes authenticating the device.
 PRESS_BOUND = {"postgresql": (2, 1), "sqlite": (11, 1)}
-# Per alert, amortised over a burst of ALERTS presses routed together.
-ROUTED_BOUND = {"postgresql": (3.2, 0.6), "sqlite": (9.0, 0.6)}
+# Per alert, amortised over a burst of ALERTS presses routed together. Raised from 3.2 and 9.0
+# when the attention items (the dispatcher brings an alert's items up to date with its clocks)
+# and the phone's own stream numbering (the relay numbers each event a phone is shown) joined
+# the same batches: 3.5 and 9.2 measured.
+ROUTED_BOUND = {"postgresql": (3.6, 0.6), "sqlite": (9.6, 0.6)}
 
 
 def explain(counter: StatementCounter) -> str:

@@ -118,6 +118,7 @@ function renderTop() {
         live.textContent = ""; // an announcement in the old language is stale
         if (bannerKey) banner.textContent = t(bannerKey);
         render();
+        if (offerBanner) paintUnseen(); // the new-offers banner lives outside the screen
       },
     },
     t("lang.other"),
