@@ -61,6 +61,19 @@ export function formatDistance(metres) {
   return `${number} ${km ? "km" : "m"}`;
 }
 
+// A number as the console's language writes it ("6,7" in Indonesian, "6.7" in English).
+export function formatNumber(value, maximumFractionDigits = 0) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits }).format(value);
+}
+
+// A day as people say it: "8 Des" in Indonesian, "8 Dec" in English (never "12-08"). ``iso`` is
+// a date ("2026-12-08") or a moment; a bare date is the region's calendar day.
+export function formatDay(iso) {
+  const bare = /^\d{4}-\d{2}-\d{2}$/.test(iso);
+  const options = { day: "numeric", month: "short", timeZone: bare ? "UTC" : timeZone };
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(bare ? `${iso}T00:00:00Z` : iso)).replace(/\.$/, "");
+}
+
 export function formatDuration(seconds) {
   const sign = seconds < 0 ? "-" : "";
   let s = Math.abs(Math.round(seconds));
