@@ -194,7 +194,7 @@ function progressBar(current) {
   return h(
     "ol",
     { class: "progress", "aria-label": t("alert.progress") },
-    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? "✓ " : "", tOr(`state.${name}`, name))),
+    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? h("span", { class: "tick", "aria-hidden": "true" }) : "", tOr(`state.${name}`, name))),
   );
 }
 
