@@ -323,7 +323,8 @@ def test_supervisor_board_reassigns_an_alert_with_a_reason(
     assert sup.page.input_value("#reassign-unit") == GAMBIR
     assert sup.page.evaluate("document.activeElement.id") == "sup-reason"
     sup.page.click("#act-reassign")
-    reassigned = catalogue("id")["trigger.reassigned"]
+    # The step names where the supervisor sent it ("Dialihkan pengawas ke <unit>").
+    reassigned = catalogue("id")["routing.step_reassigned"].split("{unit}")[0].strip()
     sup.page.wait_for_selector(f'#alert-routing li:has-text("{reassigned}")')
     routing = seeded.admin("GET", f"/v1/alerts/{alert['id']}/routing").json()
     assert GAMBIR in [leg["unit_code"] for d in routing["decisions"] for leg in d["legs"]]

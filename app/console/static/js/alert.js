@@ -194,7 +194,7 @@ function progressBar(current) {
   return h(
     "ol",
     { class: "progress", "aria-label": t("alert.progress") },
-    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? "✓ " : "", tOr(`state.${name}`, name))),
+    ORDER.map((name, i) => h("li", { class: done(name, i) ? "done" : "", "aria-current": name === current ? "step" : false }, done(name, i) ? h("span", { class: "tick", "aria-hidden": "true" }) : "", tOr(`state.${name}`, name))),
   );
 }
 
@@ -281,7 +281,9 @@ function confirmThen(text, run) {
 
 function supervisorActions(alert) {
   const reason = h("input", { id: "sup-reason", "aria-label": t("sup.reason"), placeholder: t("sup.reason"), maxlength: 200 });
-  const unit = h("select", { id: "reassign-unit", "aria-label": t("sup.unit") }, [...state.units.values()].filter((u) => u.kind !== "transit_desk" && u.active).map((u) => h("option", { value: u.code }, u.name)));
+  // Nothing is chosen for the supervisor (and a long unit name chosen by default would not fit a
+  // phone's width: the open list shows names whole).
+  const unit = h("select", { id: "reassign-unit", "aria-label": t("sup.unit") }, h("option", { value: "" }, t("action.choose")), [...state.units.values()].filter((u) => u.kind !== "transit_desk" && u.active).map((u) => h("option", { value: u.code }, unitName(u.code))));
   const need = (min = 2) => {
     if (reason.value.trim().length < min) {
       showError(new Error(t("sup.need_reason")));
@@ -296,7 +298,7 @@ function supervisorActions(alert) {
     { class: "supervisor" },
     h("legend", {}, t("sup.title")),
     reason,
-    h("div", { class: "action" }, unit, button("act-reassign", t("sup.reassign"), verdict(alert.id, "reassign"), () => need() && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned", ["sup-reason"]))),
+    h("div", { class: "action" }, unit, button("act-reassign", t("sup.reassign"), verdict(alert.id, "reassign"), () => need() && (unit.value || showError(new Error(t("sup.choose_unit")))) && act(`/v1/alerts/${alert.id}/reassign`, { unit_code: unit.value, reason: reason.value.trim() }, "done.reassigned", ["sup-reason"]))),
     button("act-break", t("sup.break"), broken, () => need() && act(`/v1/assignments/${broken.assignment_id}/break`, { reason: reason.value.trim() }, "done.broken", ["sup-reason"])),
     button("act-reopen", reopen.until && reopen.allowed ? t("sup.reopen_until", { time: formatTime(reopen.until, true) }) : t("sup.reopen"), reopen, () => need(5) && confirmThen(t("confirm.reopen", { code: alert.case_code }), () => act(`/v1/alerts/${alert.id}/reopen`, { reason: reason.value.trim() }, "done.reopened", ["sup-reason"]))),
   );
@@ -353,33 +355,34 @@ async function act(path, body, doneKey, spent = []) {
 }
 
 // A refusal says why in the words of its reason code (the same as the button would have shown).
+// A fetch that never reached the server rejects with a TypeError ("Failed to fetch", the
+// browser's words): the console says it in its own.
 function showError(error) {
   if (!sections) return;
   const reason = error instanceof ApiError ? error.problem?.reason : null;
-  sections.error.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof ApiError ? t("error.api", { detail: error.message }) : error.message || t("error.network");
+  sections.error.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof ApiError ? t("error.api", { detail: error.message }) : error instanceof TypeError || !error.message ? t("error.network") : error.message;
 }
 
+// Each step of the routing explanation in words: what started it (the first routing, an
+// escalation, a supervisor's reassignment with their reason) and, per unit offered, why and how
+// far. Control desks and the central desk serve everywhere: they say so instead of a distance.
 function paintRouting(alert) {
   const routing = state.routing.get(alert.id);
   const list = h("ol", { class: "routing" });
   for (const decision of routing?.decisions || []) {
     const d = decision.decision || {};
     const lines = [];
-    for (const leg of d.legs || []) {
+    // A re-offer to one named unit explains no ladder: its leg is the one offered at that step.
+    const legs = d.legs || (d.reoffer ? (decision.legs || []).map((g) => ({ unit_code: g.unit_code, kind: g.leg_kind, reason: null, eta_s: null })) : []);
+    for (const leg of legs) {
       const cand = (d.candidates || []).find((c) => c.code === leg.unit_code);
-      // A control desk or the central desk has no one place to measure from: say so, never "?".
-      const measured = cand?.distance_m != null && leg.eta_s != null;
-      lines.push(t(measured ? "routing.offered" : "routing.offered_unmeasured", {
-        unit: unitName(leg.unit_code),
-        reason: tOr(`reason.${leg.reason}`, leg.reason),
-        km: measured ? formatNumber(cand.distance_m / 1000, 1) : "",
-        min: measured ? formatNumber(Math.round(leg.eta_s / 60)) : "",
-      }));
+      lines.push(offeredLine(leg, cand, decision.trigger));
       // Which availability answered for the unit: consoles at the post, on-call people, or both.
       const modes = d.availability?.[leg.unit_code] || {};
       if (modes.at_post) lines.push(`${unitName(leg.unit_code)}: ${t("routing.mode_at_post", { n: modes.at_post })}`);
       if (modes.on_call) lines.push(`${unitName(leg.unit_code)}: ${t("routing.mode_on_call", { n: modes.on_call })}`);
     }
+    if (d.reoffer?.note) lines.push(t("routing.reassign_reason", { note: d.reoffer.note }));
     const chosen = new Set((d.legs || []).map((l) => l.unit_code));
     const firstChosen = (d.candidates || []).findIndex((c) => chosen.has(c.code));
     const skipped = (d.candidates || []).slice(0, firstChosen < 0 ? 3 : firstChosen).filter((c) => !c.available).slice(0, 3);
@@ -388,9 +391,37 @@ function paintRouting(alert) {
     if (d.reoffer) lines.push(t("routing.reoffer", { unit: unitName(d.reoffer.unit_code), why: d.reoffer.note || t("routing.reoffer_no_note") }));
     if (d.fallback) lines.push(tOr(`fallback.${d.fallback}`, d.fallback));
     if (d.uncertain) lines.push(t("routing.uncertain"));
-    list.append(h("li", {}, h("strong", {}, t("routing.step", { step: decision.step + 1, trigger: tOr(`trigger.${decision.trigger}`, decision.trigger), time: formatTime(decision.created_at) })), h("ul", {}, lines.map((l) => h("li", {}, l)))));
+    list.append(h("li", {}, h("strong", {}, stepTitle(decision)), h("ul", {}, lines.map((l) => h("li", {}, l)))));
   }
   appendTo(clear(sections.routing), h("h2", { id: "routing-title" }, t("routing.title")), list);
+}
+
+// A step's title: the first routing, an escalation (numbered from 1), or a re-offer to one named
+// unit (a supervisor's reassignment, a lapsed or broken hold, a reopening).
+function stepTitle(decision) {
+  const time = formatTime(decision.created_at);
+  const trigger = tOr(`trigger.${decision.trigger}`, decision.trigger);
+  const reoffer = decision.decision?.reoffer;
+  const named = reoffer?.unit_code || decision.legs?.[0]?.unit_code;
+  if (decision.trigger === "reassigned" && named) return t("routing.step_reassigned", { unit: unitName(named), time });
+  if (reoffer && named) return t("routing.step_reoffer", { unit: unitName(named), trigger, time });
+  if (decision.step === 0) return t("routing.step_first", { trigger, time });
+  return t("routing.step_escalation", { n: decision.step, trigger, time });
+}
+
+// One unit offered: its reason and distance, or why it has none (a control desk or the central
+// desk serves the whole network or region), never a placeholder.
+function offeredLine(leg, cand, trigger) {
+  const unit = unitName(leg.unit_code);
+  const reason = leg.reason ? tOr(`reason.${leg.reason}`, leg.reason) : tOr(`trigger.${trigger}`, trigger);
+  const kind = state.units.get(leg.unit_code)?.kind;
+  if (cand?.distance_m != null) {
+    const distance = formatDistance(cand.distance_m);
+    return leg.eta_s != null ? t("routing.offered", { unit, reason, distance, min: formatNumber(Math.max(1, Math.round(leg.eta_s / 60))) }) : t("routing.offered_distance", { unit, reason, distance });
+  }
+  if (leg.kind === "central" || kind === "central_desk") return t("routing.offered_central", { unit, reason });
+  if (leg.reason === "control_desk" || (kind === "transit_desk" && !state.units.get(leg.unit_code)?.station_uid)) return t("routing.offered_control_desk", { unit, reason });
+  return t("routing.offered_plain", { unit, reason });
 }
 
 function paintClocks() {
@@ -398,9 +429,17 @@ function paintClocks() {
   appendTo(clear(sections.clocks), 
     h("h2", { id: "clocks-title" }, t("clocks.title")),
     rows.length
-      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : c.status === "closed" ? h("span", {}, t("clocks.closed_note")) : h("span", {}, formatTime(c.stopped_at || c.deadline_at, true)))))
+      ? h("ul", { class: "clocks" }, rows.map((c) => h("li", { class: `clock clock-${c.status}` }, h("span", {}, tOr(`clock.${c.clock}`, c.clock)), " ", h("span", { class: "clock-status" }, tOr(`clockstatus.${c.status}`, c.status)), " ", ["running", "warning"].includes(c.status) ? countdown(c.deadline_at) : clockEnd(c))))
       : h("p", { class: "empty" }, t("clocks.none")),
   );
+}
+
+// When a clock stopped: a met or breached deadline shows its time; a clock closed with its alert
+// (on scene never reached before resolving) has no time of its own: its status says it closed.
+function clockEnd(c) {
+  if (c.status === "closed") return null;
+  const at = c.stopped_at || c.deadline_at;
+  return at ? h("span", {}, formatTime(at, true)) : null;
 }
 
 function paintTimeline() {

@@ -4,7 +4,7 @@ import { t, setLanguage, preferredLanguage, currentLanguage, setTimeZone } from 
 import { api, signIn, signOut, refresh, on as onSession, ApiError, retryAfterSeconds } from "./session.js";
 import { Stream } from "./stream.js";
 import { unlockSound, setMuted, isMuted, ring, flash, notify, offerUnseen, offersSeen, offerGone, muteOffer, unseenOffers, onUnseenChange } from "./alarm.js";
-import { state, loadQueue, legsOfAlert, prune, noteEvent, rememberOffer } from "./state.js";
+import { state, loadQueue, legsOfAlert, prune, noteEvent, rememberOffer, unitName } from "./state.js";
 import { renderQueue } from "./queue.js";
 import { renderAlert, refreshAlert, stopAlert } from "./alert.js";
 import { renderBoard, refreshBoard, glassBroken, attentionEvent, resetBoard } from "./board.js";
@@ -154,7 +154,7 @@ function renderTop() {
     "span",
     { class: "who" },
     t("top.signed_in_as", { name: state.me.name, role: t(`role.${state.me.role}`) }),
-    state.me.unit_code ? ` · ${state.units.get(state.me.unit_code)?.name || state.me.unit_code}` : "",
+    state.me.unit_code ? ` · ${unitName(state.me.unit_code)}` : "",
   );
   const out = h("button", { type: "button", id: "sign-out", onclick: doSignOut }, t("top.sign_out"));
   top.append(title, h("nav", { "aria-label": t("nav.label") }, nav), h("span", { class: "spacer" }), who, mute, langButton, out);

@@ -61,14 +61,17 @@ export function formatDistance(metres) {
   return `${number} ${km ? "km" : "m"}`;
 }
 
-// Numbers and days in the console's language (Indonesian: "6,7", "8 Des"), never by hand.
-export function formatNumber(value, digits = 0) {
-  return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+// A number as the console's language writes it ("6,7" in Indonesian, "6.7" in English).
+export function formatNumber(value, maximumFractionDigits = 0) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits }).format(value);
 }
 
-// A calendar day ("2026-12-08", already in the region's zone) as "8 Des" / "8 Dec".
-export function formatDay(isoDate) {
-  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "short", timeZone: "UTC" }).format(new Date(`${isoDate}T00:00:00Z`));
+// A day as people say it: "8 Des" in Indonesian, "8 Dec" in English (never "12-08"). ``iso`` is
+// a date ("2026-12-08") or a moment; a bare date is the region's calendar day.
+export function formatDay(iso) {
+  const bare = /^\d{4}-\d{2}-\d{2}$/.test(iso);
+  const options = { day: "numeric", month: "short", timeZone: bare ? "UTC" : timeZone };
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(bare ? `${iso}T00:00:00Z` : iso)).replace(/\.$/, "");
 }
 
 export function formatDuration(seconds) {

@@ -50,7 +50,7 @@ function acceptButton(leg) {
       go({ name: "alert", alertId: leg.alert_id });
     } catch (error) {
       const reason = error instanceof ApiError ? error.problem?.reason : null;
-      why.textContent = reason ? tOr(`why.${reason}`, error.message) : error.message || t("error.network");
+      why.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof ApiError && error.message ? error.message : t("error.network");
     }
   };
   return h("span", { class: "row-accept" }, h("button", { type: "button", class: "primary accept", dataset: { assignment: leg.id }, disabled: !v.allowed, "aria-describedby": `accept-why-${leg.id}`, onclick: accept }, t("queue.accept")), why);

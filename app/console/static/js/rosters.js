@@ -4,7 +4,7 @@
 import { h, clear, append } from "./dom.js";
 import { t, formatTime, zoneName } from "./i18n.js";
 import { api, ApiError } from "./session.js";
-import { state, unitName } from "./state.js";
+import { state, unitName, displayName } from "./state.js";
 import { announce } from "./app.js";
 import { renderIntegrators } from "./integrators.js";
 
@@ -21,9 +21,9 @@ export function renderRosters() {
   const fill = () => {
     clear(list);
     const needle = filter.toLowerCase();
-    for (const unit of [...state.units.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (needle && !unit.name.toLowerCase().includes(needle) && !unit.code.includes(needle)) continue;
-      list.append(h("li", {}, h("button", { type: "button", class: "link", dataset: { unit: unit.code }, "aria-current": unit.code === selected ? "true" : false, onclick: () => select(unit.code) }, unit.name)));
+    for (const unit of [...state.units.values()].sort((a, b) => displayName(a).localeCompare(displayName(b)))) {
+      if (needle && !displayName(unit).toLowerCase().includes(needle) && !unit.name.toLowerCase().includes(needle) && !unit.code.includes(needle)) continue;
+      list.append(h("li", {}, h("button", { type: "button", class: "link", dataset: { unit: unit.code }, "aria-current": unit.code === selected ? "true" : false, onclick: () => select(unit.code) }, displayName(unit))));
     }
   };
   search.addEventListener("input", () => {
@@ -57,7 +57,7 @@ async function select(code) {
   if (selected !== code) return;
   const error = h("p", { class: "error", role: "alert", id: "unit-error" });
   append(clear(panel), [
-    h("h2", { id: "unit-title" }, unit.name),
+    h("h2", { id: "unit-title" }, displayName(unit)),
     duty
       ? h("p", { id: "on-duty" }, duty.open ? t("units.open") : t("units.closed"), " · ", t("units.rostered", { names: duty.rostered.join(", ") || "—" }), " · ", t("units.present", { names: duty.present.join(", ") || "—" }), " · ", t("units.on_call_now", { names: (duty.on_call || []).join(", ") || "—" }))
       : null,
@@ -207,7 +207,7 @@ async function loadUsers() {
   const page = await api("GET", "/v1/users?limit=100").catch(() => ({ items: [] }));
   const error = h("p", { class: "error", role: "alert", id: "user-error" });
   const roleSelect = h("select", { id: "new-role" }, ["counselor", "paralegal", "transit_staff", "supervisor", "admin"].map((r) => h("option", { value: r }, t(`role.${r}`))));
-  const unitSelect = h("select", { id: "new-unit" }, [...state.units.values()].map((u) => h("option", { value: u.code }, u.name)));
+  const unitSelect = h("select", { id: "new-unit" }, [...state.units.values()].map((u) => h("option", { value: u.code }, displayName(u))));
   const fields = { username: h("input", { id: "new-username", required: true, pattern: "[a-z0-9._\\-]{3,64}" }), name: h("input", { id: "new-name" }), password: h("input", { id: "new-password", type: "password", minlength: 12, required: true, autocomplete: "new-password" }) };
   const refresh = () => loadUsers();
   append(clear(users), [

@@ -1,6 +1,6 @@
 // What the page knows, in memory only: reloaded from REST, kept current by stream events.
 import { api } from "./session.js";
-import { tOr } from "./i18n.js";
+import { t, tOr } from "./i18n.js";
 
 function fresh() {
   return {
@@ -129,7 +129,19 @@ export function verdict(alertId, name, leg = null) {
 // A unit whose reference name is English ("Transjakarta control desk") has its name in the
 // catalogue (unitname.<code>); the others (posts: proper names) are shown as the server has them.
 export function unitName(code) {
-  return tOr(`unitname.${code}`, state.units.get(code)?.name || code);
+  const unit = state.units.get(code);
+  return tOr(`unitname.${code}`, unit ? displayName(unit) : code);
+}
+
+// A unit's name in the console's language. The reference data names a partner's control desk in
+// English ("Transjakarta control desk"): it is shown from its kind and operator instead
+// ("Ruang kendali Transjakarta"). A label only: which unit gets what stays the server's.
+export function displayName(unit) {
+  if (unit.kind === "transit_desk" && !unit.station_uid) {
+    const operator = tOr(`partner.${unit.partner_code}`, unit.name.replace(/\s*control desk$/i, "") || unit.partner_code);
+    return t("unit.control_desk", { operator });
+  }
+  return unit.name;
 }
 
 export function myLeg(alertId) {
