@@ -3,7 +3,7 @@
 import { h, clear, append, repaintKeeping } from "./dom.js";
 const appendTo = (el, ...children) => append(el, children);
 import { t, tOr, formatTime, formatDistance, formatNumber } from "./i18n.js";
-import { api, ApiError } from "./session.js";
+import { api, ApiError, NetworkError } from "./session.js";
 import { state, loadAlert, myLeg, holder, unitName, loadQueue, verdict } from "./state.js";
 import { countdown } from "./countdown.js";
 import { drawMap } from "./map.js";
@@ -360,7 +360,7 @@ async function act(path, body, doneKey, spent = []) {
 function showError(error) {
   if (!sections) return;
   const reason = error instanceof ApiError ? error.problem?.reason : null;
-  sections.error.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof ApiError ? t("error.api", { detail: error.message }) : error instanceof TypeError || !error.message ? t("error.network") : error.message;
+  sections.error.textContent = reason ? tOr(`why.${reason}`, error.message) : error instanceof NetworkError || error instanceof TypeError || !error.message ? t("error.network") : error instanceof ApiError ? t("error.api", { detail: error.message }) : error.message;
 }
 
 // Each step of the routing explanation in words: what started it (the first routing, an
