@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,14 @@ def free_port() -> int:
 
 def server_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGAP_")}
+    if not database_url.startswith("sqlite"):
+        # The audit checkpoints of this database only (a SQLite file keeps its own beside it):
+        # the default var/ file, shared by every test's PostgreSQL database, would make
+        # `sigap audit verify` compare one database's trail with another's heads.
+        digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+        env["SIGAP_SECURITY__AUDIT_CHECKPOINT_FILE"] = str(
+            Path(tempfile.gettempdir()) / f"sigap-test-audit-{digest}.jsonl"
+        )
     env.update(
         {
             "SIGAP_DATABASE_URL": database_url,
