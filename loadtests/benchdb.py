@@ -204,7 +204,13 @@ class DeviceSeeder:
         ]
         if unknown:
             raise RuntimeError(f"device has NOT NULL columns this benchmark cannot fill: {unknown}")
-        self.columns = [r["column_name"] for r in rows]
+        # Columns with a default the benchmark does not set are left out of the COPY, so the
+        # database fills them (a new NOT NULL column with a default, e.g. device.unvetted).
+        self.columns = [
+            r["column_name"]
+            for r in rows
+            if r["column_name"] in _SET_VALUES or r["column_default"] is None
+        ]
 
     async def insert(self, credentials: Iterable[str]) -> int:
         now = datetime.now(UTC)
@@ -229,6 +235,7 @@ class DeviceSeeder:
 
 
 _REQUIRED_VALUES = frozenset({"id", "credential_hash", "created_at", "pin_failures"})
+_SET_VALUES = _REQUIRED_VALUES | {"platform", "app_version"}
 
 
 @dataclass(frozen=True)
